@@ -1,0 +1,2 @@
+//! Backends that execute specialized IR.
+pub mod interp;

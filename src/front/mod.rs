@@ -1,0 +1,1 @@
+//! The front end: resolution of names and imports, lowering to IR.

@@ -1,0 +1,247 @@
+//! The one table of primitive operations.
+//!
+//! [`Prim`] is every operation the specialized IR can perform on tensors. Each
+//! stage handles prims in one exhaustive `match` (no `_ =>` arm) in its own
+//! module: the shape/dtype rule (`ir/shapes.rs`), the reference kernel
+//! (`runtime/`, called by the interpreter), and later the AD rules and backend
+//! lowerings. Adding a prim is a row here and then fixing each compile error.
+//!
+//! Attributes that change the result's shape (reduction axes, index patterns,
+//! dtypes) are static fields of the prim, filled in by specialization from
+//! constant arguments; everything else is an SSA operand.
+
+use super::types::DType;
+
+/// Elementwise functions of one tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+    Exp,
+    Log,
+    Sqrt,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Abs,
+    Sign,
+    Floor,
+    Ceil,
+    Round,
+}
+
+/// Elementwise functions of two tensors, with NumPy broadcasting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Pow,
+    Maximum,
+    Minimum,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+}
+
+/// Reductions over one axis or all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+    Prod,
+    Max,
+    Min,
+    Argmax,
+    Argmin,
+    Logsumexp,
+    Norm,
+}
+
+/// One position of an index expression `t[…]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IndexItem {
+    /// `t[i]`: removes the axis; one int operand.
+    At,
+    /// `t[lo:hi]`: keeps the axis; an operand for each bound that is present.
+    Slice { lo: bool, hi: bool },
+}
+
+/// The class of a prim, used by tests and (later) fusion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpClass {
+    Elementwise,
+    Reduction,
+    Contraction,
+    Shape,
+    Constructor,
+    Effect,
+}
+
+/// Where random test inputs for an op are drawn from (gradient checks).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Domain {
+    /// Any real number in `[-2, 2]`.
+    Real,
+    /// Strictly positive: `[0.1, 3]`.
+    Positive,
+    /// Not differentiable or not a float op: no gradient test.
+    None,
+}
+
+/// Static facts about a prim: the row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct OpInfo {
+    pub name: &'static str,
+    /// Number of tensor operands, or `None` if variadic.
+    pub arity: Option<usize>,
+    pub class: OpClass,
+    /// Linear in its float operands (derivative rules are transposes).
+    pub linear: bool,
+    pub domain: Domain,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Prim {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    /// `where(c, a, b)`
+    Where,
+    /// `clip(x, lo, hi)`
+    Clip,
+    /// A cast to a dtype (`f32(x)`, `int(x)`, `float(x)` resolved to the default).
+    Cast(DType),
+    /// `a @ b`, including vector and batched forms.
+    MatMul,
+    /// A reduction; `axis: None` reduces every axis. Negative axes are normalized
+    /// by specialization, so `axis` is always in `0..rank`.
+    Reduce {
+        op: ReduceOp,
+        axis: Option<usize>,
+        keepdims: bool,
+    },
+    /// `t[…]`: operands are the tensor, then an int per `At` and per present bound.
+    Index(Vec<IndexItem>),
+    /// `shape(t)`: a tuple of ints.
+    Shape,
+    /// `len(t)`: the size of the first axis.
+    Len,
+    /// `full(shape, v)`, `zeros`, `ones`: operands are the shape (int tensor or
+    /// tuple of ints) and the fill value.
+    Full(DType),
+    /// `arange(n)`
+    Arange,
+    /// `linspace(a, b, n)`
+    Linspace(DType),
+    /// `eye(n)`
+    Eye(DType),
+    /// `[a, b, c]` (literal = true, errors speak of rows) and `stack([a, b])`:
+    /// operands of one shape become a new leading axis, converted to `dtype`.
+    Stack {
+        dtype: DType,
+        literal: bool,
+    },
+    /// `print(a, b, …)`: any values.
+    Print,
+    /// `assert(c, "message")`
+    Assert,
+    /// `assert_close(a, b, tol)`: any values made of tensors, tuples, records.
+    AssertClose,
+}
+
+impl Prim {
+    pub fn info(&self) -> OpInfo {
+        use Domain as D;
+        use OpClass as C;
+        let row = |name, arity, class, linear, domain| OpInfo {
+            name,
+            arity,
+            class,
+            linear,
+            domain,
+        };
+        match self {
+            Prim::Unary(u) => {
+                let (name, linear, domain) = match u {
+                    UnaryOp::Neg => ("neg", true, D::Real),
+                    UnaryOp::Not => ("not", false, D::None),
+                    UnaryOp::Exp => ("exp", false, D::Real),
+                    UnaryOp::Log => ("log", false, D::Positive),
+                    UnaryOp::Sqrt => ("sqrt", false, D::Positive),
+                    UnaryOp::Sin => ("sin", false, D::Real),
+                    UnaryOp::Cos => ("cos", false, D::Real),
+                    UnaryOp::Tan => ("tan", false, D::Real),
+                    UnaryOp::Tanh => ("tanh", false, D::Real),
+                    UnaryOp::Sigmoid => ("sigmoid", false, D::Real),
+                    UnaryOp::Relu => ("relu", false, D::Real),
+                    UnaryOp::Abs => ("abs", false, D::Real),
+                    UnaryOp::Sign => ("sign", false, D::None),
+                    UnaryOp::Floor => ("floor", false, D::None),
+                    UnaryOp::Ceil => ("ceil", false, D::None),
+                    UnaryOp::Round => ("round", false, D::None),
+                };
+                row(name, Some(1), C::Elementwise, linear, domain)
+            }
+            Prim::Binary(b) => {
+                let (name, linear, domain) = match b {
+                    BinaryOp::Add => ("add", true, D::Real),
+                    BinaryOp::Sub => ("sub", true, D::Real),
+                    BinaryOp::Mul => ("mul", false, D::Real),
+                    BinaryOp::Div => ("div", false, D::Positive),
+                    BinaryOp::Rem => ("rem", false, D::None),
+                    BinaryOp::Pow => ("pow", false, D::Positive),
+                    BinaryOp::Maximum => ("maximum", false, D::Real),
+                    BinaryOp::Minimum => ("minimum", false, D::Real),
+                    BinaryOp::Lt => ("lt", false, D::None),
+                    BinaryOp::Le => ("le", false, D::None),
+                    BinaryOp::Gt => ("gt", false, D::None),
+                    BinaryOp::Ge => ("ge", false, D::None),
+                    BinaryOp::Eq => ("eq", false, D::None),
+                    BinaryOp::Ne => ("ne", false, D::None),
+                    BinaryOp::And => ("and", false, D::None),
+                    BinaryOp::Or => ("or", false, D::None),
+                };
+                row(name, Some(2), C::Elementwise, linear, domain)
+            }
+            Prim::Where => row("where", Some(3), C::Elementwise, false, D::Real),
+            Prim::Clip => row("clip", Some(3), C::Elementwise, false, D::Real),
+            Prim::Cast(_) => row("cast", Some(1), C::Elementwise, true, D::None),
+            Prim::MatMul => row("matmul", Some(2), C::Contraction, false, D::Real),
+            Prim::Reduce { op, .. } => {
+                let (name, linear, domain) = match op {
+                    ReduceOp::Sum => ("sum", true, D::Real),
+                    ReduceOp::Mean => ("mean", true, D::Real),
+                    ReduceOp::Prod => ("prod", false, D::Real),
+                    ReduceOp::Max => ("max", false, D::Real),
+                    ReduceOp::Min => ("min", false, D::Real),
+                    ReduceOp::Argmax => ("argmax", false, D::None),
+                    ReduceOp::Argmin => ("argmin", false, D::None),
+                    ReduceOp::Logsumexp => ("logsumexp", false, D::Real),
+                    ReduceOp::Norm => ("norm", false, D::Positive),
+                };
+                row(name, Some(1), C::Reduction, linear, domain)
+            }
+            Prim::Index(_) => row("index", None, C::Shape, true, D::Real),
+            Prim::Shape => row("shape", Some(1), C::Shape, false, D::None),
+            Prim::Len => row("len", Some(1), C::Shape, false, D::None),
+            Prim::Full(_) => row("full", Some(2), C::Constructor, true, D::None),
+            Prim::Arange => row("arange", Some(1), C::Constructor, false, D::None),
+            Prim::Linspace(_) => row("linspace", Some(3), C::Constructor, false, D::None),
+            Prim::Eye(_) => row("eye", Some(1), C::Constructor, false, D::None),
+            Prim::Stack { .. } => row("stack", None, C::Shape, true, D::Real),
+            Prim::Print => row("print", None, C::Effect, false, D::None),
+            Prim::Assert => row("assert", Some(2), C::Effect, false, D::None),
+            Prim::AssertClose => row("assert_close", Some(3), C::Effect, false, D::None),
+        }
+    }
+}

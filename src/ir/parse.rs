@@ -1,0 +1,1 @@
+//! Parser for the textual IR. Placeholder.

@@ -1,0 +1,1 @@
+//! The textual form of the IR (printer). Placeholder.

@@ -1,0 +1,4 @@
+//! The `diffl` command.
+fn main() {
+    println!("diffl");
+}

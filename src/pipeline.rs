@@ -1,0 +1,1 @@
+//! The compiler pipeline in one place. Placeholder.

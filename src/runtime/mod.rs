@@ -1,0 +1,1 @@
+//! The runtime: tensors and their kernels. Placeholder.

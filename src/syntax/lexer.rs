@@ -1,0 +1,1 @@
+//! Tokens (logos). Placeholder until the lexer lands.

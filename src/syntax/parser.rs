@@ -1,0 +1,1 @@
+//! Parser driver. Placeholder until the parser lands.

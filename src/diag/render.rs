@@ -64,10 +64,7 @@ pub fn render(diag: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     let mut out = Vec::new();
     let cache = ariadne::sources(seen);
     if report.finish().write(cache, &mut out).is_err() {
-        return format!(
-            "error: {} ({}:{}:{})\n",
-            diag.message, primary_name, line, col
-        );
+        return format!("error: {} ({}:{}:{})\n", diag.message, primary_name, line, col);
     }
     String::from_utf8_lossy(&out).into_owned()
 }

@@ -37,11 +37,7 @@ pub struct ShapeError {
 }
 
 /// The result type of `prim` applied to `operands`.
-pub fn result_type(
-    prim: &Prim,
-    operands: &[Operand<'_>],
-    default_float: DType,
-) -> Result<Ty, ShapeError> {
+pub fn result_type(prim: &Prim, operands: &[Operand<'_>], default_float: DType) -> Result<Ty, ShapeError> {
     let _ = (prim, operands, default_float);
     Err(ShapeError {
         message: "shape rules not implemented yet".into(),

@@ -138,12 +138,17 @@ pub enum Const {
     Str(String),
     /// The unit value `()`, also used for absent optional arguments.
     Unit,
+    /// A placeholder that is never read (typed `Never` until a join gives it a
+    /// type): the initial value of a function's early-return slot.
+    Undef,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum InstKind {
     Const(Const),
-    /// A primitive operation (specialized IR only).
+    /// A primitive operation. The untyped IR holds only prims whose attributes
+    /// are syntactic (operators, indexing, tensor literals, whose `Stack` dtype
+    /// is filled in by specialization); specialization produces all others.
     Prim(Prim),
     /// A builtin call with arguments bound to its parameters in order (untyped
     /// IR only; specialization turns it into prims).

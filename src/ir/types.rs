@@ -139,6 +139,11 @@ pub enum Ty {
     Record(StructId, Vec<Ty>),
     Str,
     Fn(Box<FnTy>),
+    /// The type of a computation that produces no value: a path that always
+    /// recurses, or an undefined placeholder (`Const::Undef`). It joins with
+    /// anything (`Never ∨ T = T`); specialization uses it as the bottom of its
+    /// fixpoints, and it never reaches a kernel.
+    Never,
 }
 
 impl Ty {
@@ -197,6 +202,7 @@ impl Ty {
             Ty::Record(id, _) => names.struct_name(*id).to_string(),
             Ty::Str => "string".into(),
             Ty::Fn(_) => "function".into(),
+            Ty::Never => "never".into(),
         }
     }
 }

@@ -14,4 +14,5 @@ pub use types::{DType, Dim, FnTy, Shape, TensorTy, Ty};
 pub mod parse;
 pub mod print;
 pub mod shapes;
+pub mod specialize;
 pub mod verify;

@@ -1,0 +1,268 @@
+//! Builtin calls become prims: reductions get their static axis, math lifts
+//! over records and tuples, constructors get their dtype, `*_like` and casts
+//! apply leaf by leaf. Builtins of later versions are rejected by lowering.
+
+use super::{FnBuild, Specializer};
+use crate::diag::Diagnostic;
+use crate::ir::shapes::Known;
+use crate::ir::types::{DType, Ty};
+use crate::ir::{BinaryOp, Builtin, Const, InstKind, Prim, ReduceOp, UnaryOp, Value};
+use crate::syntax::Span;
+
+impl Specializer<'_> {
+    pub(super) fn spec_builtin(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        bi: Builtin,
+        args: Vec<Value>,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
+        let arg = |i: usize| args.get(i).copied().unwrap_or(Value(0));
+        let df = self.opts.default_float;
+        let unary = |u: UnaryOp| Prim::Unary(u);
+        match bi {
+            Builtin::Exp => self.lifted(b, &unary(UnaryOp::Exp), &args, span),
+            Builtin::Log => self.lifted(b, &unary(UnaryOp::Log), &args, span),
+            Builtin::Sqrt => self.lifted(b, &unary(UnaryOp::Sqrt), &args, span),
+            Builtin::Sin => self.lifted(b, &unary(UnaryOp::Sin), &args, span),
+            Builtin::Cos => self.lifted(b, &unary(UnaryOp::Cos), &args, span),
+            Builtin::Tan => self.lifted(b, &unary(UnaryOp::Tan), &args, span),
+            Builtin::Tanh => self.lifted(b, &unary(UnaryOp::Tanh), &args, span),
+            Builtin::Sigmoid => self.lifted(b, &unary(UnaryOp::Sigmoid), &args, span),
+            Builtin::Relu => self.lifted(b, &unary(UnaryOp::Relu), &args, span),
+            Builtin::Abs => self.lifted(b, &unary(UnaryOp::Abs), &args, span),
+            Builtin::Sign => self.lifted(b, &unary(UnaryOp::Sign), &args, span),
+            Builtin::Floor => self.lifted(b, &unary(UnaryOp::Floor), &args, span),
+            Builtin::Ceil => self.lifted(b, &unary(UnaryOp::Ceil), &args, span),
+            Builtin::Round => self.lifted(b, &unary(UnaryOp::Round), &args, span),
+            Builtin::Pow => self.lifted(b, &Prim::Binary(BinaryOp::Pow), &args, span),
+            Builtin::Maximum => self.lifted(b, &Prim::Binary(BinaryOp::Maximum), &args, span),
+            Builtin::Minimum => self.lifted(b, &Prim::Binary(BinaryOp::Minimum), &args, span),
+            Builtin::Clip => self.lifted(b, &Prim::Clip, &args, span),
+            Builtin::Where => self.elementwise(b, Prim::Where, args, span),
+            Builtin::Sum => self.reduce(b, ReduceOp::Sum, &args, span),
+            Builtin::Mean => self.reduce(b, ReduceOp::Mean, &args, span),
+            Builtin::Prod => self.reduce(b, ReduceOp::Prod, &args, span),
+            Builtin::Max => self.reduce(b, ReduceOp::Max, &args, span),
+            Builtin::Min => self.reduce(b, ReduceOp::Min, &args, span),
+            Builtin::Argmax => self.reduce(b, ReduceOp::Argmax, &args, span),
+            Builtin::Argmin => self.reduce(b, ReduceOp::Argmin, &args, span),
+            Builtin::Logsumexp => self.reduce(b, ReduceOp::Logsumexp, &args, span),
+            Builtin::Norm => self.reduce(b, ReduceOp::Norm, &args, span),
+            Builtin::Shape => {
+                let x = arg(0);
+                if let Some(t) = b.ty(x).as_tensor()
+                    && let Some(dims) = t.shape.concrete()
+                {
+                    let parts: Vec<Value> =
+                        dims.iter().map(|&d| self.emit_const(b, Const::Int(d as i64), Ty::int(), span)).collect();
+                    return Ok(self.aggregate(b, InstKind::Tuple, parts, span));
+                }
+                self.emit_prim(b, Prim::Shape, vec![x], span)
+            }
+            Builtin::Len => self.emit_prim(b, Prim::Len, vec![arg(0)], span),
+            Builtin::Stack => match b.ty(arg(0)) {
+                // `[a, b]` already stacks its elements.
+                Ty::Tensor(_) | Ty::Never => Ok(arg(0)),
+                Ty::Tuple(parts) => {
+                    let mut elems = Vec::new();
+                    for i in 0..parts.len() {
+                        elems.push(self.project(b, arg(0), InstKind::TupleGet(i as u32), span)?);
+                    }
+                    self.spec_stack(b, elems, false, span)
+                }
+                t => Err(Diagnostic::error(span, format!("`stack` needs a list of tensors, found {}", t.describe(&self.out)))),
+            },
+            Builtin::Zeros | Builtin::Ones => {
+                let fill = if bi == Builtin::Zeros { 0.0 } else { 1.0 };
+                let v = self.emit_const(b, Const::Float(fill), Ty::scalar(df), span);
+                let shape = self.shape_operand(b, arg(0), span)?;
+                self.emit_prim(b, Prim::Full(df), vec![shape, v], span)
+            }
+            Builtin::Full => {
+                let v = arg(1);
+                let dtype = match b.ty(v).as_tensor() {
+                    Some(t) if t.shape.is_scalar() => t.dtype,
+                    _ => {
+                        return Err(Diagnostic::error(span, "`full` needs a scalar fill value"));
+                    }
+                };
+                let shape = self.shape_operand(b, arg(0), span)?;
+                self.emit_prim(b, Prim::Full(dtype), vec![shape, v], span)
+            }
+            Builtin::ZerosLike | Builtin::OnesLike => {
+                let fill = if bi == Builtin::ZerosLike { 0.0 } else { 1.0 };
+                self.like(b, arg(0), fill, span)
+            }
+            Builtin::Arange => self.emit_prim(b, Prim::Arange, vec![arg(0)], span),
+            Builtin::Linspace => {
+                let a = self.coerce(b, arg(0), df, span)?;
+                let c = self.coerce(b, arg(1), df, span)?;
+                self.emit_prim(b, Prim::Linspace(df), vec![a, c, arg(2)], span)
+            }
+            Builtin::Eye => self.emit_prim(b, Prim::Eye(df), vec![arg(0)], span),
+            Builtin::F32 => self.lifted(b, &Prim::Cast(DType::F32), &args, span),
+            Builtin::F64 => self.lifted(b, &Prim::Cast(DType::F64), &args, span),
+            Builtin::Int => self.lifted(b, &Prim::Cast(DType::I64), &args, span),
+            Builtin::Float => self.lifted(b, &Prim::Cast(df), &args, span),
+            Builtin::Print => self.emit_prim(b, Prim::Print, args, span),
+            Builtin::Assert => {
+                match b.ty(arg(0)) {
+                    Ty::Tensor(t) if t.dtype == DType::Bool && t.shape.is_scalar() => {}
+                    Ty::Never => {}
+                    t => {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!("`assert` needs a bool condition, found {}", t.describe(&self.out)),
+                        ));
+                    }
+                }
+                self.emit_prim(b, Prim::Assert, args, span)
+            }
+            Builtin::AssertClose => self.emit_prim(b, Prim::AssertClose, args, span),
+            Builtin::Reshape
+            | Builtin::Transpose
+            | Builtin::Concat
+            | Builtin::Flatten
+            | Builtin::ExpandDims
+            | Builtin::Squeeze
+            | Builtin::OneHot
+            | Builtin::Take
+            | Builtin::Conv2d
+            | Builtin::MaxPool2d
+            | Builtin::AvgPool2d
+            | Builtin::Seed
+            | Builtin::Rand
+            | Builtin::Randn
+            | Builtin::Permutation
+            | Builtin::SampleNormal
+            | Builtin::SampleBernoulli
+            | Builtin::SampleCategorical
+            | Builtin::LoadCsv
+            | Builtin::SaveCsv
+            | Builtin::LoadNpy
+            | Builtin::SaveNpy
+            | Builtin::Save
+            | Builtin::Load
+            | Builtin::Batches
+            | Builtin::TempPath
+            | Builtin::Progress
+            | Builtin::Plot
+            | Builtin::Solve
+            | Builtin::Inv
+            | Builtin::Det
+            | Builtin::Cholesky
+            | Builtin::Outer
+            | Builtin::Diag
+            | Builtin::Trace
+            | Builtin::Grad
+            | Builtin::ValueAndGrad
+            | Builtin::Vjp
+            | Builtin::Jvp
+            | Builtin::Hessian
+            | Builtin::StopGradient
+            | Builtin::Gradcheck => Err(Diagnostic::error(span, format!("`{}` is not supported yet", bi.name()))
+                .with_label("not supported yet in this version of diffl")),
+        }
+    }
+
+    /// A reduction with its axis and keepdims made static.
+    fn reduce(&mut self, b: &mut FnBuild<'_>, op: ReduceOp, args: &[Value], span: Span) -> Result<Value, Diagnostic> {
+        let x = args.first().copied().unwrap_or(Value(0));
+        let rank = match b.ty(x) {
+            Ty::Tensor(t) => t.shape.rank(),
+            Ty::Never => return Ok(self.emit_undef(b, span)),
+            t => {
+                return Err(Diagnostic::error(
+                    span,
+                    format!("`{:?}` reduces a tensor, found {}", op, t.describe(&self.out)).to_lowercase(),
+                ));
+            }
+        };
+        let axis_v = args.get(1).copied().unwrap_or(Value(0));
+        let axis = match (b.ty(axis_v), b.known.get(&axis_v)) {
+            (t, _) if t.is_unit() => None,
+            (_, Some(Known::Int(a))) => {
+                let r = rank as i64;
+                let norm = if *a < 0 { a + r } else { *a };
+                if norm < 0 || norm >= r.max(1) || rank == 0 {
+                    return Err(Diagnostic::error(
+                        span,
+                        format!("axis {a} is out of range for a tensor of rank {rank}"),
+                    ));
+                }
+                Some(norm as usize)
+            }
+            _ => return Err(Diagnostic::error(span, "`axis:` must be a constant int")),
+        };
+        let keepdims = match b.known.get(&args.get(2).copied().unwrap_or(Value(0))) {
+            Some(Known::Bool(k)) => *k,
+            None if args.len() < 3 => false,
+            _ => return Err(Diagnostic::error(span, "`keepdims:` must be a constant bool")),
+        };
+        let df = self.opts.default_float;
+        let input_dtype = b.ty(x).as_tensor().map(|t| t.dtype).unwrap_or(df);
+        let x = match op {
+            ReduceOp::Mean | ReduceOp::Logsumexp | ReduceOp::Norm if !input_dtype.is_float() => self.coerce(b, x, df, span)?,
+            ReduceOp::Sum | ReduceOp::Prod | ReduceOp::Max | ReduceOp::Min if input_dtype == DType::Bool => {
+                self.coerce(b, x, df, span)?
+            }
+            _ => x,
+        };
+        self.emit_prim(b, Prim::Reduce { op, axis, keepdims }, vec![x], span)
+    }
+
+    /// A shape argument: an int vector or a tuple of ints.
+    fn shape_operand(&mut self, b: &mut FnBuild<'_>, v: Value, span: Span) -> Result<Value, Diagnostic> {
+        match b.ty(v) {
+            Ty::Tensor(t) if t.dtype == DType::I64 && t.shape.rank() <= 1 => {
+                if t.shape.is_scalar() {
+                    // `zeros(3)` means `zeros([3])`.
+                    return self.spec_stack(b, vec![v], false, span);
+                }
+                Ok(v)
+            }
+            Ty::Tuple(parts) if parts.iter().all(|p| p.as_tensor().is_some_and(|t| t.dtype == DType::I64 && t.shape.is_scalar())) => Ok(v),
+            t => Err(Diagnostic::error(span, format!("a shape must be a list of ints like `[2, 3]`, found {}", t.describe(&self.out)))),
+        }
+    }
+
+    /// `zeros_like` / `ones_like`, leaf by leaf through records and tuples.
+    fn like(&mut self, b: &mut FnBuild<'_>, v: Value, fill: f64, span: Span) -> Result<Value, Diagnostic> {
+        match b.ty(v) {
+            Ty::Tensor(t) => {
+                let shape = if let Some(dims) = t.shape.concrete() {
+                    let parts: Vec<Value> =
+                        dims.iter().map(|&d| self.emit_const(b, Const::Int(d as i64), Ty::int(), span)).collect();
+                    self.aggregate(b, InstKind::Tuple, parts, span)
+                } else {
+                    self.emit_prim(b, Prim::Shape, vec![v], span)?
+                };
+                let c = match t.dtype {
+                    DType::I64 => self.emit_const(b, Const::Int(fill as i64), Ty::int(), span),
+                    DType::Bool => self.emit_const(b, Const::Bool(fill != 0.0), Ty::bool(), span),
+                    d => self.emit_const(b, Const::Float(fill), Ty::scalar(d), span),
+                };
+                self.emit_prim(b, Prim::Full(t.dtype), vec![shape, c], span)
+            }
+            Ty::Tuple(parts) => {
+                let mut out = Vec::new();
+                for i in 0..parts.len() {
+                    let p = self.project(b, v, InstKind::TupleGet(i as u32), span)?;
+                    out.push(self.like(b, p, fill, span)?);
+                }
+                Ok(self.aggregate(b, InstKind::Tuple, out, span))
+            }
+            Ty::Record(s, parts) => {
+                let mut out = Vec::new();
+                for i in 0..parts.len() {
+                    let p = self.project(b, v, InstKind::RecordGet(i as u32), span)?;
+                    out.push(self.like(b, p, fill, span)?);
+                }
+                Ok(self.aggregate(b, InstKind::Record(s), out, span))
+            }
+            Ty::Never => Ok(self.emit_undef(b, span)),
+            t => Err(Diagnostic::error(span, format!("cannot make zeros like {}", t.describe(&self.out)))),
+        }
+    }
+}

@@ -1,4 +1,7 @@
-//! The `diffl` command.
+//! The `diffl` command: see `diffl --help`.
+use clap::Parser;
+
 fn main() {
-    println!("diffl");
+    let cli = diffl::cli::Cli::parse();
+    std::process::exit(diffl::cli::main_with_args(cli));
 }

@@ -1,1 +1,89 @@
-//! The command line. Placeholder.
+//! The command line: `diffl run | check | test | ir`. Parses arguments with
+//! clap, reads files, runs the pipeline and renders diagnostics. Exit codes:
+//! 0 success, 1 a program error, 2 a usage error.
+
+mod commands;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "diffl", version, about = "diffl: a differentiable-programming language")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// The reference interpreter.
+    Interp,
+    /// Cranelift JIT (not in this version).
+    Jit,
+    /// CUDA (not in this version).
+    Cuda,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunOptions {
+    /// The backend that executes the program (default: the fastest available).
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// Make f64 the default float type.
+    #[arg(long)]
+    pub f64: bool,
+    /// Stop with an error when the run takes longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a program.
+    Run {
+        file: PathBuf,
+        #[command(flatten)]
+        opts: RunOptions,
+        /// The random seed (used by the random builtins when they arrive; accepted now).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Parse and check a program without running it; report every error found.
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        f64: bool,
+    },
+    /// Run the `test` blocks of one or more files.
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        opts: RunOptions,
+    },
+    /// Print the SSA IR of a function.
+    Ir {
+        file: PathBuf,
+        /// The function's name (`fact`, or `nn.dense` for a module's function).
+        #[arg(long = "fn", value_name = "NAME")]
+        func: String,
+        /// Print its derivative IR instead.
+        #[arg(long)]
+        grad: bool,
+        /// Print its specializations reached from the main body and the tests.
+        #[arg(long)]
+        specialized: bool,
+        #[arg(long)]
+        f64: bool,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main_with_args(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run { file, opts, seed } => commands::run(&file, &opts, seed),
+        Command::Check { file, f64 } => commands::check(&file, f64),
+        Command::Test { files, opts } => commands::test(&files, &opts),
+        Command::Ir { file, func, grad, specialized, f64 } => commands::ir(&file, &func, grad, specialized, f64),
+    }
+}

@@ -1,0 +1,214 @@
+//! Executing functions, blocks and instructions.
+
+use super::prims;
+use super::value::Val;
+use crate::diag::Diagnostic;
+use crate::ir::types::{DType, Ty};
+use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
+use crate::runtime::Tensor;
+use crate::syntax::Span;
+use std::io::Write;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// An error while running: always a diagnostic with the failing span.
+pub type RunError = Diagnostic;
+
+/// The deepest call nesting allowed before "recursion depth limit" errors.
+pub const MAX_DEPTH: usize = 10_000;
+
+pub struct Interp<'p> {
+    program: &'p Program,
+    out: &'p mut dyn Write,
+    depth: usize,
+    deadline: Option<(Instant, f64)>,
+    ticks: u32,
+}
+
+type Frame = Vec<Val>;
+
+impl<'p> Interp<'p> {
+    /// An interpreter over a specialized program, printing to `out`.
+    pub fn new(program: &'p Program, out: &'p mut dyn Write) -> Interp<'p> {
+        Interp { program, out, depth: 0, deadline: None, ticks: 0 }
+    }
+
+    /// Stops the run with an error after `seconds`.
+    pub fn with_timeout(mut self, seconds: Option<f64>) -> Interp<'p> {
+        self.deadline = seconds.map(|s| (Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)), s));
+        self
+    }
+
+    pub fn call(&mut self, f: FuncId, args: Vec<Val>, span: Span) -> Result<Val, RunError> {
+        let func = self.program.func(f).ok_or_else(|| Diagnostic::internal(span, "call of a missing function"))?;
+        if self.depth >= MAX_DEPTH {
+            return Err(Diagnostic::error(span, format!("recursion depth limit exceeded ({MAX_DEPTH} nested calls)"))
+                .with_label(format!("calling `{}` here went too deep", func.name))
+                .with_help("check that the recursion reaches a base case"));
+        }
+        self.tick(span)?;
+        let mut frame: Frame = vec![Val::Undef; func.values.len()];
+        for (&p, a) in func.param_values.iter().zip(args) {
+            set(&mut frame, p, a);
+        }
+        self.depth += 1;
+        let r = self.exec_block(func, &mut frame, &func.body);
+        self.depth -= 1;
+        let mut ys = r?;
+        Ok(if ys.is_empty() { Val::unit() } else { ys.swap_remove(0) })
+    }
+
+    fn tick(&mut self, span: Span) -> Result<(), RunError> {
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 1024 == 0
+            && let Some((deadline, secs)) = self.deadline
+            && Instant::now() > deadline
+        {
+            return Err(Diagnostic::error(span, format!("the run took longer than the timeout of {secs} s"))
+                .with_label("running here when time ran out"));
+        }
+        Ok(())
+    }
+
+    fn exec_block(&mut self, func: &Func, frame: &mut Frame, block: &Block) -> Result<Vec<Val>, RunError> {
+        for inst in &block.insts {
+            self.exec_inst(func, frame, inst)?;
+        }
+        Ok(block.yields.iter().map(|&y| get(frame, y)).collect())
+    }
+
+    fn exec_inst(&mut self, func: &Func, frame: &mut Frame, inst: &Inst) -> Result<(), RunError> {
+        let span = inst.span;
+        let arg = |frame: &Frame, i: usize| inst.args.get(i).map(|&v| get(frame, v)).unwrap_or(Val::Undef);
+        let result = inst.results.first().copied();
+        let value = match &inst.kind {
+            InstKind::Const(c) => {
+                let ty = result.and_then(|r| func.ty(r));
+                const_val(c, ty)
+            }
+            InstKind::Prim(p) => {
+                let args: Vec<Val> = inst.args.iter().map(|&v| get(frame, v)).collect();
+                self.exec_prim(p, &args, span)?
+            }
+            InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
+                return Err(Diagnostic::internal(span, "untyped instruction in specialized IR"));
+            }
+            InstKind::BuiltinRef(_) => Val::Builtin,
+            InstKind::Call(f) => {
+                let args = inst.args.iter().map(|&v| get(frame, v)).collect();
+                self.call(*f, args, span)?
+            }
+            InstKind::Closure(_) => Val::Closure(inst.args.iter().map(|&v| get(frame, v)).collect()),
+            InstKind::CaptureGet(i) => match arg(frame, 0) {
+                Val::Closure(c) => c.get(*i as usize).cloned().unwrap_or(Val::Undef),
+                _ => return Err(Diagnostic::internal(span, "capture of a non-closure")),
+            },
+            InstKind::Tuple => Val::Tuple(inst.args.iter().map(|&v| get(frame, v)).collect()),
+            InstKind::Record(s) => Val::Record(*s, inst.args.iter().map(|&v| get(frame, v)).collect()),
+            InstKind::TupleGet(i) | InstKind::RecordGet(i) => match arg(frame, 0) {
+                Val::Tuple(xs) | Val::Record(_, xs) => xs.get(*i as usize).cloned().unwrap_or(Val::Undef),
+                _ => return Err(Diagnostic::internal(span, "projection of a non-aggregate")),
+            },
+            InstKind::If { then, else_ } => {
+                let c = bool_of(&arg(frame, 0), span)?;
+                let ys = self.exec_block(func, frame, if c { then } else { else_ })?;
+                return bind_results(frame, &inst.results, ys);
+            }
+            InstKind::For { body } => {
+                let lo = int_of(&arg(frame, 0), span)?;
+                let hi = int_of(&arg(frame, 1), span)?;
+                let mut carried: Vec<Val> = inst.args.iter().skip(2).map(|&v| get(frame, v)).collect();
+                for i in lo..hi {
+                    self.tick(span)?;
+                    let mut params = body.params.iter();
+                    if let Some(&p) = params.next() {
+                        set(frame, p, Val::Tensor(Tensor::scalar_i64(i)));
+                    }
+                    for (&p, v) in params.zip(carried) {
+                        set(frame, p, v);
+                    }
+                    carried = self.exec_block(func, frame, body)?;
+                }
+                return bind_results(frame, &inst.results, carried);
+            }
+            InstKind::While { cond, body } => {
+                let mut carried: Vec<Val> = inst.args.iter().map(|&v| get(frame, v)).collect();
+                loop {
+                    self.tick(span)?;
+                    for (&p, v) in cond.params.iter().zip(&carried) {
+                        set(frame, p, v.clone());
+                    }
+                    let c = self.exec_block(func, frame, cond)?;
+                    if !bool_of(c.first().unwrap_or(&Val::Undef), span)? {
+                        break;
+                    }
+                    for (&p, v) in body.params.iter().zip(carried) {
+                        set(frame, p, v);
+                    }
+                    carried = self.exec_block(func, frame, body)?;
+                }
+                return bind_results(frame, &inst.results, carried);
+            }
+        };
+        if let Some(r) = result {
+            set(frame, r, value);
+        }
+        Ok(())
+    }
+
+    fn exec_prim(&mut self, p: &Prim, args: &[Val], span: Span) -> Result<Val, RunError> {
+        match p {
+            Prim::Print => {
+                let parts: Vec<String> = args.iter().map(|a| a.display(self.program)).collect();
+                let line = parts.join(" ");
+                if writeln!(self.out, "{line}").is_err() {
+                    return Err(Diagnostic::error(span, "cannot write the output"));
+                }
+                Ok(Val::unit())
+            }
+            _ => prims::exec(p, args, self.program).map_err(|f| f.into_diagnostic(span)),
+        }
+    }
+}
+
+fn get(frame: &Frame, v: Value) -> Val {
+    frame.get(v.0 as usize).cloned().unwrap_or(Val::Undef)
+}
+
+fn set(frame: &mut Frame, v: Value, val: Val) {
+    if let Some(slot) = frame.get_mut(v.0 as usize) {
+        *slot = val;
+    }
+}
+
+fn bind_results(frame: &mut Frame, results: &[Value], ys: Vec<Val>) -> Result<(), RunError> {
+    for (&r, y) in results.iter().zip(ys) {
+        set(frame, r, y);
+    }
+    Ok(())
+}
+
+fn bool_of(v: &Val, span: Span) -> Result<bool, RunError> {
+    v.as_tensor().and_then(Tensor::as_scalar_bool).ok_or_else(|| Diagnostic::internal(span, "expected a bool"))
+}
+
+fn int_of(v: &Val, span: Span) -> Result<i64, RunError> {
+    v.as_tensor().and_then(Tensor::as_scalar_i64).ok_or_else(|| Diagnostic::internal(span, "expected an int"))
+}
+
+fn const_val(c: &Const, ty: Option<&Ty>) -> Val {
+    match c {
+        Const::Int(i) => match ty.and_then(Ty::as_tensor).map(|t| t.dtype) {
+            Some(d @ (DType::F32 | DType::F64)) => Val::Tensor(Tensor::scalar_float(*i as f64, d)),
+            _ => Val::Tensor(Tensor::scalar_i64(*i)),
+        },
+        Const::Float(f) => {
+            let d = ty.and_then(Ty::as_tensor).map(|t| t.dtype).unwrap_or(DType::F32);
+            Val::Tensor(Tensor::scalar_float(*f, d))
+        }
+        Const::Bool(b) => Val::Tensor(Tensor::scalar_bool(*b)),
+        Const::Str(s) => Val::Str(Rc::from(s.as_str())),
+        Const::Unit => Val::unit(),
+        Const::Undef => Val::Undef,
+    }
+}

@@ -1,0 +1,184 @@
+//! Executing prims: each is a call into the runtime's kernels, with the
+//! operands taken out of interpreter values. `assert` and `assert_close` walk
+//! records and tuples here.
+
+use super::value::Val;
+use crate::diag::Diagnostic;
+use crate::ir::{Prim, Program};
+use crate::runtime::{self, KernelError, Tensor};
+use crate::syntax::Span;
+
+/// Why a prim failed; the interpreter adds the span.
+pub struct Failure {
+    message: String,
+    help: Option<String>,
+    notes: Vec<String>,
+    internal: bool,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), help: None, notes: Vec::new(), internal: false }
+    }
+
+    fn internal(message: impl Into<String>) -> Failure {
+        Failure { internal: true, ..Failure::new(message) }
+    }
+
+    pub fn into_diagnostic(self, span: Span) -> Diagnostic {
+        let mut d =
+            if self.internal { Diagnostic::internal(span, self.message) } else { Diagnostic::error(span, self.message) };
+        if let Some(h) = self.help {
+            d = d.with_help(h);
+        }
+        for n in self.notes {
+            d = d.with_note(n);
+        }
+        d
+    }
+}
+
+impl From<KernelError> for Failure {
+    fn from(e: KernelError) -> Failure {
+        Failure { message: e.message(), help: e.help(), notes: Vec::new(), internal: e.is_internal() }
+    }
+}
+
+type R = Result<Val, Failure>;
+
+fn tensor(args: &[Val], i: usize) -> Result<&Tensor, Failure> {
+    args.get(i).and_then(Val::as_tensor).ok_or_else(|| Failure::internal(format!("operand {i} is not a tensor")))
+}
+
+fn int(args: &[Val], i: usize) -> Result<i64, Failure> {
+    tensor(args, i)?.as_scalar_i64().ok_or_else(|| Failure::internal(format!("operand {i} is not an int")))
+}
+
+fn float(args: &[Val], i: usize) -> Result<f64, Failure> {
+    tensor(args, i)?.as_scalar_f64().ok_or_else(|| Failure::internal(format!("operand {i} is not a number")))
+}
+
+fn t(x: Tensor) -> R {
+    Ok(Val::Tensor(x))
+}
+
+pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
+    match p {
+        Prim::Unary(op) => t(runtime::unary(*op, tensor(args, 0)?)?),
+        Prim::Binary(op) => t(runtime::binary(*op, tensor(args, 0)?, tensor(args, 1)?)?),
+        Prim::Where => t(runtime::where_(tensor(args, 0)?, tensor(args, 1)?, tensor(args, 2)?)?),
+        Prim::Clip => t(runtime::clip(tensor(args, 0)?, tensor(args, 1)?, tensor(args, 2)?)?),
+        Prim::Cast(d) => t(runtime::cast(tensor(args, 0)?, *d)),
+        Prim::MatMul => t(runtime::matmul(tensor(args, 0)?, tensor(args, 1)?)?),
+        Prim::Reduce { op, axis, keepdims } => t(runtime::reduce(*op, tensor(args, 0)?, *axis, *keepdims)?),
+        Prim::Index(items) => {
+            let operands: Vec<i64> = (1..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
+            t(runtime::index(tensor(args, 0)?, items, &operands)?)
+        }
+        Prim::Shape => {
+            let dims = tensor(args, 0)?.shape().iter().map(|&d| Val::Tensor(Tensor::scalar_i64(d as i64))).collect();
+            Ok(Val::Tuple(dims))
+        }
+        Prim::Len => {
+            let x = tensor(args, 0)?;
+            match x.shape().first() {
+                Some(&n) => t(Tensor::scalar_i64(n as i64)),
+                None => Err(Failure::new("`len` of a scalar").with_help("`len` counts the first axis of a tensor")),
+            }
+        }
+        Prim::Full(d) => {
+            let shape = shape_of(args.first().unwrap_or(&Val::Undef))?;
+            t(runtime::full(&shape, float(args, 1)?, *d)?)
+        }
+        Prim::Arange => t(runtime::arange(int(args, 0)?)?),
+        Prim::Linspace(d) => t(runtime::linspace(float(args, 0)?, float(args, 1)?, int(args, 2)?, *d)?),
+        Prim::Eye(d) => t(runtime::eye(int(args, 0)?, *d)?),
+        Prim::Stack { dtype, literal } => {
+            let xs: Vec<Tensor> = (0..args.len()).map(|i| tensor(args, i).cloned()).collect::<Result<_, _>>()?;
+            t(runtime::stack(&xs, *dtype, *literal)?)
+        }
+        Prim::Print => Err(Failure::internal("print is executed by the interpreter")),
+        Prim::Assert => {
+            let ok = tensor(args, 0)?.as_scalar_bool().ok_or_else(|| Failure::internal("assert of a non-bool"))?;
+            if ok {
+                return Ok(Val::unit());
+            }
+            let msg = match args.get(1) {
+                Some(Val::Str(s)) => s.to_string(),
+                Some(v) => v.display(program),
+                None => String::new(),
+            };
+            Err(Failure::new(format!("assertion failed: {msg}")))
+        }
+        Prim::AssertClose => {
+            let tol = float(args, 2)?;
+            let (a, b) = (args.first().unwrap_or(&Val::Undef), args.get(1).unwrap_or(&Val::Undef));
+            match close(a, b, tol, "")? {
+                None => Ok(Val::unit()),
+                Some(problem) => {
+                    let mut f = Failure::new(format!("assert_close failed: {problem}"));
+                    f.notes.push(format!("left:  {}", truncate(&a.display(program))));
+                    f.notes.push(format!("right: {}", truncate(&b.display(program))));
+                    f.notes.push(format!("tolerance: |a - b| <= {tol} * (1 + |b|)"));
+                    Err(f)
+                }
+            }
+        }
+    }
+}
+
+impl Failure {
+    fn with_help(mut self, h: impl Into<String>) -> Failure {
+        self.help = Some(h.into());
+        self
+    }
+}
+
+/// A shape operand: an int vector or a tuple of ints, no negative sizes.
+fn shape_of(v: &Val) -> Result<Vec<usize>, Failure> {
+    let dims: Vec<i64> = match v {
+        Val::Tensor(x) => x.to_i64_vec(),
+        Val::Tuple(xs) => xs
+            .iter()
+            .map(|x| x.as_tensor().and_then(Tensor::as_scalar_i64).ok_or_else(|| Failure::internal("shape element")))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(Failure::internal("shape operand")),
+    };
+    dims.iter()
+        .map(|&d| usize::try_from(d).map_err(|_| Failure::new(format!("a shape cannot have a negative size ({d})"))))
+        .collect()
+}
+
+/// The first place where `a` and `b` differ beyond the tolerance, if any.
+fn close(a: &Val, b: &Val, tol: f64, path: &str) -> Result<Option<String>, Failure> {
+    let at = |p: &str| if p.is_empty() { String::new() } else { format!(" at {p}") };
+    match (a, b) {
+        (Val::Tensor(x), Val::Tensor(y)) => {
+            if x.shape() != y.shape() {
+                return Ok(Some(format!("shapes differ{}: {:?} vs {:?}", at(path), x.shape(), y.shape())));
+            }
+            let x = if x.dtype() == y.dtype() { x.clone() } else { runtime::cast(x, crate::ir::DType::F64) };
+            let y = if x.dtype() == y.dtype() { y.clone() } else { runtime::cast(y, crate::ir::DType::F64) };
+            Ok(runtime::max_close_violation(&x, &y, tol)?.map(|(i, u, v)| {
+                let where_ = if x.rank() == 0 { String::new() } else { format!(" (element {i})") };
+                format!("{u} is not close to {v}{}{where_}", at(path))
+            }))
+        }
+        (Val::Tuple(xs), Val::Tuple(ys)) | (Val::Record(_, xs), Val::Record(_, ys)) => {
+            if xs.len() != ys.len() {
+                return Ok(Some(format!("structures differ{}", at(path))));
+            }
+            for (i, (x, y)) in xs.iter().zip(ys.iter()).enumerate() {
+                if let Some(p) = close(x, y, tol, &format!("{path}.{i}"))? {
+                    return Ok(Some(p));
+                }
+            }
+            Ok(None)
+        }
+        _ => Ok(Some(format!("values of different kinds{}", at(path)))),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.chars().count() > 400 { format!("{}…", s.chars().take(400).collect::<String>()) } else { s.to_string() }
+}

@@ -1,0 +1,252 @@
+//! The subcommands. Each reads its files, runs the pipeline, prints results
+//! to stdout and diagnostics to stderr, and returns the exit code.
+
+use super::{Backend, RunOptions};
+use crate::backend::interp::Interp;
+use crate::diag::{Diagnostic, render};
+use crate::ir::{DType, FuncId, Program};
+use crate::pipeline::{self, Options};
+use crate::syntax::{FileId, SourceMap, Span};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+const EXIT_ERROR: i32 = 1;
+const EXIT_USAGE: i32 = 2;
+
+fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
+fn report(diags: &[Diagnostic], sources: &SourceMap) {
+    let color = color_stderr();
+    let mut err = std::io::stderr().lock();
+    for d in diags {
+        let _ = write!(err, "{}", render(d, sources, color));
+    }
+}
+
+/// Reads the main file into a new source map.
+fn load_file(path: &Path) -> Result<(SourceMap, FileId), i32> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let mut sources = SourceMap::new();
+            let id = sources.add(path.display().to_string(), Some(path.to_path_buf()), text);
+            Ok((sources, id))
+        }
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", path.display());
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+fn options(f64: bool) -> Options {
+    Options { default_float: if f64 { DType::F64 } else { DType::F32 } }
+}
+
+fn check_backend(b: Option<Backend>) -> Result<(), i32> {
+    match b {
+        None | Some(Backend::Interp) => Ok(()),
+        Some(Backend::Jit) | Some(Backend::Cuda) => {
+            let name = if b == Some(Backend::Jit) { "jit" } else { "cuda" };
+            eprintln!("error: the `{name}` backend is not available in this version of diffl; use `--backend interp`");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// Runs `f` on a thread with a large stack, so deep (but limited) recursion
+/// in the interpreter never overflows.
+fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new().stack_size(1 << 30).spawn_scoped(s, f).ok().and_then(|h| h.join().ok())
+    })
+}
+
+pub fn run(path: &Path, opts: &RunOptions, _seed: Option<u64>) -> i32 {
+    if let Err(code) = check_backend(opts.backend) {
+        return code;
+    }
+    let (mut sources, main) = match load_file(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (program, diags) = pipeline::front_end(&mut sources, main);
+    if !diags.is_empty() {
+        report(&diags, &sources);
+        return EXIT_ERROR;
+    }
+    let Some(entry) = program.main else { return 0 };
+    let spec = pipeline::specialize(&program, &[entry], options(opts.f64));
+    let f = match spec.entries.into_iter().next() {
+        Some(Ok(f)) => f,
+        Some(Err(d)) => {
+            report(&[d], &sources);
+            return EXIT_ERROR;
+        }
+        None => return 0,
+    };
+    let timeout = opts.timeout;
+    let program = spec.program;
+    let result = with_big_stack(|| {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let r = Interp::new(&program, &mut out).with_timeout(timeout).call(f, Vec::new(), Span::default());
+        let _ = out.flush();
+        r.map(|_| ())
+    });
+    match result {
+        Some(Ok(())) => 0,
+        Some(Err(d)) => {
+            report(&[d], &sources);
+            EXIT_ERROR
+        }
+        None => {
+            eprintln!("error: internal error: the interpreter thread failed");
+            EXIT_ERROR
+        }
+    }
+}
+
+pub fn check(path: &Path, f64: bool) -> i32 {
+    let (mut sources, main) = match load_file(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (program, mut diags) = pipeline::front_end(&mut sources, main);
+    if diags.is_empty() {
+        let entries: Vec<FuncId> = program.main.into_iter().chain(program.tests.iter().map(|t| t.func)).collect();
+        let spec = pipeline::specialize(&program, &entries, options(f64));
+        for e in spec.entries {
+            if let Err(d) = e
+                && !diags.contains(&d)
+            {
+                diags.push(d);
+            }
+        }
+    }
+    if diags.is_empty() {
+        eprintln!("{}: no errors", path.display());
+        0
+    } else {
+        report(&diags, &sources);
+        eprintln!("{}: {} error{}", path.display(), diags.len(), if diags.len() == 1 { "" } else { "s" });
+        EXIT_ERROR
+    }
+}
+
+pub fn test(files: &[std::path::PathBuf], opts: &RunOptions) -> i32 {
+    if let Err(code) = check_backend(opts.backend) {
+        return code;
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for path in files {
+        let (p, f) = match load_file(path) {
+            Ok((sources, main)) => test_file(sources, main, opts),
+            Err(_) => (0, 1),
+        };
+        passed += p;
+        failed += f;
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 { EXIT_ERROR } else { 0 }
+}
+
+/// Runs the tests of one file; errors inside a test's body fail that test only.
+fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize, usize) {
+    let (program, diags) = pipeline::front_end(&mut sources, main);
+    let name = sources.get(main).map(|f| f.name.clone()).unwrap_or_default();
+    let inside = |d: &Diagnostic, s: Span| d.span.file == s.file && d.span.lo >= s.lo && d.span.hi <= s.hi;
+    let outside: Vec<Diagnostic> =
+        diags.iter().filter(|d| !program.tests.iter().any(|t| inside(d, t.span))).cloned().collect();
+    if !outside.is_empty() {
+        report(&outside, &sources);
+        let n = program.tests.len().max(1);
+        println!("{name}: cannot run its tests: {} error(s) outside test blocks", outside.len());
+        return (0, n);
+    }
+    let runnable: Vec<FuncId> = program.tests.iter().map(|t| t.func).collect();
+    let spec = pipeline::specialize(&program, &runnable, options(opts.f64));
+    let (mut passed, mut failed) = (0, 0);
+    for (t, entry) in program.tests.iter().zip(spec.entries) {
+        let own: Vec<Diagnostic> = diags.iter().filter(|d| inside(d, t.span)).cloned().collect();
+        let outcome = if !own.is_empty() {
+            Err(own)
+        } else {
+            match entry {
+                Err(d) => Err(vec![d]),
+                Ok(f) => run_test(&spec.program, f, opts.timeout).map_err(|d| vec![d]),
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} :: {} ... ok", t.name);
+            }
+            Err(ds) => {
+                failed += 1;
+                println!("test {name} :: {} ... FAILED", t.name);
+                let _ = std::io::stdout().flush();
+                report(&ds, &sources);
+            }
+        }
+    }
+    (passed, failed)
+}
+
+fn run_test(program: &Program, f: FuncId, timeout: Option<f64>) -> Result<(), Diagnostic> {
+    let r = with_big_stack(|| {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        Interp::new(program, &mut out).with_timeout(timeout).call(f, Vec::new(), Span::default()).map(|_| ())
+    });
+    r.unwrap_or_else(|| Err(Diagnostic::internal(Span::default(), "the interpreter thread failed")))
+}
+
+pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> i32 {
+    if grad {
+        eprintln!("error: `--grad` needs reverse-mode differentiation, which is not supported yet");
+        return EXIT_ERROR;
+    }
+    let (mut sources, main) = match load_file(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (program, diags) = pipeline::front_end(&mut sources, main);
+    if !diags.is_empty() {
+        report(&diags, &sources);
+        return EXIT_ERROR;
+    }
+    let Some(id) = program.find_func(name) else {
+        let names: Vec<&str> = program
+            .funcs
+            .iter()
+            .map(|f| f.name.as_str())
+            .filter(|n| !n.starts_with("lambda@") && !n.starts_with("test ") && !n.starts_with("default"))
+            .collect();
+        eprintln!("error: no function named `{name}` in {}", path.display());
+        if let Some(h) = crate::diag::did_you_mean(name, names.iter().copied()) {
+            eprintln!("help: {h}");
+        } else {
+            eprintln!("help: its functions are: {}", names.join(", "));
+        }
+        return EXIT_ERROR;
+    };
+    if !specialized {
+        print!("{}", crate::ir::print::print_func(&program, id));
+        return 0;
+    }
+    let entries: Vec<FuncId> = program.main.into_iter().chain(program.tests.iter().map(|t| t.func)).collect();
+    let spec = pipeline::specialize(&program, &entries, options(f64));
+    let mut found = false;
+    for (i, f) in spec.program.funcs.iter().enumerate() {
+        if f.name.as_str() == name {
+            found = true;
+            print!("{}", crate::ir::print::print_func(&spec.program, FuncId(i as u32)));
+        }
+    }
+    if !found {
+        eprintln!("`{name}` is not called from the main body or the tests, so it has no specialization");
+    }
+    0
+}

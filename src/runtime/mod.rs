@@ -1,1 +1,37 @@
-//! The runtime: tensors and their kernels. Placeholder.
+//! The runtime: tensors and the reference kernels the interpreter calls.
+//!
+//! Every kernel takes tensors whose dtypes and (static) shapes the compiler has
+//! checked, re-checks whatever depends on run-time values (sizes, indices,
+//! broadcasting of run-time shapes), and returns a [`KResult`]: a kernel never
+//! panics on any input. One module per family of kernels:
+//! - `tensor`: the [`Tensor`] value and its conversions;
+//! - `error`: [`KernelError`], with all wording in `message` and `help`;
+//! - `broadcast`: NumPy broadcasting of shapes and buffers;
+//! - `elementwise`: [`unary`], [`binary`], [`where_`], [`clip`], [`cast`];
+//! - `matmul`: [`matmul`] (gemm for floats);
+//! - `reduce`: [`reduce`];
+//! - `index`: [`index`];
+//! - `construct`: [`full`], [`arange`], [`linspace`], [`eye`], [`stack`],
+//!   [`max_close_violation`];
+//! - `format`: `Display` for tensors.
+
+mod broadcast;
+mod construct;
+mod elementwise;
+mod error;
+mod format;
+mod index;
+mod matmul;
+mod reduce;
+mod tensor;
+
+pub use crate::ir::types::DType;
+pub use broadcast::{broadcast_shapes, broadcast_to};
+pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
+pub use elementwise::{binary, cast, clip, unary, where_};
+pub use error::{KResult, KernelError};
+pub use format::format_f64;
+pub use index::index;
+pub use matmul::matmul;
+pub use reduce::reduce;
+pub use tensor::{Data, Tensor, checked_numel};

@@ -1,0 +1,217 @@
+//! Basic indexing `t[i, a:b, …]`.
+//!
+//! Takes a tensor, one [`IndexItem`] per leading axis (at most the rank), and the
+//! int operands in order: one per `At`, one per present slice bound. `At` removes
+//! its axis and must be in `-len..len` (negative counts from the end), else
+//! [`KernelError::IndexOutOfRange`] with the index as written. Slices follow
+//! Python: negative bounds count from the end, bounds clamp to `0..=len`, and a
+//! slice with `hi <= lo` is empty. Axes past the items are kept whole. The
+//! result is a new contiguous tensor.
+
+use super::error::{KResult, KernelError};
+use super::tensor::{Tensor, checked_numel, map_data};
+use crate::ir::op::IndexItem;
+
+/// `x[items]`, with `operands` supplying the ints the items consume.
+pub fn index(x: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
+    let shape = x.shape();
+    if items.len() > shape.len() {
+        return Err(KernelError::TooManyIndices {
+            given: items.len(),
+            rank: shape.len(),
+        });
+    }
+    let mut ops = operands.iter().copied();
+    let mut next = || {
+        ops.next()
+            .ok_or_else(|| KernelError::Internal("index: fewer operands than the items need".to_string()))
+    };
+    let mut starts = Vec::with_capacity(shape.len());
+    let mut lens = Vec::with_capacity(shape.len());
+    let mut out_shape = Vec::with_capacity(shape.len());
+    for (axis, &len) in shape.iter().enumerate() {
+        match items.get(axis) {
+            Some(IndexItem::At) => {
+                let i = next()?;
+                starts.push(at_position(i, axis, len)?);
+                lens.push(1);
+            }
+            Some(&IndexItem::Slice { lo, hi }) => {
+                let lo = if lo { Some(next()?) } else { None };
+                let hi = if hi { Some(next()?) } else { None };
+                let (start, count) = slice_bounds(lo, hi, len);
+                starts.push(start);
+                lens.push(count);
+                out_shape.push(count);
+            }
+            None => {
+                starts.push(0);
+                lens.push(len);
+                out_shape.push(len);
+            }
+        }
+    }
+    if next().is_ok() {
+        return Err(KernelError::Internal(
+            "index: more operands than the items need".to_string(),
+        ));
+    }
+    let data = map_data!(x.data(), v => copy_box(v, shape, &starts, &lens)?);
+    Tensor::new(out_shape, data)
+}
+
+/// The position `t[i]` selects on an axis of length `len`.
+fn at_position(i: i64, axis: usize, len: usize) -> KResult<usize> {
+    let n = i64::try_from(len).unwrap_or(i64::MAX);
+    let j = if i < 0 { i.saturating_add(n) } else { i };
+    if j < 0 || j >= n {
+        return Err(KernelError::IndexOutOfRange { axis, index: i, len });
+    }
+    usize::try_from(j).map_err(|_| KernelError::IndexOutOfRange { axis, index: i, len })
+}
+
+/// The start and length of `lo:hi` on an axis of length `len`, as in Python.
+pub(crate) fn slice_bounds(lo: Option<i64>, hi: Option<i64>, len: usize) -> (usize, usize) {
+    let n = i64::try_from(len).unwrap_or(i64::MAX);
+    let norm = |v: i64| {
+        let v = if v < 0 { v.saturating_add(n) } else { v };
+        v.clamp(0, n)
+    };
+    let start = lo.map_or(0, norm);
+    let end = hi.map_or(n, norm);
+    let count = end.saturating_sub(start).max(0);
+    (
+        usize::try_from(start).unwrap_or(0),
+        usize::try_from(count).unwrap_or(0),
+    )
+}
+
+/// The sub-box `starts[i] .. starts[i] + lens[i]` of row-major `data` of `shape`.
+fn copy_box<T: Copy>(data: &[T], shape: &[usize], starts: &[usize], lens: &[usize]) -> KResult<Vec<T>> {
+    let n = checked_numel(lens)?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(n)
+        .map_err(|_| KernelError::SizeOverflow { shape: lens.to_vec() })?;
+    if n == 0 {
+        return Ok(out);
+    }
+    let mut strides = vec![1usize; shape.len()];
+    let mut acc = 1usize;
+    for (s, &d) in strides.iter_mut().zip(shape).rev() {
+        *s = acc;
+        acc = acc.saturating_mul(d);
+    }
+    copy_rec(data, &strides, starts, lens, 0, &mut out)?;
+    Ok(out)
+}
+
+fn copy_rec<T: Copy>(
+    data: &[T],
+    strides: &[usize],
+    starts: &[usize],
+    lens: &[usize],
+    offset: usize,
+    out: &mut Vec<T>,
+) -> KResult<()> {
+    let missing = || KernelError::Internal("index: position outside the data".to_string());
+    match (strides.split_first(), starts.split_first(), lens.split_first()) {
+        (Some((&s, rs)), Some((&b, rb)), Some((&l, rl))) => {
+            let base = offset + b * s;
+            if rs.is_empty() {
+                out.extend_from_slice(data.get(base..base + l).ok_or_else(missing)?);
+            } else {
+                for i in 0..l {
+                    copy_rec(data, rs, rb, rl, base + i * s, out)?;
+                }
+            }
+        }
+        _ => out.push(*data.get(offset).ok_or_else(missing)?),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::DType;
+
+    fn t23() -> Tensor {
+        Tensor::from_i64s(vec![2, 3], vec![0, 1, 2, 3, 4, 5]).unwrap()
+    }
+
+    const S: IndexItem = IndexItem::Slice { lo: true, hi: true };
+    const ALL: IndexItem = IndexItem::Slice { lo: false, hi: false };
+
+    #[test]
+    fn at_and_negative() {
+        let r = index(&t23(), &[IndexItem::At], &[1]).unwrap();
+        assert_eq!(r.shape(), &[3]);
+        assert_eq!(r.to_i64_vec(), vec![3, 4, 5]);
+        let r = index(&t23(), &[IndexItem::At], &[-1]).unwrap();
+        assert_eq!(r.to_i64_vec(), vec![3, 4, 5]);
+        let r = index(&t23(), &[IndexItem::At, IndexItem::At], &[-2, -1]).unwrap();
+        assert_eq!(r.shape(), &[] as &[usize]);
+        assert_eq!(r.as_scalar_i64(), Some(2));
+        let r = index(&t23(), &[ALL, IndexItem::At], &[1]).unwrap();
+        assert_eq!(r.shape(), &[2]);
+        assert_eq!(r.to_i64_vec(), vec![1, 4]);
+    }
+
+    #[test]
+    fn out_of_range() {
+        let e = index(&t23(), &[IndexItem::At], &[5]).unwrap_err();
+        assert_eq!(e.message(), "index 5 is out of range for axis 0 of length 2");
+        let e = index(&t23(), &[IndexItem::At], &[-3]).unwrap_err();
+        assert_eq!(
+            e,
+            KernelError::IndexOutOfRange {
+                axis: 0,
+                index: -3,
+                len: 2
+            }
+        );
+        let e = index(&t23(), &[ALL, IndexItem::At], &[3]).unwrap_err();
+        assert!(matches!(e, KernelError::IndexOutOfRange { axis: 1, .. }));
+        let e = index(&t23(), &[IndexItem::At, IndexItem::At, IndexItem::At], &[0, 0, 0]).unwrap_err();
+        assert!(e.message().contains("too many indices"));
+        assert!(index(&t23(), &[IndexItem::At], &[]).unwrap_err().is_internal());
+        assert!(index(&t23(), &[IndexItem::At], &[0, 1]).unwrap_err().is_internal());
+        assert!(index(&t23(), &[IndexItem::At], &[i64::MIN]).is_err());
+    }
+
+    #[test]
+    fn slices() {
+        let r = index(&t23(), &[ALL, S], &[1, 3]).unwrap();
+        assert_eq!(r.shape(), &[2, 2]);
+        assert_eq!(r.to_i64_vec(), vec![1, 2, 4, 5]);
+        let r = index(&t23(), &[ALL, S], &[-2, 100]).unwrap();
+        assert_eq!(r.to_i64_vec(), vec![1, 2, 4, 5]);
+        let r = index(&t23(), &[ALL, IndexItem::Slice { lo: false, hi: true }], &[-1]).unwrap();
+        assert_eq!(r.to_i64_vec(), vec![0, 1, 3, 4]);
+        let r = index(&t23(), &[IndexItem::Slice { lo: true, hi: false }], &[1]).unwrap();
+        assert_eq!(r.shape(), &[1, 3]);
+        assert_eq!(r.to_i64_vec(), vec![3, 4, 5]);
+        let r = index(&t23(), &[ALL, S], &[2, 1]).unwrap();
+        assert_eq!(r.shape(), &[2, 0]);
+        assert_eq!(r.numel(), 0);
+        let r = index(&t23(), &[S], &[-100, -1]).unwrap();
+        assert_eq!(r.to_i64_vec(), vec![0, 1, 2]);
+        let r = index(&t23(), &[S, IndexItem::At], &[i64::MIN, i64::MAX, -1]).unwrap();
+        assert_eq!(r.to_i64_vec(), vec![2, 5]);
+        assert_eq!(slice_bounds(None, None, 4), (0, 4));
+        assert_eq!(slice_bounds(Some(3), Some(1), 4), (3, 0));
+    }
+
+    #[test]
+    fn other_dtypes_and_rank0() {
+        let f = Tensor::from_f64s(DType::F32, vec![3], vec![1.0, 2.0, 3.0]).unwrap();
+        let r = index(&f, &[IndexItem::At], &[-1]).unwrap();
+        assert_eq!(r.dtype(), DType::F32);
+        assert_eq!(r.as_scalar_f64(), Some(3.0));
+        let s = Tensor::scalar_bool(true);
+        assert_eq!(index(&s, &[], &[]).unwrap(), s);
+        let e = Tensor::from_i64s(vec![0, 2], vec![]).unwrap();
+        let r = index(&e, &[ALL, IndexItem::At], &[1]).unwrap();
+        assert_eq!(r.shape(), &[0]);
+    }
+}

@@ -1,0 +1,179 @@
+//! The matrix product `a @ b`.
+//!
+//! Takes two tensors of one dtype (f32, f64 or int), each of rank at least 1.
+//! A rank-1 left operand is a row vector and a rank-1 right operand a column
+//! vector, and their axis is dropped from the result (so vector·vector is a
+//! scalar); axes before the last two are batch axes, which broadcast like
+//! elementwise shapes. Guarantees the shape rules above, an error (never a
+//! panic) on mismatched inner or batch dimensions, float products through
+//! `gemm` (multi-threaded when `m*n*k` exceeds 64³), and an exact wrapping
+//! integer product by a plain loop.
+
+use super::broadcast::{broadcast_shapes, broadcast_to};
+use super::error::{KResult, KernelError};
+use super::tensor::{Data, Real, Tensor, checked_numel, filled};
+use super::DType;
+use gemm::Parallelism;
+use std::sync::Arc;
+
+/// Above this many multiply-adds, gemm runs on every core.
+const PARALLEL_THRESHOLD: usize = 64 * 64 * 64;
+
+/// The matrix product of `a` and `b`, with vector and batched forms.
+pub fn matmul(a: &Tensor, b: &Tensor) -> KResult<Tensor> {
+    let (sa, sb) = (a.shape(), b.shape());
+    let inner_err = || KernelError::MatMul {
+        a: sa.to_vec(),
+        b: sb.to_vec(),
+    };
+    let (a_batch, m, ka) = match sa {
+        [] => return Err(inner_err()),
+        [k] => (&[][..], 1, *k),
+        [batch @ .., m, k] => (batch, *m, *k),
+    };
+    let (b_batch, kb, n) = match sb {
+        [] => return Err(inner_err()),
+        [k] => (&[][..], *k, 1),
+        [batch @ .., k, n] => (batch, *k, *n),
+    };
+    if ka != kb {
+        return Err(inner_err());
+    }
+    let batch = broadcast_shapes(a_batch, b_batch).map_err(|_| KernelError::MatMulBatch {
+        a: sa.to_vec(),
+        b: sb.to_vec(),
+    })?;
+    let mut out_shape = batch.clone();
+    if sa.len() > 1 {
+        out_shape.push(m);
+    }
+    if sb.len() > 1 {
+        out_shape.push(n);
+    }
+    let total = checked_numel(&out_shape)?;
+    // For each batch element of the result, the batch element of each operand.
+    let ia = broadcast_to(&(0..checked_numel(a_batch)?).collect::<Vec<_>>(), a_batch, &batch)?;
+    let ib = broadcast_to(&(0..checked_numel(b_batch)?).collect::<Vec<_>>(), b_batch, &batch)?;
+    let dims = Dims { m, k: ka, n };
+    let data = match (a.data(), b.data()) {
+        (Data::F32(x), Data::F32(y)) => {
+            Data::F32(Arc::new(batched(x, y, &ia, &ib, dims, total, &out_shape, gemm_real)?))
+        }
+        (Data::F64(x), Data::F64(y)) => {
+            Data::F64(Arc::new(batched(x, y, &ia, &ib, dims, total, &out_shape, gemm_real)?))
+        }
+        (Data::I64(x), Data::I64(y)) => {
+            Data::I64(Arc::new(batched(x, y, &ia, &ib, dims, total, &out_shape, int_kernel)?))
+        }
+        (Data::Bool(_), Data::Bool(_)) => {
+            return Err(KernelError::DType {
+                op: "matmul",
+                dtype: DType::Bool,
+            });
+        }
+        (x, y) => {
+            return Err(KernelError::DTypeMismatch {
+                op: "matmul",
+                a: x.dtype(),
+                b: y.dtype(),
+            });
+        }
+    };
+    Tensor::new(out_shape, data)
+}
+
+/// The sizes of one product: `[m, k] @ [k, n]`.
+#[derive(Clone, Copy)]
+struct Dims {
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+/// Runs `kernel` on each batch element; `ia[i]`/`ib[i]` pick the operands'
+/// matrices for result matrix `i`.
+#[allow(clippy::too_many_arguments)]
+fn batched<T: Copy + Default>(
+    x: &[T],
+    y: &[T],
+    ia: &[usize],
+    ib: &[usize],
+    d: Dims,
+    total: usize,
+    out_shape: &[usize],
+    kernel: fn(&mut [T], &[T], &[T], Dims),
+) -> KResult<Vec<T>> {
+    let mut out = filled(total, T::default(), out_shape)?;
+    let (mk, kn, mn) = (d.m * d.k, d.k * d.n, d.m * d.n);
+    if mn == 0 || d.k == 0 {
+        return Ok(out);
+    }
+    let missing = || KernelError::Internal("matmul: operand shorter than its shape".to_string());
+    for (dst, (&i, &j)) in out.chunks_exact_mut(mn).zip(ia.iter().zip(ib)) {
+        let lhs = x.get(i * mk..(i + 1) * mk).ok_or_else(missing)?;
+        let rhs = y.get(j * kn..(j + 1) * kn).ok_or_else(missing)?;
+        kernel(dst, lhs, rhs, d);
+    }
+    Ok(out)
+}
+
+/// `dst = lhs @ rhs` for row-major `lhs: [m, k]`, `rhs: [k, n]` through gemm.
+/// The caller guarantees the slice lengths (`m*n`, `m*k`, `k*n`).
+fn gemm_real<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
+    let Dims { m, k, n } = d;
+    if dst.len() != m * n || lhs.len() != m * k || rhs.len() != k * n {
+        return;
+    }
+    let work = m.saturating_mul(n).saturating_mul(k);
+    let parallelism = if work > PARALLEL_THRESHOLD {
+        Parallelism::Rayon(std::thread::available_parallelism().map_or(1, |p| p.get()))
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: the three slices have exactly the lengths that row-major
+    // matrices of these sizes with these strides address (checked above), `dst`
+    // does not alias the operands (it is a unique borrow), and `T` is f32 or f64,
+    // which gemm supports. With `read_dst = false`, gemm writes
+    // `dst = beta * lhs @ rhs` (gemm 0.19: beta scales the product).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            T::ZERO,
+            T::ONE,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// `dst = lhs @ rhs` for ints, wrapping on overflow.
+fn int_kernel(dst: &mut [i64], lhs: &[i64], rhs: &[i64], d: Dims) {
+    if d.k == 0 || d.n == 0 {
+        return;
+    }
+    for (orow, arow) in dst.chunks_exact_mut(d.n).zip(lhs.chunks_exact(d.k)) {
+        for (&aip, brow) in arow.iter().zip(rhs.chunks_exact(d.n)) {
+            for (o, &bpj) in orow.iter_mut().zip(brow) {
+                *o = o.wrapping_add(aip.wrapping_mul(bpj));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "matmul_tests.rs"]
+mod tests;

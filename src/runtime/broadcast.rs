@@ -47,7 +47,9 @@ pub fn broadcast_to<T: Copy>(data: &[T], from: &[usize], to: &[usize]) -> KResul
     }
     let n = checked_numel(to)?;
     if checked_numel(from)? != data.len() || from.len() > to.len() {
-        return Err(KernelError::Internal("broadcast_to: inconsistent shapes".to_string()));
+        return Err(KernelError::Internal(
+            "broadcast_to: inconsistent shapes".to_string(),
+        ));
     }
     // Left-pad `from` with ones and compute its strides (0 on broadcast axes).
     let pad = to.len() - from.len();
@@ -79,7 +81,13 @@ pub fn broadcast_to<T: Copy>(data: &[T], from: &[usize], to: &[usize]) -> KResul
 
 /// Appends the sub-box of `data` starting at `offset` over axes `to` (with
 /// input strides `strides`) to `out`.
-fn fill<T: Copy>(data: &[T], to: &[usize], strides: &[usize], offset: usize, out: &mut Vec<T>) -> KResult<()> {
+fn fill<T: Copy>(
+    data: &[T],
+    to: &[usize],
+    strides: &[usize],
+    offset: usize,
+    out: &mut Vec<T>,
+) -> KResult<()> {
     let missing = || KernelError::Internal("broadcast_to: offset out of range".to_string());
     match (to.split_first(), strides.split_first()) {
         (None, _) | (_, None) => {
@@ -121,14 +129,23 @@ mod tests {
 
     #[test]
     fn materialize() {
-        assert_eq!(broadcast_to(&[1, 2, 3], &[3], &[2, 3]).unwrap(), vec![1, 2, 3, 1, 2, 3]);
-        assert_eq!(broadcast_to(&[1, 2], &[2, 1], &[2, 3]).unwrap(), vec![1, 1, 1, 2, 2, 2]);
+        assert_eq!(
+            broadcast_to(&[1, 2, 3], &[3], &[2, 3]).unwrap(),
+            vec![1, 2, 3, 1, 2, 3]
+        );
+        assert_eq!(
+            broadcast_to(&[1, 2], &[2, 1], &[2, 3]).unwrap(),
+            vec![1, 1, 1, 2, 2, 2]
+        );
         assert_eq!(broadcast_to(&[7], &[], &[2, 2]).unwrap(), vec![7; 4]);
         assert_eq!(
             broadcast_to(&[1, 2], &[2, 1, 1], &[2, 2, 2]).unwrap(),
             vec![1, 1, 1, 1, 2, 2, 2, 2]
         );
-        assert_eq!(broadcast_to::<i32>(&[], &[0], &[3, 0]).unwrap(), Vec::<i32>::new());
+        assert_eq!(
+            broadcast_to::<i32>(&[], &[0], &[3, 0]).unwrap(),
+            Vec::<i32>::new()
+        );
         assert!(broadcast_to(&[1, 2], &[2], &[3]).is_err());
         assert!(broadcast_to(&[1, 2], &[3], &[2, 3]).is_err());
     }

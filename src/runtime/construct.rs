@@ -7,10 +7,10 @@
 //! cannot be allocated is [`KernelError::SizeOverflow`]. Values are converted
 //! to the requested dtype once (bool: `!= 0`, int: truncation).
 
+use super::DType;
 use super::elementwise::cast;
 use super::error::{KResult, KernelError};
 use super::tensor::{Data, Tensor, checked_numel, filled};
-use super::DType;
 use std::sync::Arc;
 
 /// A tensor of `shape` filled with `value` converted to `dtype`.
@@ -99,8 +99,9 @@ pub fn stack(xs: &[Tensor], dtype: DType, literal: bool) -> KResult<Tensor> {
         pick: fn(&Data) -> Option<&[T]>,
     ) -> KResult<Vec<T>> {
         let mut out = Vec::new();
-        out.try_reserve_exact(n)
-            .map_err(|_| KernelError::SizeOverflow { shape: shape.to_vec() })?;
+        out.try_reserve_exact(n).map_err(|_| KernelError::SizeOverflow {
+            shape: shape.to_vec(),
+        })?;
         for x in xs {
             let c = cast(x, dtype);
             let part = pick(c.data())
@@ -183,10 +184,13 @@ mod tests {
         assert_eq!(a.to_i64_vec(), vec![0, 1, 2, 3]);
         assert_eq!(arange(0).unwrap().shape(), &[0]);
         let e = arange(-1).unwrap_err();
-        assert_eq!(e, KernelError::NegativeSize {
-            what: "the length of arange",
-            value: -1
-        });
+        assert_eq!(
+            e,
+            KernelError::NegativeSize {
+                what: "the length of arange",
+                value: -1
+            }
+        );
         let l = linspace(0.0, 1.0, 5, DType::F64).unwrap();
         assert_eq!(l.to_f64_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
         let l = linspace(0.0, 0.3, 4, DType::F64).unwrap().to_f64_vec();
@@ -212,7 +216,10 @@ mod tests {
         assert_eq!(s.to_f64_vec(), vec![1.0, 2.0, 2.5, 3.0]);
         let c = Tensor::from_i64s(vec![1], vec![3]).unwrap();
         let e = stack(&[a.clone(), c.clone()], DType::I64, true).unwrap_err();
-        assert_eq!(e.message(), "ragged tensor literal: row 2 has shape [1], row 1 has [2]");
+        assert_eq!(
+            e.message(),
+            "ragged tensor literal: row 2 has shape [1], row 1 has [2]"
+        );
         let e = stack(&[a.clone(), c], DType::I64, false).unwrap_err();
         assert!(e.message().contains("element 2 has shape [1]"));
         let s = stack(&[], DType::F32, true).unwrap();

@@ -8,10 +8,10 @@
 //! NumPy) instead of panicking. A dtype the op does not accept is an internal
 //! error, never a panic.
 
+use super::DType;
 use super::broadcast::{broadcast_shapes, broadcast_to};
 use super::error::{KResult, KernelError};
 use super::tensor::{Data, Real, Tensor};
-use super::DType;
 use crate::ir::op::{BinaryOp, Prim, UnaryOp};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -345,7 +345,14 @@ pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor) -> KResult<Tensor> {
     };
     let out = broadcast_shapes(&broadcast_shapes(c.shape(), a.shape())?, b.shape())?;
     let cb = broadcast_to(cv, c.shape(), &out)?;
-    fn select<T: Copy>(c: &[bool], x: &[T], sx: &[usize], y: &[T], sy: &[usize], out: &[usize]) -> KResult<Vec<T>> {
+    fn select<T: Copy>(
+        c: &[bool],
+        x: &[T],
+        sx: &[usize],
+        y: &[T],
+        sy: &[usize],
+        out: &[usize],
+    ) -> KResult<Vec<T>> {
         let xb = broadcast_to(x, sx, out)?;
         let yb = broadcast_to(y, sy, out)?;
         Ok(c.iter()

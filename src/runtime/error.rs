@@ -170,9 +170,9 @@ impl KernelError {
     /// A hint on how to fix the error, where there is one.
     pub fn help(&self) -> Option<String> {
         match self {
-            KernelError::Broadcast { .. } => Some(
-                "axes are matched from the right; each pair must be equal or one of them 1".to_string(),
-            ),
+            KernelError::Broadcast { .. } => {
+                Some("axes are matched from the right; each pair must be equal or one of them 1".to_string())
+            }
             KernelError::MatMul { .. } => {
                 Some("the last axis of the left operand must match the row axis of the right".to_string())
             }
@@ -223,7 +223,10 @@ mod tests {
 
     #[test]
     fn messages() {
-        let e = KernelError::Broadcast { a: vec![2], b: vec![3] };
+        let e = KernelError::Broadcast {
+            a: vec![2],
+            b: vec![3],
+        };
         assert_eq!(e.message(), "cannot broadcast shapes [2] and [3]");
         let e = KernelError::MatMul {
             a: vec![1, 2],
@@ -239,7 +242,11 @@ mod tests {
             len: 2,
         };
         assert_eq!(e.message(), "index 5 is out of range for axis 0 of length 2");
-        assert!(KernelError::IntDivisionByZero.message().contains("division by zero"));
+        assert!(
+            KernelError::IntDivisionByZero
+                .message()
+                .contains("division by zero")
+        );
         let e = KernelError::Ragged {
             literal: true,
             row: 2,
@@ -247,7 +254,10 @@ mod tests {
             first_row: 1,
             first_shape: vec![2],
         };
-        assert_eq!(e.message(), "ragged tensor literal: row 2 has shape [1], row 1 has [2]");
+        assert_eq!(
+            e.message(),
+            "ragged tensor literal: row 2 has shape [1], row 1 has [2]"
+        );
         assert!(KernelError::Internal("x".into()).is_internal());
         assert!(e.help().is_some());
     }

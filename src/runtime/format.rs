@@ -110,7 +110,10 @@ mod tests {
         assert_eq!(Tensor::scalar_float(1e-7, DType::F64).to_string(), "1e-7");
         assert_eq!(Tensor::scalar_float(-2.5, DType::F32).to_string(), "-2.5");
         assert_eq!(Tensor::scalar_float(f64::INFINITY, DType::F64).to_string(), "inf");
-        assert_eq!(Tensor::scalar_float(f64::NEG_INFINITY, DType::F32).to_string(), "-inf");
+        assert_eq!(
+            Tensor::scalar_float(f64::NEG_INFINITY, DType::F32).to_string(),
+            "-inf"
+        );
         assert_eq!(Tensor::scalar_float(f64::NAN, DType::F64).to_string(), "NaN");
         assert_eq!(Tensor::scalar_i64(3).to_string(), "3");
         assert_eq!(Tensor::scalar_i64(-3).to_string(), "-3");
@@ -127,7 +130,10 @@ mod tests {
         let t = Tensor::from_bools(vec![1, 2, 1], vec![true, false]).unwrap();
         assert_eq!(t.to_string(), "[[[true], [false]]]");
         assert_eq!(Tensor::from_i64s(vec![0], vec![]).unwrap().to_string(), "[]");
-        assert_eq!(Tensor::from_i64s(vec![2, 0], vec![]).unwrap().to_string(), "[[], []]");
+        assert_eq!(
+            Tensor::from_i64s(vec![2, 0], vec![]).unwrap().to_string(),
+            "[[], []]"
+        );
     }
 
     #[test]

@@ -175,7 +175,11 @@ mod tests {
         let e = index(&t23(), &[IndexItem::At, IndexItem::At, IndexItem::At], &[0, 0, 0]).unwrap_err();
         assert!(e.message().contains("too many indices"));
         assert!(index(&t23(), &[IndexItem::At], &[]).unwrap_err().is_internal());
-        assert!(index(&t23(), &[IndexItem::At], &[0, 1]).unwrap_err().is_internal());
+        assert!(
+            index(&t23(), &[IndexItem::At], &[0, 1])
+                .unwrap_err()
+                .is_internal()
+        );
         assert!(index(&t23(), &[IndexItem::At], &[i64::MIN]).is_err());
     }
 

@@ -9,10 +9,10 @@
 //! `gemm` (multi-threaded when `m*n*k` exceeds 64³), and an exact wrapping
 //! integer product by a plain loop.
 
+use super::DType;
 use super::broadcast::{broadcast_shapes, broadcast_to};
 use super::error::{KResult, KernelError};
 use super::tensor::{Data, Real, Tensor, checked_numel, filled};
-use super::DType;
 use gemm::Parallelism;
 use std::sync::Arc;
 
@@ -56,15 +56,15 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> KResult<Tensor> {
     let ib = broadcast_to(&(0..checked_numel(b_batch)?).collect::<Vec<_>>(), b_batch, &batch)?;
     let dims = Dims { m, k: ka, n };
     let data = match (a.data(), b.data()) {
-        (Data::F32(x), Data::F32(y)) => {
-            Data::F32(Arc::new(batched(x, y, &ia, &ib, dims, total, &out_shape, gemm_real)?))
-        }
-        (Data::F64(x), Data::F64(y)) => {
-            Data::F64(Arc::new(batched(x, y, &ia, &ib, dims, total, &out_shape, gemm_real)?))
-        }
-        (Data::I64(x), Data::I64(y)) => {
-            Data::I64(Arc::new(batched(x, y, &ia, &ib, dims, total, &out_shape, int_kernel)?))
-        }
+        (Data::F32(x), Data::F32(y)) => Data::F32(Arc::new(batched(
+            x, y, &ia, &ib, dims, total, &out_shape, gemm_real,
+        )?)),
+        (Data::F64(x), Data::F64(y)) => Data::F64(Arc::new(batched(
+            x, y, &ia, &ib, dims, total, &out_shape, gemm_real,
+        )?)),
+        (Data::I64(x), Data::I64(y)) => Data::I64(Arc::new(batched(
+            x, y, &ia, &ib, dims, total, &out_shape, int_kernel,
+        )?)),
         (Data::Bool(_), Data::Bool(_)) => {
             return Err(KernelError::DType {
                 op: "matmul",

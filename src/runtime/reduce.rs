@@ -11,9 +11,9 @@
 //! `max`/`min`/`argmax`/`argmin` of an empty axis are errors; NaN propagates
 //! through `max` and `min` as in NumPy.
 
+use super::DType;
 use super::error::{KResult, KernelError};
 use super::tensor::{Data, Real, Tensor, checked_numel};
-use super::DType;
 use crate::ir::op::{Prim, ReduceOp};
 use std::sync::Arc;
 
@@ -54,7 +54,9 @@ pub fn reduce(op: ReduceOp, x: &Tensor, axis: Option<usize>, keepdims: bool) -> 
     let mut probe: Vec<f64> = Vec::new();
     probe
         .try_reserve_exact(n_out)
-        .map_err(|_| KernelError::SizeOverflow { shape: out_shape.clone() })?;
+        .map_err(|_| KernelError::SizeOverflow {
+            shape: out_shape.clone(),
+        })?;
     drop(probe);
     let lanes = Lanes { outer, len, inner };
     let data = match x.data() {
@@ -182,6 +184,10 @@ fn norm<T: Real>(lane: &[T]) -> f64 {
     });
     if m == 0.0 || !m.is_finite() {
         return m;
+    }
+    if (1e-150..=1e150).contains(&m) {
+        // No square can overflow or underflow: sum them directly.
+        return pairwise(lane, &|x: T| x.to_f64() * x.to_f64()).sqrt();
     }
     m * pairwise(lane, &|x: T| {
         let s = x.to_f64() / m;

@@ -7,8 +7,8 @@
 //! `i64` lists, rank-0 accessors) and [`Real`], the float trait the kernels are
 //! generic over.
 
-use super::error::{KResult, KernelError};
 use super::DType;
+use super::error::{KResult, KernelError};
 use std::sync::Arc;
 
 /// The elements of a tensor, by dtype.
@@ -70,15 +70,18 @@ pub fn checked_numel(shape: &[usize]) -> KResult<usize> {
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| KernelError::SizeOverflow { shape: shape.to_vec() })
+        .ok_or_else(|| KernelError::SizeOverflow {
+            shape: shape.to_vec(),
+        })
 }
 
 /// A vector of `n` copies of `value`, or an error instead of an abort when the
 /// allocation is impossible.
 pub(crate) fn filled<T: Copy>(n: usize, value: T, shape: &[usize]) -> KResult<Vec<T>> {
     let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| KernelError::SizeOverflow { shape: shape.to_vec() })?;
+    v.try_reserve_exact(n).map_err(|_| KernelError::SizeOverflow {
+        shape: shape.to_vec(),
+    })?;
     v.resize(n, value);
     Ok(v)
 }

@@ -191,7 +191,9 @@ fn lex_string(lex: &mut logos::Lexer<Token>) -> Result<String, LexError> {
                 Some((_, '"')) => out.push('"'),
                 Some((_, '\\')) => out.push('\\'),
                 Some((j, other)) => {
-                    lex.extras.bad_escapes.push((base + i, base + j + other.len_utf8()));
+                    lex.extras
+                        .bad_escapes
+                        .push((base + i, base + j + other.len_utf8()));
                     out.push(other);
                 }
                 None => break,
@@ -231,8 +233,9 @@ impl Token {
             Str(_) => "string",
             Plus | Minus | Star | Slash | Percent | StarStar | At | Lt | Le | Gt | Ge | EqEq | Ne
             | AndAnd | OrOr | Bang | Eq | PlusEq | MinusEq | StarEq | SlashEq | Arrow | Pipe => "operator",
-            Dot | DotDot | Comma | Semi | Colon | LParen | RParen | LBracket | RBracket | LBrace
-            | RBrace => "punctuation",
+            Dot | DotDot | Comma | Semi | Colon | LParen | RParen | LBracket | RBracket | LBrace | RBrace => {
+                "punctuation"
+            }
             BlockComment => "comment",
         }
     }
@@ -339,9 +342,12 @@ pub fn lex(src: &str, file: FileId) -> (Vec<(usize, Token, usize)>, Vec<Diagnost
         for (lo, hi) in lexer.extras.bad_escapes.drain(..) {
             let text = src.get(lo..hi).unwrap_or("");
             diags.push(
-                Diagnostic::error(Span::new(file, lo, hi), format!("unknown escape `{text}` in string"))
-                    .with_label("unknown escape")
-                    .with_help("the escapes are `\\n`, `\\t`, `\\\"` and `\\\\`"),
+                Diagnostic::error(
+                    Span::new(file, lo, hi),
+                    format!("unknown escape `{text}` in string"),
+                )
+                .with_label("unknown escape")
+                .with_help("the escapes are `\\n`, `\\t`, `\\\"` and `\\\\`"),
             );
         }
     }
@@ -391,14 +397,23 @@ fn lex_error(err: LexError, span: Span, text: &str) -> Diagnostic {
         }
         LexError::UnterminatedString => {
             let line_len = text.find('\n').unwrap_or(text.len());
-            let span = Span { hi: span.lo + line_len as u32, ..span };
+            let span = Span {
+                hi: span.lo + line_len as u32,
+                ..span
+            };
             Diagnostic::error(span, "unterminated string literal")
-            .with_label("this string is never closed")
+                .with_label("this string is never closed")
                 .with_help("add a closing `\"`")
         }
-        LexError::UnterminatedComment => Diagnostic::error(Span { hi: span.lo + 2, ..span }, "unterminated block comment")
-            .with_label("this comment is never closed")
-            .with_help("add a closing `*/`"),
+        LexError::UnterminatedComment => Diagnostic::error(
+            Span {
+                hi: span.lo + 2,
+                ..span
+            },
+            "unterminated block comment",
+        )
+        .with_label("this comment is never closed")
+        .with_help("add a closing `*/`"),
         LexError::IntOverflow => Diagnostic::error(span, "integer literal is too large")
             .with_label("does not fit in a 64-bit int")
             .with_help("the largest int is 9223372036854775807; write a float (`1e20`) for larger values"),

@@ -114,7 +114,13 @@ pub(crate) mod build {
         m
     }
 
-    pub fn block(file: FileId, lo: usize, stmts: Vec<StmtOrBlockLike>, tail: Option<Expr>, hi: usize) -> Block {
+    pub fn block(
+        file: FileId,
+        lo: usize,
+        stmts: Vec<StmtOrBlockLike>,
+        tail: Option<Expr>,
+        hi: usize,
+    ) -> Block {
         let mut stmts = stmts;
         let tail = match tail {
             Some(t) => Some(Box::new(t)),
@@ -351,10 +357,7 @@ impl Context<'_> {
                     && let Some((olo, otok, ohi)) = self.unclosed_before(lo)
                     && closer_of(&otok) != Some(tok.clone())
                 {
-                    d = d.with_secondary(
-                        self.span(olo, ohi),
-                        format!("unclosed {}", otok.describe()),
-                    );
+                    d = d.with_secondary(self.span(olo, ohi), format!("unclosed {}", otok.describe()));
                 }
                 if let Some(h) = hint_for(&tok, &expected) {
                     d = d.with_help(h);
@@ -371,7 +374,8 @@ impl Context<'_> {
                     Some(x) => format!("unexpected end of input, expected {x}"),
                     None => "unexpected end of input".to_string(),
                 };
-                let mut d = Diagnostic::error(self.span(lo, hi), message).with_label("the input ends after this");
+                let mut d =
+                    Diagnostic::error(self.span(lo, hi), message).with_label("the input ends after this");
                 if let Some((olo, otok, ohi)) = self.unclosed_before(usize::MAX) {
                     d = d.with_secondary(self.span(olo, ohi), format!("unclosed {}", otok.describe()));
                 }
@@ -436,11 +440,10 @@ fn summarize_expected(expected: &[String]) -> Option<String> {
     let has = |s: &str| names.contains(&s);
     let expr_start = has("IDENT") && has("INT") && has("(") && has("[");
     const OPERATORS: &[&str] = &[
-        "+", "-", "*", "/", "%", "**", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "..",
+        "+", "-", "*", "/", "%", "**", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "..", "+=",
+        "-=", "*=", "/=",
     ];
-    const PUNCT_ORDER: &[&str] = &[
-        ";", "}", ")", "]", ",", "=", ":", "{", "(", "[", "->", ".", "|", "+=", "-=", "*=", "/=",
-    ];
+    const PUNCT_ORDER: &[&str] = &[";", "}", ")", "]", ",", "=", ":", "{", "(", "[", "->", ".", "|"];
     let mut out: Vec<String> = Vec::new();
     let mut has_ops = false;
     let push = |s: String, out: &mut Vec<String>| {

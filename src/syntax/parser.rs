@@ -258,6 +258,11 @@ pub(crate) mod build {
 pub fn parse_module(src: &str, file: FileId) -> (ast::Module, Vec<Diagnostic>) {
     let (tokens, lex_diags) = lexer::lex(src, file);
     let swallowed_rest = lex_diags.iter().any(|d| d.message.starts_with("unterminated"));
+    if let Some(d) = too_deep(&tokens, file) {
+        let mut diags = lex_diags;
+        diags.push(d);
+        return (ast::Module::default(), diags);
+    }
     let mut recovered: Vec<ErrorRecovery<usize, Token, LexError>> = Vec::new();
     let mut action_diags: Vec<Diagnostic> = Vec::new();
     let ctx = Context {
@@ -298,6 +303,36 @@ pub fn parse_module(src: &str, file: FileId) -> (ast::Module, Vec<Diagnostic>) {
     diags.extend(action_diags);
     diags.sort_by_key(|d| (d.span.lo, d.span.hi));
     (module, diags)
+}
+
+/// The deepest nesting of brackets and prefix operators the parser accepts;
+/// deeper input would make the recursive passes after parsing overflow the stack.
+const MAX_NESTING: usize = 200;
+
+/// Refuses absurdly deep nesting before parsing, with a diagnostic at the place it gets too deep.
+fn too_deep(tokens: &[(usize, Token, usize)], file: FileId) -> Option<Diagnostic> {
+    let mut depth = 0usize;
+    let mut prefix_run = 0usize;
+    for (lo, t, hi) in tokens {
+        match t {
+            Token::LParen | Token::LBracket | Token::LBrace | Token::Pipe | Token::OrOr => depth += 1,
+            Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if matches!(t, Token::Minus | Token::Bang) {
+            prefix_run += 1;
+        } else {
+            prefix_run = 0;
+        }
+        if depth > MAX_NESTING || prefix_run > MAX_NESTING {
+            return Some(
+                Diagnostic::error(Span::new(file, *lo, *hi), "expression nested too deeply")
+                    .with_label(format!("more than {MAX_NESTING} levels deep here"))
+                    .with_help("split the expression with `let` bindings"),
+            );
+        }
+    }
+    None
 }
 
 /// True when `src` ends while a bracket `(`, `[`, `{`, a string or a block
@@ -343,6 +378,11 @@ impl Context<'_> {
                 token: (lo, tok, hi),
                 expected,
             } => {
+                let is_closer = matches!(tok, Token::RParen | Token::RBracket | Token::RBrace);
+                if is_closer && self.unclosed_before(lo).is_none() {
+                    return Diagnostic::error(self.span(lo, hi), format!("unmatched {}", tok.describe()))
+                        .with_label("no bracket is open here");
+                }
                 let exp = summarize_expected(&expected);
                 let mut d = match &exp {
                     Some(x) => Diagnostic::error(
@@ -424,6 +464,9 @@ fn closer_of(t: &Token) -> Option<Token> {
 
 fn hint_for(found: &Token, expected: &[String]) -> Option<String> {
     let wants = |s: &str| expected.iter().any(|e| e.trim_matches('"') == s);
+    if matches!(found, Token::Eq) && wants("==") {
+        return Some("use `==` to compare values".to_string());
+    }
     if wants(";") && !matches!(found, Token::Semi) {
         return Some("statements end with `;`".to_string());
     }
@@ -481,12 +524,23 @@ fn summarize_expected(expected: &[String]) -> Option<String> {
             kw => push(format!("`{kw}`"), &mut out),
         }
     }
-    // When an expression may continue, `(`, `[` and `.` are postfix operators, not separate entries.
+    // When an expression may continue, `(`, `[` and `.` are postfix operators, not separate
+    // entries; so is `{` (a struct literal) unless it is the only way on (the body of an `if`).
     if postfix_ops && !expr_start {
-        out.retain(|s| s != "`(`" && s != "`[`" && s != "`.`" && s != "`{`");
+        let closer = [";", ",", ")", "]", "}"].iter().any(|c| has(c));
+        out.retain(|s| s != "`(`" && s != "`[`" && s != "`.`" && (s != "`{`" || !closer));
         has_ops = true;
     }
-    if expr_start {
+    if has("fn") && has("struct") {
+        // The start of a top-level entry.
+        out.retain(|s| !s.starts_with('`') || PUNCT_ORDER.iter().any(|p| s.trim_matches('`') == *p));
+        out.push("an item or a statement".to_string());
+        has_ops = false;
+    } else if has("let") && expr_start {
+        out.retain(|s| s != "`let`");
+        out.push("a statement".to_string());
+        has_ops = false;
+    } else if expr_start {
         out.push("an expression".to_string());
     }
     if has_ops {

@@ -1,3 +1,6 @@
+//! Parser tests: precedence, statements and items, the conformance files,
+//! error messages (insta snapshots) and robustness on garbage input.
+
 use super::*;
 use crate::syntax::SourceMap;
 use crate::syntax::ast::*;
@@ -466,6 +469,20 @@ fn no_panic_on_garbage() {
         }
         inputs.push(s);
     }
+    for _ in 0..100 {
+        let mut bytes = Vec::new();
+        for _ in 0..64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            bytes.push((state >> 24) as u8);
+        }
+        inputs.push(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    inputs.push("(".repeat(5000));
+    inputs.push(format!("let x = {}1{};", "[".repeat(5000), "]".repeat(5000)));
+    inputs.push(format!("let x = {}1;", "-".repeat(5000)));
+    inputs.push(format!("let x = {}1;", "|x| ".repeat(5000)));
     for p in dl_files() {
         let src = std::fs::read_to_string(&p).unwrap_or_default();
         let mut cut = 0;
@@ -480,4 +497,45 @@ fn no_panic_on_garbage() {
         let (_, _) = parse_module(src, FileId(0));
         let _ = is_incomplete(src);
     }
+}
+
+#[test]
+fn error_message_gallery() {
+    let mut out = String::new();
+    for src in [
+        "fn f() { let x = ; }",
+        "fn f() { x + }",
+        "fn f() { let a = 1 let b = 2; a }",
+        ") let x = 1;",
+        "}",
+        "let x = 1;\n}\nlet y = 2;",
+        "fn f(x) { x }\nfn (x) { x }\nlet y = 2;",
+        "struct P { a b }",
+        "let x = [1, 2;",
+        "let x = (1 + 2];",
+        "if x = 1 { }",
+        "let 3 = x;",
+        "import \"x\";",
+        "let x = t.1e3;",
+        "fn f() {}\n=",
+        "{ = }",
+        "let f = |x x;",
+        "print(a,, b);",
+    ] {
+        out.push_str(&format!(
+            "### {src}\n{}",
+            render_errors(src).split("---").next().unwrap_or("")
+        ));
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let (_, d) = parse_module(
+        &format!("let x = {}1{};", "(".repeat(300), ")".repeat(300)),
+        FileId(0),
+    );
+    assert!(d.iter().any(|d| d.message.contains("nested too deeply")), "{d:?}");
+    parse_ok(&format!("let x = {}1{};", "(".repeat(100), ")".repeat(100)));
 }

@@ -300,13 +300,12 @@ impl Token {
         })
     }
 
-    /// How the token reads in an "expected …, found …" message: "`}`",
-    /// "`let`", "identifier `x`", "number `3`", "string".
+    /// How the token reads in an "expected …" message: "`}`", "`let`",
+    /// "identifier", "number", "string".
     pub fn describe(&self) -> String {
         match self {
-            Token::Ident(s) => format!("identifier `{s}`"),
-            Token::Int(i) => format!("number `{i}`"),
-            Token::Float(f) => format!("number `{f:?}`"),
+            Token::Ident(_) => "identifier".to_string(),
+            Token::Int(_) | Token::Float(_) => "number".to_string(),
             Token::Str(_) => "string".to_string(),
             Token::BlockComment => "comment".to_string(),
             other => format!("`{}`", other.text().unwrap_or("?")),

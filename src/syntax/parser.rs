@@ -361,13 +361,22 @@ pub fn is_incomplete(src: &str) -> bool {
 }
 
 struct Context<'a> {
-    #[allow(dead_code)]
     src: &'a str,
     file: FileId,
     tokens: &'a [(usize, Token, usize)],
 }
 
 impl Context<'_> {
+    /// The found token in words, with its text for names and numbers: "identifier `x`".
+    fn found(&self, tok: &Token, lo: usize, hi: usize) -> String {
+        match tok {
+            Token::Ident(_) | Token::Int(_) | Token::Float(_) => {
+                format!("{} `{}`", tok.describe(), self.src.get(lo..hi).unwrap_or(""))
+            }
+            _ => tok.describe(),
+        }
+    }
+
     fn span(&self, lo: usize, hi: usize) -> Span {
         Span::new(self.file, lo, hi)
     }
@@ -387,11 +396,14 @@ impl Context<'_> {
                 let mut d = match &exp {
                     Some(x) => Diagnostic::error(
                         self.span(lo, hi),
-                        format!("expected {x}, found {}", tok.describe()),
+                        format!("expected {x}, found {}", self.found(&tok, lo, hi)),
                     )
                     .with_label(format!("expected {x}")),
-                    None => Diagnostic::error(self.span(lo, hi), format!("unexpected {}", tok.describe()))
-                        .with_label("unexpected here"),
+                    None => Diagnostic::error(
+                        self.span(lo, hi),
+                        format!("unexpected {}", self.found(&tok, lo, hi)),
+                    )
+                    .with_label("unexpected here"),
                 };
                 if matches!(tok, Token::RParen | Token::RBracket | Token::RBrace)
                     && let Some((olo, otok, ohi)) = self.unclosed_before(lo)
@@ -421,10 +433,11 @@ impl Context<'_> {
                 }
                 d
             }
-            ParseError::ExtraToken { token: (lo, tok, hi) } => {
-                Diagnostic::error(self.span(lo, hi), format!("unexpected {}", tok.describe()))
-                    .with_label("unexpected here")
-            }
+            ParseError::ExtraToken { token: (lo, tok, hi) } => Diagnostic::error(
+                self.span(lo, hi),
+                format!("unexpected {}", self.found(&tok, lo, hi)),
+            )
+            .with_label("unexpected here"),
             ParseError::InvalidToken { location } => {
                 Diagnostic::error(self.span(location, location + 1), "invalid token")
             }

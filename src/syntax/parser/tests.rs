@@ -539,3 +539,10 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert!(d.iter().any(|d| d.message.contains("nested too deeply")), "{d:?}");
     parse_ok(&format!("let x = {}1{};", "(".repeat(100), ")".repeat(100)));
 }
+
+#[test]
+fn long_operator_chains() {
+    let src = format!("let x = 1{};", " + 1".repeat(20000));
+    let (_, d) = parse_module(&src, FileId(0));
+    assert!(d.is_empty());
+}

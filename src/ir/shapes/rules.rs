@@ -1,0 +1,475 @@
+//! The per-prim rules behind [`super::result_type`], one exhaustive match over
+//! [`Prim`] dispatching to one function per op family.
+
+use super::{Known, Operand, ShapeError, broadcast, kind_name, promote};
+use crate::ir::op::{BinaryOp, IndexItem, Prim, ReduceOp, UnaryOp};
+use crate::ir::types::{DType, Shape, TensorTy, Ty};
+
+pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType) -> Result<Ty, ShapeError> {
+    let info = prim.info();
+    if let Some(n) = info.arity
+        && ops.len() != n
+    {
+        return Err(ShapeError::new(format!(
+            "{} takes {n} operand{}, found {}",
+            info.name,
+            if n == 1 { "" } else { "s" },
+            ops.len()
+        )));
+    }
+    let df = default_float;
+    match prim {
+        Prim::Unary(op) => unary(*op, tensor(ops, 0)?, df),
+        Prim::Binary(op) => binary(*op, tensor(ops, 0)?, tensor(ops, 1)?, df),
+        Prim::Where => where_(tensor(ops, 0)?, tensor(ops, 1)?, tensor(ops, 2)?, df),
+        Prim::Clip => clip(tensor(ops, 0)?, tensor(ops, 1)?, tensor(ops, 2)?, df),
+        Prim::Cast(d) => {
+            let t = tensor(ops, 0)?;
+            Ok(Ty::Tensor(TensorTy::new(*d, t.shape.clone())))
+        }
+        Prim::MatMul => matmul(tensor(ops, 0)?, tensor(ops, 1)?, df),
+        Prim::Reduce { op, axis, keepdims } => reduce(*op, *axis, *keepdims, tensor(ops, 0)?, df),
+        Prim::Index(items) => index(items, ops),
+        Prim::Shape => {
+            let t = tensor(ops, 0)?;
+            Ok(Ty::Tuple(vec![Ty::int(); t.shape.rank()]))
+        }
+        Prim::Len => {
+            let t = tensor(ops, 0)?;
+            if t.shape.is_scalar() {
+                return Err(ShapeError::at(0, "len of a scalar"));
+            }
+            Ok(Ty::int())
+        }
+        Prim::Full(d) => full(*d, ops),
+        Prim::Arange => Ok(Ty::Tensor(TensorTy::new(DType::I64, Shape(vec![count(ops, 0)?])))),
+        Prim::Linspace(d) => {
+            scalar(ops, 0, "linspace start")?;
+            scalar(ops, 1, "linspace stop")?;
+            Ok(Ty::Tensor(TensorTy::new(*d, Shape(vec![count(ops, 2)?]))))
+        }
+        Prim::Eye(d) => {
+            let n = count(ops, 0)?;
+            Ok(Ty::Tensor(TensorTy::new(*d, Shape(vec![n, n]))))
+        }
+        Prim::Stack { dtype, literal } => stack(*dtype, *literal, ops),
+        Prim::Print => Ok(Ty::unit()),
+        Prim::Assert => {
+            let c = tensor(ops, 0)?;
+            if c.dtype != DType::Bool || !c.shape.is_scalar() {
+                return Err(ShapeError::at(0, format!("condition must be bool, found {}", describe(c))));
+            }
+            match ops.get(1).map(|o| o.ty) {
+                Some(Ty::Str) => Ok(Ty::unit()),
+                _ => Err(ShapeError::at(1, "the assertion message must be a string")),
+            }
+        }
+        Prim::AssertClose => {
+            let a = operand(ops, 0)?;
+            let b = operand(ops, 1)?;
+            scalar(ops, 2, "the tolerance")?;
+            same_structure(a.ty, b.ty)?;
+            Ok(Ty::unit())
+        }
+    }
+}
+
+fn operand<'a>(ops: &[Operand<'a>], i: usize) -> Result<Operand<'a>, ShapeError> {
+    ops.get(i)
+        .copied()
+        .ok_or_else(|| ShapeError::new(format!("missing operand {}", i + 1)))
+}
+
+fn tensor<'a>(ops: &[Operand<'a>], i: usize) -> Result<&'a TensorTy, ShapeError> {
+    let o = operand(ops, i)?;
+    match o.ty {
+        Ty::Tensor(t) => Ok(t),
+        Ty::Tuple(_) => Err(ShapeError::at(i, "expected a tensor, found a tuple")),
+        Ty::Record(..) => Err(ShapeError::at(i, "expected a tensor, found a record")),
+        Ty::Str => Err(ShapeError::at(i, "expected a tensor, found a string")),
+        Ty::Fn(_) => Err(ShapeError::at(i, "expected a tensor, found a function")),
+    }
+}
+
+fn scalar<'a>(ops: &[Operand<'a>], i: usize, what: &str) -> Result<&'a TensorTy, ShapeError> {
+    let t = tensor(ops, i)?;
+    if !t.shape.is_scalar() {
+        return Err(ShapeError::at(i, format!("{what} must be a scalar, found {}", describe(t))));
+    }
+    Ok(t)
+}
+
+/// An int scalar operand used as a length; its value if known.
+fn count(ops: &[Operand<'_>], i: usize) -> Result<Option<usize>, ShapeError> {
+    let t = scalar(ops, i, "the length")?;
+    if t.dtype != DType::I64 {
+        return Err(ShapeError::at(i, format!("the length must be an int, found {}", kind_name(t.dtype))));
+    }
+    match ops.get(i).and_then(|o| o.known) {
+        Some(Known::Int(n)) if *n < 0 => Err(ShapeError::at(i, format!("negative length {n}"))),
+        Some(Known::Int(n)) => Ok(Some(*n as usize)),
+        _ => Ok(None),
+    }
+}
+
+/// `f32[2, 3]`, `int`, `f32 scalar`: how a tensor type is named in messages.
+pub(super) fn describe(t: &TensorTy) -> String {
+    if t.shape.is_scalar() {
+        kind_name(t.dtype).to_string()
+    } else {
+        format!("{}{}", t.dtype.name(), t.shape)
+    }
+}
+
+fn tensor_ty(dtype: DType, shape: Shape, weak: bool) -> Ty {
+    Ty::Tensor(TensorTy {
+        dtype,
+        shape,
+        weak: weak && dtype.is_float(),
+    })
+}
+
+/// A float dtype for a result that must be float: floats keep theirs.
+fn floated(t: &TensorTy, default_float: DType) -> (DType, bool) {
+    if t.dtype.is_float() {
+        (t.dtype, t.weak)
+    } else {
+        (default_float, false)
+    }
+}
+
+fn unary(op: UnaryOp, t: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
+    let shape = t.shape.clone();
+    let (dtype, weak) = match op {
+        UnaryOp::Neg => {
+            if t.dtype == DType::Bool {
+                return Err(ShapeError::at(0, "cannot negate a bool; use `not`"));
+            }
+            (t.dtype, t.weak)
+        }
+        UnaryOp::Not => {
+            if t.dtype != DType::Bool {
+                return Err(ShapeError::at(
+                    0,
+                    format!("`not` needs a bool operand, found {}", kind_name(t.dtype)),
+                ));
+            }
+            (DType::Bool, false)
+        }
+        UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Relu | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => {
+            match t.dtype {
+                DType::Bool => (DType::I64, false),
+                d => (d, t.weak),
+            }
+        }
+        UnaryOp::Exp
+        | UnaryOp::Log
+        | UnaryOp::Sqrt
+        | UnaryOp::Sin
+        | UnaryOp::Cos
+        | UnaryOp::Tan
+        | UnaryOp::Tanh
+        | UnaryOp::Sigmoid => floated(t, df),
+    };
+    Ok(tensor_ty(dtype, shape, weak))
+}
+
+fn binary(op: BinaryOp, a: &TensorTy, b: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
+    let shape = broadcast(&a.shape, &b.shape)?;
+    match op {
+        BinaryOp::Add
+        | BinaryOp::Sub
+        | BinaryOp::Mul
+        | BinaryOp::Div
+        | BinaryOp::Rem
+        | BinaryOp::Pow
+        | BinaryOp::Maximum
+        | BinaryOp::Minimum => {
+            let (dtype, weak) = promote(&[a, b], df)?;
+            let dtype = if dtype == DType::Bool { DType::I64 } else { dtype };
+            Ok(tensor_ty(dtype, shape, weak))
+        }
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne => {
+            Ok(tensor_ty(DType::Bool, shape, false))
+        }
+        BinaryOp::And | BinaryOp::Or => {
+            let name = if op == BinaryOp::And { "and" } else { "or" };
+            for (i, t) in [a, b].into_iter().enumerate() {
+                if t.dtype != DType::Bool {
+                    return Err(ShapeError::at(
+                        i,
+                        format!("`{name}` needs bool operands, found {}", kind_name(t.dtype)),
+                    ));
+                }
+            }
+            Ok(tensor_ty(DType::Bool, shape, false))
+        }
+    }
+}
+
+fn where_(c: &TensorTy, a: &TensorTy, b: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
+    if c.dtype != DType::Bool {
+        return Err(ShapeError::at(0, format!("condition must be bool, found {}", kind_name(c.dtype))));
+    }
+    let shape = broadcast(&broadcast(&c.shape, &a.shape)?, &b.shape)?;
+    let (dtype, weak) = promote(&[a, b], df)?;
+    Ok(tensor_ty(dtype, shape, weak))
+}
+
+fn clip(x: &TensorTy, lo: &TensorTy, hi: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
+    let shape = broadcast(&broadcast(&x.shape, &lo.shape)?, &hi.shape)?;
+    let (dtype, weak) = promote(&[x, lo, hi], df)?;
+    let dtype = if dtype == DType::Bool { DType::I64 } else { dtype };
+    Ok(tensor_ty(dtype, shape, weak))
+}
+
+fn matmul(a: &TensorTy, b: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
+    for (i, t) in [a, b].into_iter().enumerate() {
+        if t.dtype == DType::Bool {
+            return Err(ShapeError::at(i, "matrix product needs numbers, found bool"));
+        }
+        if t.shape.is_scalar() {
+            return Err(ShapeError::at(i, "matrix product of a scalar; use `*`"));
+        }
+    }
+    let (dtype, weak) = promote(&[a, b], df)?;
+    let (sa, sb) = (&a.shape.0, &b.shape.0);
+    // The contracted axis of each side, and the axes that remain.
+    let (ka, kb) = match (sa.as_slice(), sb.as_slice()) {
+        ([.., ka], [kb]) => (*ka, *kb),
+        ([.., ka], [.., kb, _]) => (*ka, *kb),
+        _ => (None, None),
+    };
+    if let (Some(x), Some(y)) = (ka, kb)
+        && x != y
+    {
+        return Err(ShapeError::new(format!(
+            "matrix product: inner dimensions differ ({} @ {}: {x} vs {y})",
+            a.shape, b.shape
+        )));
+    }
+    let dims = match (sa.as_slice(), sb.as_slice()) {
+        ([_], [_]) => Vec::new(),
+        ([_], [batch @ .., _, n]) => [batch, &[*n]].concat(),
+        ([batch @ .., m, _], [_]) => [batch, &[*m]].concat(),
+        ([ba @ .., m, _], [bb @ .., _, n]) => {
+            let batch = broadcast(&Shape(ba.to_vec()), &Shape(bb.to_vec()))?;
+            [batch.0.as_slice(), &[*m, *n]].concat()
+        }
+        _ => Vec::new(),
+    };
+    Ok(tensor_ty(dtype, Shape(dims), weak))
+}
+
+fn reduce(op: ReduceOp, axis: Option<usize>, keepdims: bool, t: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
+    let rank = t.shape.rank();
+    let dims = match axis {
+        Some(a) if a >= rank => {
+            return Err(ShapeError::new(format!(
+                "axis {a} is out of range for a tensor of rank {rank}"
+            )));
+        }
+        Some(a) if keepdims => {
+            let mut d = t.shape.0.clone();
+            if let Some(slot) = d.get_mut(a) {
+                *slot = Some(1);
+            }
+            d
+        }
+        Some(a) => {
+            let mut d = t.shape.0.clone();
+            d.remove(a);
+            d
+        }
+        None if keepdims => vec![Some(1); rank],
+        None => Vec::new(),
+    };
+    let (dtype, weak) = match op {
+        ReduceOp::Sum | ReduceOp::Prod | ReduceOp::Max | ReduceOp::Min => match t.dtype {
+            DType::Bool => (df, false),
+            d => (d, t.weak),
+        },
+        ReduceOp::Mean | ReduceOp::Logsumexp | ReduceOp::Norm => floated(t, df),
+        ReduceOp::Argmax | ReduceOp::Argmin => (DType::I64, false),
+    };
+    Ok(tensor_ty(dtype, Shape(dims), weak))
+}
+
+fn index(items: &[IndexItem], ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
+    let t = tensor(ops, 0)?;
+    let wanted = 1 + items
+        .iter()
+        .map(|it| match it {
+            IndexItem::At => 1,
+            IndexItem::Slice { lo, hi } => usize::from(*lo) + usize::from(*hi),
+        })
+        .sum::<usize>();
+    if ops.len() != wanted {
+        return Err(ShapeError::new(format!(
+            "index pattern needs {wanted} operands, found {}",
+            ops.len()
+        )));
+    }
+    if items.len() > t.shape.rank() {
+        return Err(ShapeError::new(format!(
+            "too many indices: {} for a tensor of rank {}",
+            items.len(),
+            t.shape.rank()
+        )));
+    }
+    // Each index operand in turn: its position and known value.
+    let mut next = 1;
+    let mut take = |ops: &[Operand<'_>]| -> Result<Option<i64>, ShapeError> {
+        let i = next;
+        next += 1;
+        let it = scalar(ops, i, "an index")?;
+        if it.dtype != DType::I64 {
+            return Err(ShapeError::at(i, format!("an index must be an int, found {}", kind_name(it.dtype))));
+        }
+        Ok(match ops.get(i).and_then(|o| o.known) {
+            Some(Known::Int(v)) => Some(*v),
+            _ => None,
+        })
+    };
+    let mut dims = Vec::new();
+    for (axis, (item, len)) in items.iter().zip(t.shape.0.iter()).enumerate() {
+        match item {
+            IndexItem::At => {
+                let k = take(ops)?;
+                if let (Some(k), Some(n)) = (k, len) {
+                    let n = *n as i64;
+                    if k >= n || k < -n {
+                        return Err(ShapeError::at(
+                            1 + axis,
+                            format!("index {k} is out of range for axis {axis} of length {n}"),
+                        ));
+                    }
+                }
+            }
+            IndexItem::Slice { lo, hi } => {
+                let lo = if *lo { Some(take(ops)?) } else { None };
+                let hi = if *hi { Some(take(ops)?) } else { None };
+                dims.push(slice_len(*len, lo, hi));
+            }
+        }
+    }
+    dims.extend(t.shape.0.iter().skip(items.len()).copied());
+    Ok(tensor_ty(t.dtype, Shape(dims), t.weak))
+}
+
+/// The length of `lo:hi` on an axis of length `len` (Python semantics);
+/// `None` for a bound means absent, `Some(None)` present but unknown.
+fn slice_len(len: Option<usize>, lo: Option<Option<i64>>, hi: Option<Option<i64>>) -> Option<usize> {
+    let n = len? as i64;
+    let bound = |b: Option<Option<i64>>, absent: i64| -> Option<i64> {
+        let v = b.unwrap_or(Some(absent))?;
+        let v = if v < 0 { v + n } else { v };
+        Some(v.clamp(0, n))
+    };
+    let lo = bound(lo, 0)?;
+    let hi = bound(hi, n)?;
+    Some((hi - lo).max(0) as usize)
+}
+
+fn full(dtype: DType, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
+    let s = operand(ops, 0)?;
+    let rank = match s.ty {
+        Ty::Tensor(t) if t.dtype == DType::I64 && t.shape.rank() == 1 => t.shape.0.first().copied().flatten(),
+        Ty::Tensor(t) if t.dtype == DType::I64 && t.shape.is_scalar() => Some(1),
+        Ty::Tuple(items) if items.iter().all(|t| *t == Ty::int()) => Some(items.len()),
+        _ => return Err(ShapeError::at(0, "a shape must be a vector or a tuple of ints")),
+    };
+    scalar(ops, 1, "the fill value")?;
+    let shape = match s.known {
+        Some(Known::Ints(dims)) => {
+            if let Some(d) = dims.iter().find(|d| **d < 0) {
+                return Err(ShapeError::at(0, format!("negative dimension {d} in a shape")));
+            }
+            Shape::known(&dims.iter().map(|d| *d as usize).collect::<Vec<_>>())
+        }
+        Some(Known::Int(d)) if *d >= 0 => Shape::known(&[*d as usize]),
+        _ => match rank {
+            Some(r) => Shape(vec![None; r]),
+            None => return Err(ShapeError::at(0, "the rank of this shape is not known statically")),
+        },
+    };
+    Ok(Ty::Tensor(TensorTy::new(dtype, shape)))
+}
+
+fn stack(dtype: DType, literal: bool, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
+    let ts = (0..ops.len()).map(|i| tensor(ops, i)).collect::<Result<Vec<_>, _>>()?;
+    let what = if literal { "tensor literal" } else { "stack" };
+    let has_bool = ts.iter().any(|t| t.dtype == DType::Bool) || (dtype == DType::Bool && !ts.is_empty());
+    if has_bool && let Some((i, t)) = ts.iter().enumerate().find(|(_, t)| t.dtype != DType::Bool) {
+        return Err(ShapeError {
+            message: format!(
+                "{what} mixes bool and {} elements: elements must share one type",
+                kind_name(t.dtype)
+            ),
+            operand: Some(i),
+            help: Some("convert explicitly, e.g. `int(b)` or `float(b)`".into()),
+        });
+    }
+    let mut merged: Option<Shape> = None;
+    for (i, t) in ts.iter().enumerate() {
+        let Some(m) = &mut merged else {
+            merged = Some(t.shape.clone());
+            continue;
+        };
+        let agrees = m.rank() == t.shape.rank()
+            && m.0.iter().zip(&t.shape.0).all(|(x, y)| x.is_none() || y.is_none() || x == y);
+        if !agrees {
+            let first = ts.first().map(|f| &f.shape).unwrap_or(m);
+            let (noun, a, b) = if first.rank() == 1 && t.shape.rank() == 1 {
+                ("length", dims_text(first), dims_text(&t.shape))
+            } else {
+                ("shape", first.to_string(), t.shape.to_string())
+            };
+            let message = if literal {
+                format!("ragged tensor literal: row {} has {noun} {b}, but row 1 has {noun} {a}", i + 1)
+            } else {
+                format!("stack: tensor {} has {noun} {b}, but tensor 1 has {noun} {a}", i + 1)
+            };
+            return Err(ShapeError::at(i, message));
+        }
+        for (x, y) in m.0.iter_mut().zip(&t.shape.0) {
+            if x.is_none() {
+                *x = *y;
+            }
+        }
+    }
+    let mut dims = vec![Some(ts.len())];
+    dims.extend(merged.map(|m| m.0).unwrap_or_default());
+    let weak = !ts.is_empty() && ts.iter().all(|t| t.weak && t.dtype.is_float());
+    Ok(tensor_ty(dtype, Shape(dims), weak))
+}
+
+fn dims_text(s: &Shape) -> String {
+    match s.0.first() {
+        Some(Some(n)) => n.to_string(),
+        _ => "?".into(),
+    }
+}
+
+/// `assert_close` operands: the same structure, and equal shapes where both
+/// are fully known.
+fn same_structure(a: &Ty, b: &Ty) -> Result<(), ShapeError> {
+    match (a, b) {
+        (Ty::Tensor(x), Ty::Tensor(y)) => match (x.shape.concrete(), y.shape.concrete()) {
+            (Some(p), Some(q)) if p != q => Err(ShapeError::new(format!(
+                "assert_close: shapes differ ({} vs {})",
+                x.shape, y.shape
+            ))),
+            _ => Ok(()),
+        },
+        (Ty::Tuple(xs), Ty::Tuple(ys)) if xs.len() == ys.len() => {
+            xs.iter().zip(ys).try_for_each(|(x, y)| same_structure(x, y))
+        }
+        (Ty::Record(s, xs), Ty::Record(t, ys)) if s == t && xs.len() == ys.len() => {
+            xs.iter().zip(ys).try_for_each(|(x, y)| same_structure(x, y))
+        }
+        _ => Err(ShapeError::new(
+            "assert_close compares tensors, tuples and records of the same structure",
+        )),
+    }
+}

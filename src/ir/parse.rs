@@ -633,6 +633,7 @@ impl Parser {
             Tok::Ident(s) if s == "true" || s == "false" => Ok(Const::Bool(s == "true")),
             Tok::Ident(s) if s == "inf" => Ok(Const::Float(f64::INFINITY)),
             Tok::Ident(s) if s == "NaN" => Ok(Const::Float(f64::NAN)),
+            Tok::Ident(s) if s == "undef" => Ok(Const::Undef),
             Tok::Punct('(') => {
                 self.expect_punct(')')?;
                 Ok(Const::Unit)
@@ -683,6 +684,7 @@ impl Parser {
         let w = self.word()?;
         match w.as_str() {
             "str" => Ok(Ty::Str),
+            "never" => Ok(Ty::Never),
             "fn" => {
                 let func = self.func_ref()?;
                 self.expect_punct('(')?;

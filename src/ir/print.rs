@@ -106,6 +106,7 @@ pub(crate) fn const_text(c: &Const) -> String {
         Const::Bool(b) => b.to_string(),
         Const::Str(s) => format!("{s:?}"),
         Const::Unit => "()".into(),
+        Const::Undef => "undef".into(),
     }
 }
 
@@ -352,6 +353,7 @@ impl<'a> Printer<'a> {
                 format!("{}{{{}}}", self.struct_ref(*s), parts.join(", "))
             }
             Ty::Str => "str".into(),
+            Ty::Never => "never".into(),
             Ty::Fn(f) => match f.as_ref() {
                 FnTy::User { func, captures } => {
                     let parts: Vec<String> = captures.iter().map(|t| self.ty(t)).collect();

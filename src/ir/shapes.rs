@@ -141,9 +141,3 @@ pub(crate) fn kind_name(d: DType) -> &'static str {
         DType::F32 | DType::F64 => "float",
     }
 }
-
-/// Temporary: the promotion rule.
-pub fn promote(tys: &[&super::types::TensorTy], default_float: DType) -> Result<(DType, bool), ShapeError> {
-    let _ = (tys, default_float);
-    Err(ShapeError { message: "not yet".into(), operand: None, help: None })
-}

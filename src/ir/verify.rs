@@ -264,7 +264,7 @@ impl<'a> Checker<'a> {
                         Const::Bool(b) => {
                             self.known.insert(r, Known::Bool(*b));
                         }
-                        Const::Str(_) | Const::Unit => {}
+                        Const::Str(_) | Const::Unit | Const::Undef => {}
                     }
                 }
             }
@@ -471,6 +471,8 @@ impl<'a> Checker<'a> {
 pub(crate) fn same_ty(a: &Ty, b: &Ty) -> bool {
     let all = |xs: &[Ty], ys: &[Ty]| xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_ty(x, y));
     match (a, b) {
+        // A value that is never computed fits wherever a value is expected.
+        (Ty::Never, _) | (_, Ty::Never) => true,
         (Ty::Tensor(x), Ty::Tensor(y)) => {
             x.dtype == y.dtype
                 && x.shape.rank() == y.shape.rank()

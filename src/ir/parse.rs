@@ -7,6 +7,7 @@
 //! a function defined further down; `@3` and `$0` refer by index.
 
 mod lexer;
+mod terms;
 #[cfg(test)]
 mod tests;
 
@@ -15,11 +16,10 @@ use std::fmt;
 
 use super::builtin::Builtin;
 use super::func::{
-    Block, Const, DefaultValue, Func, FuncId, Inst, InstKind, Param, Program, StructDef, StructId, TestDef, TypeAnn,
-    Value, ValueInfo,
+    Block, DefaultValue, Func, FuncId, Inst, InstKind, Param, Program, StructDef, StructId, TestDef, Value,
+    ValueInfo,
 };
-use super::op::{BinaryOp, IndexItem, Prim, ReduceOp, UnaryOp};
-use super::types::{DType, FnTy, Shape, TensorTy, Ty};
+use super::types::Ty;
 use crate::syntax::{Span, Symbol};
 use lexer::{Tok, Token};
 
@@ -130,7 +130,11 @@ impl Parser {
     }
 
     fn error<T>(&self, message: impl Into<String>) -> PResult<T> {
-        let (line, column) = self.toks.get(self.pos).map(|t| (t.line, t.column)).unwrap_or((0, 0));
+        let (line, column) = self
+            .toks
+            .get(self.pos)
+            .map(|t| (t.line, t.column))
+            .unwrap_or((0, 0));
         Err(IrParseError {
             line,
             column,
@@ -354,8 +358,16 @@ impl Parser {
         let (mut params, mut param_values) = (Vec::new(), Vec::new());
         while !self.eat_punct(')') {
             let (v, vname) = self.value_def()?;
-            let pname = if self.eat_word("as") { Some(self.name()?) } else { vname };
-            let ann = if self.eat_word("is") { Some(self.ann()?) } else { None };
+            let pname = if self.eat_word("as") {
+                Some(self.name()?)
+            } else {
+                vname
+            };
+            let ann = if self.eat_word("is") {
+                Some(self.ann()?)
+            } else {
+                None
+            };
             let default = if self.eat_punct('=') {
                 if self.is_punct('@') {
                     Some(DefaultValue::Thunk(self.func_ref()?))
@@ -386,8 +398,16 @@ impl Parser {
         } else {
             None
         };
-        let n_captures = if self.eat_word("captures") { self.uint()? as usize } else { 0 };
-        let n_values = if self.eat_word("values") { Some(self.uint()? as usize) } else { None };
+        let n_captures = if self.eat_word("captures") {
+            self.uint()? as usize
+        } else {
+            0
+        };
+        let n_values = if self.eat_word("values") {
+            Some(self.uint()? as usize)
+        } else {
+            None
+        };
         let body = self.block("return")?;
         let mut values = std::mem::take(&mut self.values);
         if let Some(n) = n_values {
@@ -436,7 +456,11 @@ impl Parser {
     fn value_def(&mut self) -> PResult<(Value, Option<Symbol>)> {
         let v = self.value()?;
         let name = self.opt_name()?;
-        let ty = if self.eat_punct(':') { Some(self.ty()?) } else { None };
+        let ty = if self.eat_punct(':') {
+            Some(self.ty()?)
+        } else {
+            None
+        };
         self.set_info(v, name, ty);
         Ok((v, name))
     }
@@ -487,7 +511,11 @@ impl Parser {
         self.next();
         let yields = self.bare_values()?;
         self.expect_punct('}')?;
-        Ok(Block { params, insts, yields })
+        Ok(Block {
+            params,
+            insts,
+            yields,
+        })
     }
 
     fn inst(&mut self) -> PResult<Inst> {
@@ -533,14 +561,19 @@ impl Parser {
             "call" | "closure" => {
                 let f = self.func_ref()?;
                 args = self.paren_values()?;
-                if op == "call" { InstKind::Call(f) } else { InstKind::Closure(f) }
+                if op == "call" {
+                    InstKind::Call(f)
+                } else {
+                    InstKind::Closure(f)
+                }
             }
             "callv" => {
                 args.push(self.value()?);
                 self.expect_punct('(')?;
                 let mut names = Vec::new();
                 while !self.eat_punct(')') {
-                    let named = matches!(self.peek(), Tok::Ident(_) | Tok::Str(_)) && *self.peek_at(1) == Tok::Punct('=');
+                    let named = matches!(self.peek(), Tok::Ident(_) | Tok::Str(_))
+                        && *self.peek_at(1) == Tok::Punct('=');
                     if named {
                         names.push(Some(self.name()?));
                         self.next();
@@ -613,7 +646,11 @@ impl Parser {
                 if i > 0 {
                     self.expect_punct(',')?;
                 }
-                let ty = if self.eat_word("_") { None } else { Some(self.ty()?) };
+                let ty = if self.eat_word("_") {
+                    None
+                } else {
+                    Some(self.ty()?)
+                };
                 self.set_ty(r, ty);
             }
         }
@@ -624,276 +661,4 @@ impl Parser {
             span: Span::default(),
         })
     }
-
-    fn constant(&mut self) -> PResult<Const> {
-        match self.next() {
-            Tok::Int(i) => Ok(Const::Int(i)),
-            Tok::Float(x) => Ok(Const::Float(x)),
-            Tok::Str(s) => Ok(Const::Str(s)),
-            Tok::Ident(s) if s == "true" || s == "false" => Ok(Const::Bool(s == "true")),
-            Tok::Ident(s) if s == "inf" => Ok(Const::Float(f64::INFINITY)),
-            Tok::Ident(s) if s == "NaN" => Ok(Const::Float(f64::NAN)),
-            Tok::Ident(s) if s == "undef" => Ok(Const::Undef),
-            Tok::Punct('(') => {
-                self.expect_punct(')')?;
-                Ok(Const::Unit)
-            }
-            _ => {
-                self.pos -= 1;
-                self.error(format!("expected a constant, found {}", self.found()))
-            }
-        }
-    }
-
-    fn dtype(&mut self) -> PResult<DType> {
-        let w = self.word()?;
-        match DType::from_name(&w) {
-            Some(d) => Ok(d),
-            None => {
-                self.pos -= 1;
-                self.error(format!("expected a dtype, found `{w}`"))
-            }
-        }
-    }
-
-    fn ty(&mut self) -> PResult<Ty> {
-        if self.eat_punct('(') {
-            let mut items = Vec::new();
-            while !self.eat_punct(')') {
-                items.push(self.ty()?);
-                if !self.eat_punct(',') {
-                    self.expect_punct(')')?;
-                    break;
-                }
-            }
-            return Ok(Ty::Tuple(items));
-        }
-        if self.is_punct('$') {
-            let s = self.struct_ref()?;
-            self.expect_punct('{')?;
-            let mut fields = Vec::new();
-            while !self.eat_punct('}') {
-                fields.push(self.ty()?);
-                if !self.eat_punct(',') {
-                    self.expect_punct('}')?;
-                    break;
-                }
-            }
-            return Ok(Ty::Record(s, fields));
-        }
-        let w = self.word()?;
-        match w.as_str() {
-            "str" => Ok(Ty::Str),
-            "never" => Ok(Ty::Never),
-            "fn" => {
-                let func = self.func_ref()?;
-                self.expect_punct('(')?;
-                let mut captures = Vec::new();
-                while !self.eat_punct(')') {
-                    captures.push(self.ty()?);
-                    if !self.eat_punct(',') {
-                        self.expect_punct(')')?;
-                        break;
-                    }
-                }
-                Ok(Ty::Fn(Box::new(FnTy::User { func, captures })))
-            }
-            "builtin" => {
-                let name = self.word()?;
-                match Builtin::from_name(&name) {
-                    Some(b) => Ok(Ty::Fn(Box::new(FnTy::Builtin(b)))),
-                    None => self.error(format!("unknown builtin `{name}`")),
-                }
-            }
-            _ => {
-                let Some(dtype) = DType::from_name(&w) else {
-                    self.pos -= 1;
-                    return self.error(format!("expected a type, found `{w}`"));
-                };
-                let mut dims = Vec::new();
-                if self.eat_punct('[') {
-                    while !self.eat_punct(']') {
-                        if self.eat_punct('?') {
-                            dims.push(None);
-                        } else {
-                            dims.push(Some(self.uint()? as usize));
-                        }
-                        if !self.eat_punct(',') {
-                            self.expect_punct(']')?;
-                            break;
-                        }
-                    }
-                }
-                let weak = self.eat_punct('~');
-                Ok(Ty::Tensor(TensorTy {
-                    dtype,
-                    shape: Shape(dims),
-                    weak,
-                }))
-            }
-        }
-    }
-
-    fn ann(&mut self) -> PResult<TypeAnn> {
-        if self.eat_punct('(') {
-            let mut items = Vec::new();
-            while !self.eat_punct(')') {
-                items.push(self.ann()?);
-                if !self.eat_punct(',') {
-                    self.expect_punct(')')?;
-                    break;
-                }
-            }
-            return Ok(TypeAnn::Tuple(items));
-        }
-        if self.is_punct('$') {
-            return Ok(TypeAnn::Struct(self.struct_ref()?));
-        }
-        let w = self.word()?;
-        Ok(match w.as_str() {
-            "int" => TypeAnn::Int,
-            "bool" => TypeAnn::Bool,
-            "float" => TypeAnn::Float,
-            "f32" => TypeAnn::F32,
-            "f64" => TypeAnn::F64,
-            "Tensor" => TypeAnn::Tensor,
-            "str" => TypeAnn::Str,
-            _ => {
-                self.pos -= 1;
-                return self.error(format!("expected a type annotation, found `{w}`"));
-            }
-        })
-    }
-
-    fn prim(&mut self) -> PResult<Prim> {
-        let name = self.word()?;
-        if let Some(p) = SIMPLE_PRIMS.iter().find(|p| p.info().name == name) {
-            return Ok(p.clone());
-        }
-        if let Some(&op) = REDUCE_OPS
-            .iter()
-            .find(|op| Prim::Reduce { op: **op, axis: None, keepdims: false }.info().name == name)
-        {
-            let (mut axis, mut keepdims) = (None, false);
-            if self.eat_punct('{') {
-                while !self.eat_punct('}') {
-                    if self.eat_word("keepdims") {
-                        keepdims = true;
-                    } else {
-                        self.expect_word("axis")?;
-                        self.expect_punct('=')?;
-                        axis = Some(self.uint()? as usize);
-                    }
-                    if !self.eat_punct(',') {
-                        self.expect_punct('}')?;
-                        break;
-                    }
-                }
-            }
-            return Ok(Prim::Reduce { op, axis, keepdims });
-        }
-        match name.as_str() {
-            "cast" | "full" | "linspace" | "eye" => {
-                self.expect_punct('{')?;
-                let d = self.dtype()?;
-                self.expect_punct('}')?;
-                Ok(match name.as_str() {
-                    "cast" => Prim::Cast(d),
-                    "full" => Prim::Full(d),
-                    "linspace" => Prim::Linspace(d),
-                    _ => Prim::Eye(d),
-                })
-            }
-            "stack" => {
-                self.expect_punct('{')?;
-                let dtype = self.dtype()?;
-                let literal = self.eat_punct(',') && {
-                    self.expect_word("literal")?;
-                    true
-                };
-                self.expect_punct('}')?;
-                Ok(Prim::Stack { dtype, literal })
-            }
-            "index" => {
-                self.expect_punct('[')?;
-                let mut items = Vec::new();
-                while !self.eat_punct(']') {
-                    if self.eat_word("at") {
-                        items.push(IndexItem::At);
-                    } else {
-                        let lo = self.eat_word("lo");
-                        self.expect_punct(':')?;
-                        let hi = self.eat_word("hi");
-                        items.push(IndexItem::Slice { lo, hi });
-                    }
-                    if !self.eat_punct(',') {
-                        self.expect_punct(']')?;
-                        break;
-                    }
-                }
-                Ok(Prim::Index(items))
-            }
-            _ => {
-                self.pos -= 1;
-                self.error(format!("unknown prim `{name}`"))
-            }
-        }
-    }
 }
-
-/// Prims without attributes, found by name.
-const SIMPLE_PRIMS: &[Prim] = &[
-    Prim::Unary(UnaryOp::Neg),
-    Prim::Unary(UnaryOp::Not),
-    Prim::Unary(UnaryOp::Exp),
-    Prim::Unary(UnaryOp::Log),
-    Prim::Unary(UnaryOp::Sqrt),
-    Prim::Unary(UnaryOp::Sin),
-    Prim::Unary(UnaryOp::Cos),
-    Prim::Unary(UnaryOp::Tan),
-    Prim::Unary(UnaryOp::Tanh),
-    Prim::Unary(UnaryOp::Sigmoid),
-    Prim::Unary(UnaryOp::Relu),
-    Prim::Unary(UnaryOp::Abs),
-    Prim::Unary(UnaryOp::Sign),
-    Prim::Unary(UnaryOp::Floor),
-    Prim::Unary(UnaryOp::Ceil),
-    Prim::Unary(UnaryOp::Round),
-    Prim::Binary(BinaryOp::Add),
-    Prim::Binary(BinaryOp::Sub),
-    Prim::Binary(BinaryOp::Mul),
-    Prim::Binary(BinaryOp::Div),
-    Prim::Binary(BinaryOp::Rem),
-    Prim::Binary(BinaryOp::Pow),
-    Prim::Binary(BinaryOp::Maximum),
-    Prim::Binary(BinaryOp::Minimum),
-    Prim::Binary(BinaryOp::Lt),
-    Prim::Binary(BinaryOp::Le),
-    Prim::Binary(BinaryOp::Gt),
-    Prim::Binary(BinaryOp::Ge),
-    Prim::Binary(BinaryOp::Eq),
-    Prim::Binary(BinaryOp::Ne),
-    Prim::Binary(BinaryOp::And),
-    Prim::Binary(BinaryOp::Or),
-    Prim::Where,
-    Prim::Clip,
-    Prim::MatMul,
-    Prim::Shape,
-    Prim::Len,
-    Prim::Arange,
-    Prim::Print,
-    Prim::Assert,
-    Prim::AssertClose,
-];
-
-const REDUCE_OPS: &[ReduceOp] = &[
-    ReduceOp::Sum,
-    ReduceOp::Mean,
-    ReduceOp::Prod,
-    ReduceOp::Max,
-    ReduceOp::Min,
-    ReduceOp::Argmax,
-    ReduceOp::Argmin,
-    ReduceOp::Logsumexp,
-    ReduceOp::Norm,
-];

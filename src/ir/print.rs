@@ -47,7 +47,9 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::func::{Block, Const, DefaultValue, Func, FuncId, Inst, InstKind, Program, StructId, TypeAnn, Value};
+use super::func::{
+    Block, Const, DefaultValue, Func, FuncId, Inst, InstKind, Program, StructId, TypeAnn, Value,
+};
 use super::op::{IndexItem, Prim};
 use super::types::{FnTy, Ty};
 use crate::syntax::Symbol;
@@ -90,7 +92,11 @@ const RESERVED: &[&str] = &["as", "is"];
 /// A name as written in the text: bare when it lexes as one identifier.
 pub(crate) fn name_text(s: Symbol) -> String {
     let s = s.as_str();
-    if is_bare(s) { s.to_string() } else { format!("{s:?}") }
+    if is_bare(s) {
+        s.to_string()
+    } else {
+        format!("{s:?}")
+    }
 }
 
 pub(crate) fn is_bare(s: &str) -> bool {
@@ -246,7 +252,11 @@ impl<'a> Printer<'a> {
             let _ = write!(out, "{} = ", rs.join(", "));
         }
         let args = values(&inst.args);
-        let spaced = if args.is_empty() { String::new() } else { format!(" {args}") };
+        let spaced = if args.is_empty() {
+            String::new()
+        } else {
+            format!(" {args}")
+        };
         match &inst.kind {
             InstKind::Const(c) => {
                 let _ = write!(out, "const {}{spaced}", const_text(c));
@@ -486,3 +496,8 @@ fn defined_len(f: &Func) -> usize {
     block_max(&f.body, &mut m);
     m
 }
+
+#[cfg(test)]
+pub(crate) mod samples;
+#[cfg(test)]
+mod tests;

@@ -118,17 +118,27 @@ impl<'a> Checker<'a> {
         if f.param_values.len() != f.params.len() {
             self.err(
                 f.span,
-                format!("{} parameter values for {} parameters", f.param_values.len(), f.params.len()),
+                format!(
+                    "{} parameter values for {} parameters",
+                    f.param_values.len(),
+                    f.params.len()
+                ),
             );
         }
         if f.n_captures > f.params.len() {
-            self.err(f.span, format!("{} captures but {} parameters", f.n_captures, f.params.len()));
+            self.err(
+                f.span,
+                format!("{} captures but {} parameters", f.n_captures, f.params.len()),
+            );
         }
         for param in &f.params {
             if let Some(super::func::DefaultValue::Thunk(t)) = param.default
                 && self.p.func(t).is_none()
             {
-                self.err(param.span, format!("default of `{}` refers to missing function @{}", param.name, t.0));
+                self.err(
+                    param.span,
+                    format!("default of `{}` refers to missing function @{}", param.name, t.0),
+                );
             }
         }
         let mut scope = Vec::new();
@@ -142,7 +152,14 @@ impl<'a> Checker<'a> {
         let i = v.0 as usize;
         match self.defined.get_mut(i) {
             None => {
-                self.err(span, format!("%{} is outside the value table ({} values)", v.0, self.f.values.len()));
+                self.err(
+                    span,
+                    format!(
+                        "%{} is outside the value table ({} values)",
+                        v.0,
+                        self.f.values.len()
+                    ),
+                );
                 return;
             }
             Some(d) if *d => {
@@ -203,7 +220,10 @@ impl<'a> Checker<'a> {
         for &a in &inst.args {
             self.use_value(a, s);
         }
-        let single = !matches!(inst.kind, InstKind::If { .. } | InstKind::For { .. } | InstKind::While { .. });
+        let single = !matches!(
+            inst.kind,
+            InstKind::If { .. } | InstKind::For { .. } | InstKind::While { .. }
+        );
         if single {
             self.count(s, "results of the instruction", inst.results.len(), 1);
         }
@@ -236,7 +256,12 @@ impl<'a> Checker<'a> {
                 None => self.err(s, format!("call of missing function @{}", id.0)),
                 Some(callee) if matches!(inst.kind, InstKind::Call(_)) => {
                     let name = callee.name;
-                    self.count(s, &format!("arguments of the call to {name}"), inst.args.len(), callee.params.len());
+                    self.count(
+                        s,
+                        &format!("arguments of the call to {name}"),
+                        inst.args.len(),
+                        callee.params.len(),
+                    );
                 }
                 Some(_) => {}
             },
@@ -369,7 +394,12 @@ impl<'a> Checker<'a> {
             InstKind::Call(id) => {
                 let Some(callee) = self.p.func(*id) else { return };
                 for (i, pv) in callee.param_values.iter().enumerate() {
-                    self.agree(s, &format!("argument {} of the call", i + 1), arg(i), callee.ty(*pv));
+                    self.agree(
+                        s,
+                        &format!("argument {} of the call", i + 1),
+                        arg(i),
+                        callee.ty(*pv),
+                    );
                 }
                 if let [y] = callee.body.yields.as_slice() {
                     self.agree(s, "result of the call", result, callee.ty(*y));
@@ -439,12 +469,27 @@ impl<'a> Checker<'a> {
             InstKind::For { body } => {
                 self.agree(s, "loop start", arg(0), Some(&int));
                 self.agree(s, "loop end", arg(1), Some(&int));
-                self.agree(s, "loop index", body.params.first().and_then(|v| self.ty_of(*v)), Some(&int));
-                self.carried(s, inst, &inst.args.get(2..).unwrap_or_default().to_vec(), body.params.get(1..));
+                self.agree(
+                    s,
+                    "loop index",
+                    body.params.first().and_then(|v| self.ty_of(*v)),
+                    Some(&int),
+                );
+                self.carried(
+                    s,
+                    inst,
+                    inst.args.get(2..).unwrap_or_default(),
+                    body.params.get(1..),
+                );
                 self.carried(s, inst, &body.yields, body.params.get(1..));
             }
             InstKind::While { cond, body } => {
-                self.agree(s, "`while` condition", cond.yields.first().and_then(|v| self.ty_of(*v)), Some(&boolean));
+                self.agree(
+                    s,
+                    "`while` condition",
+                    cond.yields.first().and_then(|v| self.ty_of(*v)),
+                    Some(&boolean),
+                );
                 self.carried(s, inst, &inst.args, Some(&cond.params));
                 self.carried(s, inst, &inst.args, Some(&body.params));
                 self.carried(s, inst, &body.yields, Some(&body.params));
@@ -476,13 +521,26 @@ pub(crate) fn same_ty(a: &Ty, b: &Ty) -> bool {
         (Ty::Tensor(x), Ty::Tensor(y)) => {
             x.dtype == y.dtype
                 && x.shape.rank() == y.shape.rank()
-                && x.shape.0.iter().zip(&y.shape.0).all(|(p, q)| p.is_none() || q.is_none() || p == q)
+                && x.shape
+                    .0
+                    .iter()
+                    .zip(&y.shape.0)
+                    .all(|(p, q)| p.is_none() || q.is_none() || p == q)
         }
         (Ty::Tuple(xs), Ty::Tuple(ys)) => all(xs, ys),
         (Ty::Record(s, xs), Ty::Record(t, ys)) => s == t && all(xs, ys),
         (Ty::Str, Ty::Str) => true,
         (Ty::Fn(f), Ty::Fn(g)) => match (f.as_ref(), g.as_ref()) {
-            (FnTy::User { func: a, captures: xs }, FnTy::User { func: b, captures: ys }) => a == b && all(xs, ys),
+            (
+                FnTy::User {
+                    func: a,
+                    captures: xs,
+                },
+                FnTy::User {
+                    func: b,
+                    captures: ys,
+                },
+            ) => a == b && all(xs, ys),
             (FnTy::Builtin(a), FnTy::Builtin(b)) => a == b,
             _ => false,
         },

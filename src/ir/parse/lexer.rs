@@ -32,7 +32,11 @@ pub(super) fn lex(text: &str) -> Result<Vec<Token>, IrParseError> {
     while i < chars.len() {
         let c = at(i);
         let column = i - line_start + 1;
-        let err = |message: String| IrParseError { line, column, message };
+        let err = |message: String| IrParseError {
+            line,
+            column,
+            message,
+        };
         let start = i;
         let tok = match c {
             '\n' => {
@@ -51,7 +55,11 @@ pub(super) fn lex(text: &str) -> Result<Vec<Token>, IrParseError> {
                     i += 1;
                 }
                 let digits: String = chars.get(start + 1..i).unwrap_or_default().iter().collect();
-                Tok::Value(digits.parse().map_err(|_| err(format!("bad value number %{digits}")))?)
+                Tok::Value(
+                    digits
+                        .parse()
+                        .map_err(|_| err(format!("bad value number %{digits}")))?,
+                )
             }
             '-' if at(i + 1) == '>' => {
                 i += 2;

@@ -57,7 +57,10 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
         Prim::Assert => {
             let c = tensor(ops, 0)?;
             if c.dtype != DType::Bool || !c.shape.is_scalar() {
-                return Err(ShapeError::at(0, format!("condition must be bool, found {}", describe(c))));
+                return Err(ShapeError::at(
+                    0,
+                    format!("condition must be bool, found {}", describe(c)),
+                ));
             }
             match ops.get(1).map(|o| o.ty) {
                 Some(Ty::Str) => Ok(Ty::unit()),
@@ -95,7 +98,10 @@ fn tensor<'a>(ops: &[Operand<'a>], i: usize) -> Result<&'a TensorTy, ShapeError>
 fn scalar<'a>(ops: &[Operand<'a>], i: usize, what: &str) -> Result<&'a TensorTy, ShapeError> {
     let t = tensor(ops, i)?;
     if !t.shape.is_scalar() {
-        return Err(ShapeError::at(i, format!("{what} must be a scalar, found {}", describe(t))));
+        return Err(ShapeError::at(
+            i,
+            format!("{what} must be a scalar, found {}", describe(t)),
+        ));
     }
     Ok(t)
 }
@@ -104,7 +110,10 @@ fn scalar<'a>(ops: &[Operand<'a>], i: usize, what: &str) -> Result<&'a TensorTy,
 fn count(ops: &[Operand<'_>], i: usize) -> Result<Option<usize>, ShapeError> {
     let t = scalar(ops, i, "the length")?;
     if t.dtype != DType::I64 {
-        return Err(ShapeError::at(i, format!("the length must be an int, found {}", kind_name(t.dtype))));
+        return Err(ShapeError::at(
+            i,
+            format!("the length must be an int, found {}", kind_name(t.dtype)),
+        ));
     }
     match ops.get(i).and_then(|o| o.known) {
         Some(Known::Int(n)) if *n < 0 => Err(ShapeError::at(i, format!("negative length {n}"))),
@@ -210,7 +219,10 @@ fn binary(op: BinaryOp, a: &TensorTy, b: &TensorTy, df: DType) -> Result<Ty, Sha
 
 fn where_(c: &TensorTy, a: &TensorTy, b: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
     if c.dtype != DType::Bool {
-        return Err(ShapeError::at(0, format!("condition must be bool, found {}", kind_name(c.dtype))));
+        return Err(ShapeError::at(
+            0,
+            format!("condition must be bool, found {}", kind_name(c.dtype)),
+        ));
     }
     let shape = broadcast(&broadcast(&c.shape, &a.shape)?, &b.shape)?;
     let (dtype, weak) = promote(&[a, b], df)?;
@@ -262,7 +274,13 @@ fn matmul(a: &TensorTy, b: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
     Ok(tensor_ty(dtype, Shape(dims), weak))
 }
 
-fn reduce(op: ReduceOp, axis: Option<usize>, keepdims: bool, t: &TensorTy, df: DType) -> Result<Ty, ShapeError> {
+fn reduce(
+    op: ReduceOp,
+    axis: Option<usize>,
+    keepdims: bool,
+    t: &TensorTy,
+    df: DType,
+) -> Result<Ty, ShapeError> {
     let rank = t.shape.rank();
     let dims = match axis {
         Some(a) if a >= rank => {
@@ -325,7 +343,10 @@ fn index(items: &[IndexItem], ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
         next += 1;
         let it = scalar(ops, i, "an index")?;
         if it.dtype != DType::I64 {
-            return Err(ShapeError::at(i, format!("an index must be an int, found {}", kind_name(it.dtype))));
+            return Err(ShapeError::at(
+                i,
+                format!("an index must be an int, found {}", kind_name(it.dtype)),
+            ));
         }
         Ok(match ops.get(i).and_then(|o| o.known) {
             Some(Known::Int(v)) => Some(*v),
@@ -391,14 +412,21 @@ fn full(dtype: DType, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
         Some(Known::Int(d)) if *d >= 0 => Shape::known(&[*d as usize]),
         _ => match rank {
             Some(r) => Shape(vec![None; r]),
-            None => return Err(ShapeError::at(0, "the rank of this shape is not known statically")),
+            None => {
+                return Err(ShapeError::at(
+                    0,
+                    "the rank of this shape is not known statically",
+                ));
+            }
         },
     };
     Ok(Ty::Tensor(TensorTy::new(dtype, shape)))
 }
 
 fn stack(dtype: DType, literal: bool, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
-    let ts = (0..ops.len()).map(|i| tensor(ops, i)).collect::<Result<Vec<_>, _>>()?;
+    let ts = (0..ops.len())
+        .map(|i| tensor(ops, i))
+        .collect::<Result<Vec<_>, _>>()?;
     let what = if literal { "tensor literal" } else { "stack" };
     let has_bool = ts.iter().any(|t| t.dtype == DType::Bool) || (dtype == DType::Bool && !ts.is_empty());
     if has_bool && let Some((i, t)) = ts.iter().enumerate().find(|(_, t)| t.dtype != DType::Bool) {
@@ -418,7 +446,10 @@ fn stack(dtype: DType, literal: bool, ops: &[Operand<'_>]) -> Result<Ty, ShapeEr
             continue;
         };
         let agrees = m.rank() == t.shape.rank()
-            && m.0.iter().zip(&t.shape.0).all(|(x, y)| x.is_none() || y.is_none() || x == y);
+            && m.0
+                .iter()
+                .zip(&t.shape.0)
+                .all(|(x, y)| x.is_none() || y.is_none() || x == y);
         if !agrees {
             let first = ts.first().map(|f| &f.shape).unwrap_or(m);
             let (noun, a, b) = if first.rank() == 1 && t.shape.rank() == 1 {
@@ -427,9 +458,15 @@ fn stack(dtype: DType, literal: bool, ops: &[Operand<'_>]) -> Result<Ty, ShapeEr
                 ("shape", first.to_string(), t.shape.to_string())
             };
             let message = if literal {
-                format!("ragged tensor literal: row {} has {noun} {b}, but row 1 has {noun} {a}", i + 1)
+                format!(
+                    "ragged tensor literal: row {} has {noun} {b}, but row 1 has {noun} {a}",
+                    i + 1
+                )
             } else {
-                format!("stack: tensor {} has {noun} {b}, but tensor 1 has {noun} {a}", i + 1)
+                format!(
+                    "stack: tensor {} has {noun} {b}, but tensor 1 has {noun} {a}",
+                    i + 1
+                )
             };
             return Err(ShapeError::at(i, message));
         }

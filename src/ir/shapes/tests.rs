@@ -75,22 +75,34 @@ fn promotion() {
 #[test]
 fn binary_family() {
     let add = Prim::Binary(BinaryOp::Add);
-    assert_eq!(run(add.clone(), &[k(F32, &[2, 1]), k(F64, &[3])]).unwrap(), k(F64, &[2, 3]));
+    assert_eq!(
+        run(add.clone(), &[k(F32, &[2, 1]), k(F64, &[3])]).unwrap(),
+        k(F64, &[2, 3])
+    );
     assert_eq!(run(add.clone(), &[Ty::bool(), Ty::bool()]).unwrap(), Ty::int());
     assert_eq!(run(add.clone(), &[Ty::int(), weak(F32)]).unwrap(), weak(F32));
-    assert_eq!(run(add.clone(), &[k(F64, &[2]), weak(F32)]).unwrap(), k(F64, &[2]));
+    assert_eq!(
+        run(add.clone(), &[k(F64, &[2]), weak(F32)]).unwrap(),
+        k(F64, &[2])
+    );
     assert_eq!(
         err(run(add, &[k(F32, &[2]), k(F32, &[3])])),
         "cannot broadcast shapes [2] and [3]"
     );
-    assert_eq!(run(Prim::Binary(BinaryOp::Lt), &[k(F32, &[2]), weak(F32)]).unwrap(), k(BOOL, &[2]));
+    assert_eq!(
+        run(Prim::Binary(BinaryOp::Lt), &[k(F32, &[2]), weak(F32)]).unwrap(),
+        k(BOOL, &[2])
+    );
     assert!(err(run(Prim::Binary(BinaryOp::And), &[Ty::bool(), Ty::int()])).contains("bool"));
     assert!(err(run(Prim::Binary(BinaryOp::Add), &[Ty::int()])).contains("takes 2 operands"));
 }
 
 #[test]
 fn unary_family() {
-    assert_eq!(run(Prim::Unary(UnaryOp::Exp), &[k(INT, &[3])]).unwrap(), k(F32, &[3]));
+    assert_eq!(
+        run(Prim::Unary(UnaryOp::Exp), &[k(INT, &[3])]).unwrap(),
+        k(F32, &[3])
+    );
     assert_eq!(run(Prim::Unary(UnaryOp::Sqrt), &[weak(F32)]).unwrap(), weak(F32));
     assert_eq!(run(Prim::Unary(UnaryOp::Abs), &[Ty::int()]).unwrap(), Ty::int());
     assert!(err(run(Prim::Unary(UnaryOp::Neg), &[Ty::bool()])).contains("bool"));
@@ -120,7 +132,10 @@ fn matmul_family() {
     assert_eq!(mm(k(F32, &[2, 3]), k(F32, &[3])).unwrap(), k(F32, &[2]));
     assert_eq!(mm(k(F32, &[3]), k(F32, &[3, 4])).unwrap(), k(F32, &[4]));
     assert_eq!(mm(k(F32, &[2, 3]), k(F64, &[3, 4])).unwrap(), k(F64, &[2, 4]));
-    assert_eq!(mm(k(F32, &[5, 2, 3]), k(F32, &[3, 4])).unwrap(), k(F32, &[5, 2, 4]));
+    assert_eq!(
+        mm(k(F32, &[5, 2, 3]), k(F32, &[3, 4])).unwrap(),
+        k(F32, &[5, 2, 4])
+    );
     assert_eq!(
         mm(t(F32, &[None, Some(2), Some(3)]), k(F32, &[1, 3, 4])).unwrap(),
         t(F32, &[None, Some(2), Some(4)])
@@ -135,12 +150,30 @@ fn matmul_family() {
 #[test]
 fn reduce_family() {
     let r = |op, axis, keepdims| Prim::Reduce { op, axis, keepdims };
-    assert_eq!(run(r(ReduceOp::Sum, Some(1), false), &[k(INT, &[2, 3])]).unwrap(), k(INT, &[2]));
-    assert_eq!(run(r(ReduceOp::Sum, Some(1), true), &[k(F32, &[2, 3])]).unwrap(), k(F32, &[2, 1]));
-    assert_eq!(run(r(ReduceOp::Mean, None, false), &[k(INT, &[2, 3])]).unwrap(), Ty::scalar(F32));
-    assert_eq!(run(r(ReduceOp::Mean, None, true), &[k(BOOL, &[2, 3])]).unwrap(), k(F32, &[1, 1]));
-    assert_eq!(run(r(ReduceOp::Max, None, false), &[k(BOOL, &[2])]).unwrap(), Ty::scalar(F32));
-    assert_eq!(run(r(ReduceOp::Argmax, Some(0), false), &[k(F64, &[2, 3])]).unwrap(), k(INT, &[3]));
+    assert_eq!(
+        run(r(ReduceOp::Sum, Some(1), false), &[k(INT, &[2, 3])]).unwrap(),
+        k(INT, &[2])
+    );
+    assert_eq!(
+        run(r(ReduceOp::Sum, Some(1), true), &[k(F32, &[2, 3])]).unwrap(),
+        k(F32, &[2, 1])
+    );
+    assert_eq!(
+        run(r(ReduceOp::Mean, None, false), &[k(INT, &[2, 3])]).unwrap(),
+        Ty::scalar(F32)
+    );
+    assert_eq!(
+        run(r(ReduceOp::Mean, None, true), &[k(BOOL, &[2, 3])]).unwrap(),
+        k(F32, &[1, 1])
+    );
+    assert_eq!(
+        run(r(ReduceOp::Max, None, false), &[k(BOOL, &[2])]).unwrap(),
+        Ty::scalar(F32)
+    );
+    assert_eq!(
+        run(r(ReduceOp::Argmax, Some(0), false), &[k(F64, &[2, 3])]).unwrap(),
+        k(INT, &[3])
+    );
     assert!(err(run(r(ReduceOp::Sum, Some(2), false), &[k(F32, &[2, 3])])).contains("out of range"));
 }
 
@@ -150,16 +183,30 @@ fn index_family() {
     let lo = IndexItem::Slice { lo: true, hi: false };
     let v = k(F32, &[2]);
     assert_eq!(
-        err(run_known(Prim::Index(vec![at]), &[v.clone(), Ty::int()], &[(1, Known::Int(5))])),
+        err(run_known(
+            Prim::Index(vec![at]),
+            &[v.clone(), Ty::int()],
+            &[(1, Known::Int(5))]
+        )),
         "index 5 is out of range for axis 0 of length 2"
     );
     assert_eq!(
-        run_known(Prim::Index(vec![at]), &[v.clone(), Ty::int()], &[(1, Known::Int(-1))]).unwrap(),
+        run_known(
+            Prim::Index(vec![at]),
+            &[v.clone(), Ty::int()],
+            &[(1, Known::Int(-1))]
+        )
+        .unwrap(),
         Ty::scalar(F32)
     );
     let m = k(F32, &[4, 5]);
     assert_eq!(
-        run_known(Prim::Index(vec![lo]), &[m.clone(), Ty::int()], &[(1, Known::Int(-3))]).unwrap(),
+        run_known(
+            Prim::Index(vec![lo]),
+            &[m.clone(), Ty::int()],
+            &[(1, Known::Int(-3))]
+        )
+        .unwrap(),
         k(F32, &[3, 5])
     );
     assert_eq!(
@@ -167,7 +214,10 @@ fn index_family() {
         t(F32, &[None])
     );
     let all = IndexItem::Slice { lo: false, hi: false };
-    assert_eq!(run(Prim::Index(vec![all, at]), &[m, Ty::int()]).unwrap(), k(F32, &[4]));
+    assert_eq!(
+        run(Prim::Index(vec![all, at]), &[m, Ty::int()]).unwrap(),
+        k(F32, &[4])
+    );
     assert!(err(run(Prim::Index(vec![at, at]), &[v, Ty::int(), Ty::int()])).contains("too many indices"));
 }
 
@@ -181,18 +231,33 @@ fn shape_constructors() {
     assert_eq!(err(run(Prim::Len, &[Ty::scalar(F32)])), "len of a scalar");
     let shape = k(INT, &[2]);
     assert_eq!(
-        run_known(Prim::Full(F32), &[shape.clone(), weak(F32)], &[(0, Known::Ints(vec![2, 3]))]).unwrap(),
+        run_known(
+            Prim::Full(F32),
+            &[shape.clone(), weak(F32)],
+            &[(0, Known::Ints(vec![2, 3]))]
+        )
+        .unwrap(),
         k(F32, &[2, 3])
     );
-    assert_eq!(run(Prim::Full(F32), &[shape, Ty::int()]).unwrap(), t(F32, &[None, None]));
+    assert_eq!(
+        run(Prim::Full(F32), &[shape, Ty::int()]).unwrap(),
+        t(F32, &[None, None])
+    );
     let tup = Ty::Tuple(vec![Ty::int(); 3]);
-    assert_eq!(run(Prim::Full(BOOL), &[tup, Ty::bool()]).unwrap(), t(BOOL, &[None, None, None]));
+    assert_eq!(
+        run(Prim::Full(BOOL), &[tup, Ty::bool()]).unwrap(),
+        t(BOOL, &[None, None, None])
+    );
     assert_eq!(
         run_known(Prim::Arange, &[Ty::int()], &[(0, Known::Int(4))]).unwrap(),
         k(INT, &[4])
     );
     assert_eq!(
-        run(Prim::Linspace(F64), &[Ty::scalar(F32), Ty::scalar(F32), Ty::int()]).unwrap(),
+        run(
+            Prim::Linspace(F64),
+            &[Ty::scalar(F32), Ty::scalar(F32), Ty::int()]
+        )
+        .unwrap(),
         t(F64, &[None])
     );
     assert_eq!(

@@ -346,6 +346,7 @@ impl<'a> Checker<'a> {
                     (Const::Bool(_), Some(Ty::Tensor(t))) => t.dtype == DType::Bool && t.shape.is_scalar(),
                     (Const::Str(_), Some(Ty::Str)) => true,
                     (Const::Unit, Some(t)) => t.is_unit(),
+                    (Const::Undef, Some(Ty::Never)) => true,
                     (_, None) => true,
                     _ => false,
                 };

@@ -119,7 +119,20 @@ impl Specializer<'_> {
                 }
                 self.emit_prim(b, Prim::Assert, args, span)
             }
-            Builtin::AssertClose => self.emit_prim(b, Prim::AssertClose, args, span),
+            Builtin::AssertClose => {
+                // A literal on either side takes the other side's float type; the
+                // tolerance is compared in f64.
+                let (mut x, mut y) = (arg(0), arg(1));
+                if let (Some(tx), Some(ty)) = (b.ty(x).as_tensor().cloned(), b.ty(y).as_tensor().cloned())
+                    && (tx.dtype.is_float() || ty.dtype.is_float())
+                {
+                    let d = self.common_dtype(b, &[x, y], span)?;
+                    x = self.coerce(b, x, d, span)?;
+                    y = self.coerce(b, y, d, span)?;
+                }
+                let tol = self.coerce(b, arg(2), DType::F64, span)?;
+                self.emit_prim(b, Prim::AssertClose, vec![x, y, tol], span)
+            }
             Builtin::Reshape
             | Builtin::Transpose
             | Builtin::Concat

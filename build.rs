@@ -7,7 +7,11 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-changed=grammar");
     println!("cargo:rerun-if-changed=stdlib");
-    if let Err(e) = lalrpop::Configuration::new().set_in_dir("grammar").emit_rerun_directives(true).process() {
+    if let Err(e) = lalrpop::Configuration::new()
+        .set_in_dir("grammar")
+        .emit_rerun_directives(true)
+        .process()
+    {
         eprintln!("grammar error: {e}");
         std::process::exit(1);
     }
@@ -25,7 +29,11 @@ fn embed_stdlib() -> Result<(), Box<dyn std::error::Error>> {
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "dl") {
-                let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                let name = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
                 entries.push((name, path.display().to_string()));
             }
         }

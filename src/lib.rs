@@ -4,6 +4,8 @@
 //! `syntax` (lexer, parser) → `front` (resolution, lowering to IR) → `ir`
 //! (specialization, verification) → `backend` (the interpreter) over `runtime`
 //! (tensors and kernels). `diag` renders errors; `cli` is the command line.
+// Errors are diagnostics returned on cold paths; their size never matters.
+#![allow(clippy::result_large_err)]
 #![cfg_attr(
     test,
     allow(

@@ -22,7 +22,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { default_float: DType::F32 }
+        Options {
+            default_float: DType::F32,
+        }
     }
 }
 
@@ -48,7 +50,12 @@ pub struct Specialized {
 
 /// Specializes each entry point (main, test bodies: functions of no arguments).
 pub fn specialize(untyped: &Program, entries: &[FuncId], opts: Options) -> Specialized {
-    let mut s = Specializer::new(untyped, SpecOptions { default_float: opts.default_float });
+    let mut s = Specializer::new(
+        untyped,
+        SpecOptions {
+            default_float: opts.default_float,
+        },
+    );
     let results: Vec<Result<FuncId, Diagnostic>> = entries.iter().map(|&e| s.entry(e)).collect();
     let program = s.finish();
     let problems = check(&program, Stage::Specialized);
@@ -68,7 +75,12 @@ fn check(p: &Program, stage: Stage) -> Vec<Diagnostic> {
         Ok(()) => Vec::new(),
         Err(errs) => errs
             .into_iter()
-            .map(|e| Diagnostic::internal(e.span, format!("IR verifier ({:?}) in `{}`: {}", stage, e.func, e.message)))
+            .map(|e| {
+                Diagnostic::internal(
+                    e.span,
+                    format!("IR verifier ({:?}) in `{}`: {}", stage, e.func, e.message),
+                )
+            })
             .collect(),
     }
 }

@@ -3,6 +3,13 @@
 //! report are compared with `tests/snapshots/`. Review changes with
 //! `cargo insta review` (or `INSTA_UPDATE=always cargo test`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::Path;
 use std::process::Command;
 
@@ -17,7 +24,11 @@ fn error_reports() {
     files.sort();
     assert!(files.len() >= 20);
     for f in files {
-        let name = f.file_name().and_then(|n| n.to_str()).expect("utf-8 name").to_string();
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_string();
         let out = Command::new(env!("CARGO_BIN_EXE_diffl"))
             .current_dir(&dir)
             .args(["run", &name])

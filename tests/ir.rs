@@ -2,6 +2,13 @@
 //! trip print → parse → same IR, untyped and specialized, on every golden
 //! program and on the conformance suite's `c01_basics.dl`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use diffl::ir::parse::{clear_spans, parse_program};
 use diffl::ir::print::print_program;
 use diffl::pipeline::{self, Options};
@@ -31,7 +38,11 @@ fn fact_is_readable_ssa_with_a_structured_branch() {
     assert!(text.contains("if "), "{text}");
     assert!(text.contains("call @"), "{text}");
     insta::assert_snapshot!("ir_fact_untyped", text);
-    let typed = ir_of(&root().join("../shared/conformance/c01_basics.dl"), "fact", &["--specialized"]);
+    let typed = ir_of(
+        &root().join("../shared/conformance/c01_basics.dl"),
+        "fact",
+        &["--specialized"],
+    );
     insta::assert_snapshot!("ir_fact_specialized", typed);
 }
 
@@ -52,14 +63,24 @@ fn round_trip(file: &Path) {
     assert!(diags.is_empty(), "{}: {:?}", file.display(), diags);
     let check = |p: &diffl::ir::Program, what: &str| {
         let printed = print_program(p);
-        let mut parsed = parse_program(&printed).unwrap_or_else(|e| panic!("{what} of {}: {e:?}\n{printed}", file.display()));
+        let mut parsed = parse_program(&printed)
+            .unwrap_or_else(|e| panic!("{what} of {}: {e:?}\n{printed}", file.display()));
         let mut expected = p.clone();
         clear_spans(&mut parsed);
         clear_spans(&mut expected);
-        assert_eq!(parsed, expected, "{what} of {} does not round-trip", file.display());
+        assert_eq!(
+            parsed,
+            expected,
+            "{what} of {} does not round-trip",
+            file.display()
+        );
     };
     check(&program, "untyped IR");
-    let entries: Vec<_> = program.main.into_iter().chain(program.tests.iter().map(|t| t.func)).collect();
+    let entries: Vec<_> = program
+        .main
+        .into_iter()
+        .chain(program.tests.iter().map(|t| t.func))
+        .collect();
     let spec = pipeline::specialize(&program, &entries, Options::default());
     check(&spec.program, "specialized IR");
 }
@@ -67,7 +88,10 @@ fn round_trip(file: &Path) {
 #[test]
 fn printed_ir_parses_back_to_the_same_ir() {
     let mut files: Vec<PathBuf> = vec![root().join("../shared/conformance/c01_basics.dl")];
-    for e in std::fs::read_dir(root().join("tests/programs")).expect("programs").flatten() {
+    for e in std::fs::read_dir(root().join("tests/programs"))
+        .expect("programs")
+        .flatten()
+    {
         if e.path().extension().is_some_and(|x| x == "dl") {
             files.push(e.path());
         }

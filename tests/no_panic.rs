@@ -2,11 +2,20 @@
 //! conformance suite is run, checked and tested, and none may print a panic
 //! or a Rust backtrace, or exit with anything but 0, 1 or 2.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn dl_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -44,13 +53,24 @@ fn nothing_panics() {
                     .expect("diffl runs"),
                 (_, o) => o.expect("diffl runs"),
             };
-            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert!(
-                !text.contains("panicked") && !text.contains("RUST_BACKTRACE") && !text.contains("stack backtrace"),
+                !text.contains("panicked")
+                    && !text.contains("RUST_BACKTRACE")
+                    && !text.contains("stack backtrace"),
                 "`diffl {cmd} {}` panicked:\n{text}",
                 f.display()
             );
-            assert!(matches!(out.status.code(), Some(0..=2)), "`diffl {cmd} {}` exited with {:?}", f.display(), out.status);
+            assert!(
+                matches!(out.status.code(), Some(0..=2)),
+                "`diffl {cmd} {}` exited with {:?}",
+                f.display(),
+                out.status
+            );
         }
     }
 }

@@ -41,7 +41,9 @@ fn load_file(path: &Path) -> Result<(SourceMap, FileId), i32> {
 }
 
 fn options(f64: bool) -> Options {
-    Options { default_float: if f64 { DType::F64 } else { DType::F32 } }
+    Options {
+        default_float: if f64 { DType::F64 } else { DType::F32 },
+    }
 }
 
 fn check_backend(b: Option<Backend>) -> Result<(), i32> {
@@ -49,7 +51,9 @@ fn check_backend(b: Option<Backend>) -> Result<(), i32> {
         None | Some(Backend::Interp) => Ok(()),
         Some(Backend::Jit) | Some(Backend::Cuda) => {
             let name = if b == Some(Backend::Jit) { "jit" } else { "cuda" };
-            eprintln!("error: the `{name}` backend is not available in this version of diffl; use `--backend interp`");
+            eprintln!(
+                "error: the `{name}` backend is not available in this version of diffl; use `--backend interp`"
+            );
             Err(EXIT_USAGE)
         }
     }
@@ -59,7 +63,11 @@ fn check_backend(b: Option<Backend>) -> Result<(), i32> {
 /// in the interpreter never overflows.
 fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
     std::thread::scope(|s| {
-        std::thread::Builder::new().stack_size(1 << 30).spawn_scoped(s, f).ok().and_then(|h| h.join().ok())
+        std::thread::Builder::new()
+            .stack_size(1 << 30)
+            .spawn_scoped(s, f)
+            .ok()
+            .and_then(|h| h.join().ok())
     })
 }
 
@@ -91,7 +99,9 @@ pub fn run(path: &Path, opts: &RunOptions, _seed: Option<u64>) -> i32 {
     let result = with_big_stack(|| {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        let r = Interp::new(&program, &mut out).with_timeout(timeout).call(f, Vec::new(), Span::default());
+        let r = Interp::new(&program, &mut out)
+            .with_timeout(timeout)
+            .call(f, Vec::new(), Span::default());
         let _ = out.flush();
         r.map(|_| ())
     });
@@ -115,7 +125,11 @@ pub fn check(path: &Path, f64: bool) -> i32 {
     };
     let (program, mut diags) = pipeline::front_end(&mut sources, main);
     if diags.is_empty() {
-        let entries: Vec<FuncId> = program.main.into_iter().chain(program.tests.iter().map(|t| t.func)).collect();
+        let entries: Vec<FuncId> = program
+            .main
+            .into_iter()
+            .chain(program.tests.iter().map(|t| t.func))
+            .collect();
         let spec = pipeline::specialize(&program, &entries, options(f64));
         for e in spec.entries {
             if let Err(d) = e
@@ -130,7 +144,12 @@ pub fn check(path: &Path, f64: bool) -> i32 {
         0
     } else {
         report(&diags, &sources);
-        eprintln!("{}: {} error{}", path.display(), diags.len(), if diags.len() == 1 { "" } else { "s" });
+        eprintln!(
+            "{}: {} error{}",
+            path.display(),
+            diags.len(),
+            if diags.len() == 1 { "" } else { "s" }
+        );
         EXIT_ERROR
     }
 }
@@ -157,12 +176,18 @@ fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize,
     let (program, diags) = pipeline::front_end(&mut sources, main);
     let name = sources.get(main).map(|f| f.name.clone()).unwrap_or_default();
     let inside = |d: &Diagnostic, s: Span| d.span.file == s.file && d.span.lo >= s.lo && d.span.hi <= s.hi;
-    let outside: Vec<Diagnostic> =
-        diags.iter().filter(|d| !program.tests.iter().any(|t| inside(d, t.span))).cloned().collect();
+    let outside: Vec<Diagnostic> = diags
+        .iter()
+        .filter(|d| !program.tests.iter().any(|t| inside(d, t.span)))
+        .cloned()
+        .collect();
     if !outside.is_empty() {
         report(&outside, &sources);
         let n = program.tests.len().max(1);
-        println!("{name}: cannot run its tests: {} error(s) outside test blocks", outside.len());
+        println!(
+            "{name}: cannot run its tests: {} error(s) outside test blocks",
+            outside.len()
+        );
         return (0, n);
     }
     let runnable: Vec<FuncId> = program.tests.iter().map(|t| t.func).collect();
@@ -198,9 +223,17 @@ fn run_test(program: &Program, f: FuncId, timeout: Option<f64>) -> Result<(), Di
     let r = with_big_stack(|| {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        Interp::new(program, &mut out).with_timeout(timeout).call(f, Vec::new(), Span::default()).map(|_| ())
+        Interp::new(program, &mut out)
+            .with_timeout(timeout)
+            .call(f, Vec::new(), Span::default())
+            .map(|_| ())
     });
-    r.unwrap_or_else(|| Err(Diagnostic::internal(Span::default(), "the interpreter thread failed")))
+    r.unwrap_or_else(|| {
+        Err(Diagnostic::internal(
+            Span::default(),
+            "the interpreter thread failed",
+        ))
+    })
 }
 
 pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> i32 {
@@ -236,13 +269,20 @@ pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> 
         print!("{}", crate::ir::print::print_func(&program, id));
         return 0;
     }
-    let entries: Vec<FuncId> = program.main.into_iter().chain(program.tests.iter().map(|t| t.func)).collect();
+    let entries: Vec<FuncId> = program
+        .main
+        .into_iter()
+        .chain(program.tests.iter().map(|t| t.func))
+        .collect();
     let spec = pipeline::specialize(&program, &entries, options(f64));
     let mut found = false;
     for (i, f) in spec.program.funcs.iter().enumerate() {
         if f.name.as_str() == name {
             found = true;
-            print!("{}", crate::ir::print::print_func(&spec.program, FuncId(i as u32)));
+            print!(
+                "{}",
+                crate::ir::print::print_func(&spec.program, FuncId(i as u32))
+            );
         }
     }
     if !found {

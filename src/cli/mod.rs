@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "diffl", version, about = "diffl: a differentiable-programming language")]
+#[command(
+    name = "diffl",
+    version,
+    about = "diffl: a differentiable-programming language"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -84,6 +88,12 @@ pub fn main_with_args(cli: Cli) -> i32 {
         Command::Run { file, opts, seed } => commands::run(&file, &opts, seed),
         Command::Check { file, f64 } => commands::check(&file, f64),
         Command::Test { files, opts } => commands::test(&files, &opts),
-        Command::Ir { file, func, grad, specialized, f64 } => commands::ir(&file, &func, grad, specialized, f64),
+        Command::Ir {
+            file,
+            func,
+            grad,
+            specialized,
+            f64,
+        } => commands::ir(&file, &func, grad, specialized, f64),
     }
 }

@@ -76,6 +76,14 @@ impl Diagnostic {
 /// Closest candidate by edit distance, for "did you mean" hints.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    // A name that starts another (`b` for `bias`) is the likeliest meaning.
+    if let Some(c) = candidates
+        .iter()
+        .find(|c| c.len() > name.len() && c.starts_with(name) && !name.is_empty())
+    {
+        return Some(format!("did you mean `{c}`?"));
+    }
     for c in candidates {
         let d = edit_distance(name, c);
         let limit = (name.len().max(c.len()) / 3).max(1);

@@ -18,7 +18,10 @@ mod embedded {
 
 /// The source of a standard-library module, if there is one by that name.
 pub fn stdlib_source(name: &str) -> Option<&'static str> {
-    embedded::STDLIB.iter().find(|(n, _)| *n == name).map(|(_, src)| *src)
+    embedded::STDLIB
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, src)| *src)
 }
 
 /// Names of all standard-library modules.
@@ -55,7 +58,12 @@ enum ModuleKey {
 
 /// Loads the main file (already in `sources` as `main_file`) and its imports.
 pub fn load_program(sources: &mut SourceMap, main_file: FileId) -> (Vec<LoadedModule>, Vec<Diagnostic>) {
-    let mut loader = Loader { sources, modules: Vec::new(), keys: HashMap::new(), diags: Vec::new() };
+    let mut loader = Loader {
+        sources,
+        modules: Vec::new(),
+        keys: HashMap::new(),
+        diags: Vec::new(),
+    };
     loader.load(main_file, None);
     (loader.modules, loader.diags)
 }
@@ -81,17 +89,21 @@ impl Loader<'_> {
                 _ => None,
             })
             .collect();
-        self.modules.push(LoadedModule { name, file, ast, imports: HashMap::new() });
+        self.modules.push(LoadedModule {
+            name,
+            file,
+            ast,
+            imports: HashMap::new(),
+        });
         for import in imports {
             if let Some((alias, target, span)) = self.load_import(file, &import)
                 && let Some(m) = self.modules.get_mut(id.0)
+                && let Some((_, prev)) = m.imports.insert(alias, (target, span))
             {
-                if let Some((_, prev)) = m.imports.insert(alias, (target, span)) {
-                    self.diags.push(
-                        Diagnostic::error(span, format!("`{alias}` is imported twice"))
-                            .with_secondary(prev, "first imported here"),
-                    );
-                }
+                self.diags.push(
+                    Diagnostic::error(span, format!("`{alias}` is imported twice"))
+                        .with_secondary(prev, "first imported here"),
+                );
             }
         }
         id
@@ -126,9 +138,18 @@ impl Loader<'_> {
                 };
                 Some((alias_sym, target, *span))
             }
-            Import::File { path, path_span, alias, span } => {
+            Import::File {
+                path,
+                path_span,
+                alias,
+                span,
+            } => {
                 let base = self.sources.get(from).and_then(|f| f.path.clone());
-                let dir = base.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+                let dir = base
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
                 let full = dir.join(path);
                 let key = ModuleKey::File(full.canonicalize().unwrap_or_else(|_| full.clone()));
                 if let Some(&m) = self.keys.get(&key) {
@@ -147,7 +168,12 @@ impl Loader<'_> {
                 let shown = self
                     .sources
                     .get(from)
-                    .map(|f| Path::new(&f.name).parent().map(|p| p.join(path)).unwrap_or_else(|| path.into()))
+                    .map(|f| {
+                        Path::new(&f.name)
+                            .parent()
+                            .map(|p| p.join(path))
+                            .unwrap_or_else(|| path.into())
+                    })
                     .unwrap_or_else(|| path.into());
                 let f = self.sources.add(shown.display().to_string(), Some(full), text);
                 let m = ModuleId(self.modules.len());

@@ -65,12 +65,18 @@ impl Globals {
     }
 
     pub fn lookup(&self, module: ModuleId, name: Symbol) -> Option<Global> {
-        self.items.get(module.0).and_then(|t| t.get(&name)).map(|(g, _)| *g)
+        self.items
+            .get(module.0)
+            .and_then(|t| t.get(&name))
+            .map(|(g, _)| *g)
     }
 
     /// Names of a module's items, for "did you mean" hints.
     pub fn names(&self, module: ModuleId) -> Vec<&'static str> {
-        self.items.get(module.0).map(|t| t.keys().map(|s| s.as_str()).collect()).unwrap_or_default()
+        self.items
+            .get(module.0)
+            .map(|t| t.keys().map(|s| s.as_str()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -92,9 +98,12 @@ pub fn check_duplicate_params(params: &[ast::Param], diags: &mut Vec<Diagnostic>
     for p in params {
         if let Some(prev) = seen.insert(p.name.name, p.name.span) {
             diags.push(
-                Diagnostic::error(p.name.span, format!("parameter `{}` is declared twice", p.name.name))
-                    .with_label("duplicate parameter")
-                    .with_secondary(prev, "first declared here"),
+                Diagnostic::error(
+                    p.name.span,
+                    format!("parameter `{}` is declared twice", p.name.name),
+                )
+                .with_label("duplicate parameter")
+                .with_secondary(prev, "first declared here"),
             );
         }
     }
@@ -142,8 +151,10 @@ pub fn bind_args(
         match name {
             None => {
                 if seen_named {
-                    return Err(Diagnostic::error(call_span, "positional argument after a named argument")
-                        .with_help("put positional arguments first"));
+                    return Err(
+                        Diagnostic::error(call_span, "positional argument after a named argument")
+                            .with_help("put positional arguments first"),
+                    );
                 }
                 if let Some(slot) = bound.get_mut(next_positional) {
                     *slot = Some(Bound::Arg(i));
@@ -201,5 +212,9 @@ pub fn bind_args(
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }

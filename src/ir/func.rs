@@ -236,3 +236,76 @@ impl super::types::StructNames for Program {
             .unwrap_or_else(|| Symbol::intern("?"))
     }
 }
+
+impl Func {
+    /// Renumbers values in definition order and drops values that nothing
+    /// defines (left over from a pass that rebuilt part of the body).
+    pub fn compact(&mut self) {
+        let mut map: std::collections::HashMap<Value, Value> = std::collections::HashMap::new();
+        let mut values = Vec::new();
+        let mut define = |v: &mut Value, old: &[ValueInfo]| {
+            let info = old.get(v.0 as usize).cloned().unwrap_or_default();
+            let new = Value(values.len() as u32);
+            values.push(info);
+            map.insert(*v, new);
+            *v = new;
+        };
+        let old = std::mem::take(&mut self.values);
+        for p in &mut self.param_values {
+            define(p, &old);
+        }
+        // Definitions first (in order), then rewrite uses through the map.
+        let mut body = std::mem::take(&mut self.body);
+        rename_defs(&mut body, &mut |v| define(v, &old));
+        rename_uses(&mut body, &map);
+        self.body = body;
+        self.values = values;
+    }
+}
+
+fn rename_defs(b: &mut Block, define: &mut dyn FnMut(&mut Value)) {
+    for p in &mut b.params {
+        define(p);
+    }
+    for inst in &mut b.insts {
+        match &mut inst.kind {
+            InstKind::If { then, else_ } => {
+                rename_defs(then, define);
+                rename_defs(else_, define);
+            }
+            InstKind::For { body } => rename_defs(body, define),
+            InstKind::While { cond, body } => {
+                rename_defs(cond, define);
+                rename_defs(body, define);
+            }
+            _ => {}
+        }
+        for r in &mut inst.results {
+            define(r);
+        }
+    }
+}
+
+fn rename_uses(b: &mut Block, map: &std::collections::HashMap<Value, Value>) {
+    let get = |v: &mut Value| {
+        if let Some(n) = map.get(v) {
+            *v = *n;
+        }
+    };
+    for inst in &mut b.insts {
+        inst.args.iter_mut().for_each(get);
+        match &mut inst.kind {
+            InstKind::If { then, else_ } => {
+                rename_uses(then, map);
+                rename_uses(else_, map);
+            }
+            InstKind::For { body } => rename_uses(body, map),
+            InstKind::While { cond, body } => {
+                rename_uses(cond, map);
+                rename_uses(body, map);
+            }
+            _ => {}
+        }
+    }
+    b.yields.iter_mut().for_each(get);
+}

@@ -30,7 +30,13 @@ type Frame = Vec<Val>;
 impl<'p> Interp<'p> {
     /// An interpreter over a specialized program, printing to `out`.
     pub fn new(program: &'p Program, out: &'p mut dyn Write) -> Interp<'p> {
-        Interp { program, out, depth: 0, deadline: None, ticks: 0 }
+        Interp {
+            program,
+            out,
+            depth: 0,
+            deadline: None,
+            ticks: 0,
+        }
     }
 
     /// Stops the run with an error after `seconds`.
@@ -40,11 +46,17 @@ impl<'p> Interp<'p> {
     }
 
     pub fn call(&mut self, f: FuncId, args: Vec<Val>, span: Span) -> Result<Val, RunError> {
-        let func = self.program.func(f).ok_or_else(|| Diagnostic::internal(span, "call of a missing function"))?;
+        let func = self
+            .program
+            .func(f)
+            .ok_or_else(|| Diagnostic::internal(span, "call of a missing function"))?;
         if self.depth >= MAX_DEPTH {
-            return Err(Diagnostic::error(span, format!("recursion depth limit exceeded ({MAX_DEPTH} nested calls)"))
-                .with_label(format!("calling `{}` here went too deep", func.name))
-                .with_help("check that the recursion reaches a base case"));
+            return Err(Diagnostic::error(
+                span,
+                format!("recursion depth limit exceeded ({MAX_DEPTH} nested calls)"),
+            )
+            .with_label(format!("calling `{}` here went too deep", func.name))
+            .with_help("check that the recursion reaches a base case"));
         }
         self.tick(span)?;
         let mut frame: Frame = vec![Val::Undef; func.values.len()];
@@ -55,17 +67,23 @@ impl<'p> Interp<'p> {
         let r = self.exec_block(func, &mut frame, &func.body);
         self.depth -= 1;
         let mut ys = r?;
-        Ok(if ys.is_empty() { Val::unit() } else { ys.swap_remove(0) })
+        Ok(if ys.is_empty() {
+            Val::unit()
+        } else {
+            ys.swap_remove(0)
+        })
     }
 
     fn tick(&mut self, span: Span) -> Result<(), RunError> {
         self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks % 1024 == 0
+        if self.ticks.is_multiple_of(1024)
             && let Some((deadline, secs)) = self.deadline
             && Instant::now() > deadline
         {
-            return Err(Diagnostic::error(span, format!("the run took longer than the timeout of {secs} s"))
-                .with_label("running here when time ran out"));
+            return Err(
+                Diagnostic::error(span, format!("the run took longer than the timeout of {secs} s"))
+                    .with_label("running here when time ran out"),
+            );
         }
         Ok(())
     }
@@ -91,7 +109,10 @@ impl<'p> Interp<'p> {
                 self.exec_prim(p, &args, span)?
             }
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
-                return Err(Diagnostic::internal(span, "untyped instruction in specialized IR"));
+                return Err(Diagnostic::internal(
+                    span,
+                    "untyped instruction in specialized IR",
+                ));
             }
             InstKind::BuiltinRef(_) => Val::Builtin,
             InstKind::Call(f) => {
@@ -189,11 +210,15 @@ fn bind_results(frame: &mut Frame, results: &[Value], ys: Vec<Val>) -> Result<()
 }
 
 fn bool_of(v: &Val, span: Span) -> Result<bool, RunError> {
-    v.as_tensor().and_then(Tensor::as_scalar_bool).ok_or_else(|| Diagnostic::internal(span, "expected a bool"))
+    v.as_tensor()
+        .and_then(Tensor::as_scalar_bool)
+        .ok_or_else(|| Diagnostic::internal(span, "expected a bool"))
 }
 
 fn int_of(v: &Val, span: Span) -> Result<i64, RunError> {
-    v.as_tensor().and_then(Tensor::as_scalar_i64).ok_or_else(|| Diagnostic::internal(span, "expected an int"))
+    v.as_tensor()
+        .and_then(Tensor::as_scalar_i64)
+        .ok_or_else(|| Diagnostic::internal(span, "expected an int"))
 }
 
 fn const_val(c: &Const, ty: Option<&Ty>) -> Val {

@@ -18,16 +18,27 @@ pub struct Failure {
 
 impl Failure {
     fn new(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), help: None, notes: Vec::new(), internal: false }
+        Failure {
+            message: message.into(),
+            help: None,
+            notes: Vec::new(),
+            internal: false,
+        }
     }
 
     fn internal(message: impl Into<String>) -> Failure {
-        Failure { internal: true, ..Failure::new(message) }
+        Failure {
+            internal: true,
+            ..Failure::new(message)
+        }
     }
 
     pub fn into_diagnostic(self, span: Span) -> Diagnostic {
-        let mut d =
-            if self.internal { Diagnostic::internal(span, self.message) } else { Diagnostic::error(span, self.message) };
+        let mut d = if self.internal {
+            Diagnostic::internal(span, self.message)
+        } else {
+            Diagnostic::error(span, self.message)
+        };
         if let Some(h) = self.help {
             d = d.with_help(h);
         }
@@ -40,22 +51,33 @@ impl Failure {
 
 impl From<KernelError> for Failure {
     fn from(e: KernelError) -> Failure {
-        Failure { message: e.message(), help: e.help(), notes: Vec::new(), internal: e.is_internal() }
+        Failure {
+            message: e.message(),
+            help: e.help(),
+            notes: Vec::new(),
+            internal: e.is_internal(),
+        }
     }
 }
 
 type R = Result<Val, Failure>;
 
 fn tensor(args: &[Val], i: usize) -> Result<&Tensor, Failure> {
-    args.get(i).and_then(Val::as_tensor).ok_or_else(|| Failure::internal(format!("operand {i} is not a tensor")))
+    args.get(i)
+        .and_then(Val::as_tensor)
+        .ok_or_else(|| Failure::internal(format!("operand {i} is not a tensor")))
 }
 
 fn int(args: &[Val], i: usize) -> Result<i64, Failure> {
-    tensor(args, i)?.as_scalar_i64().ok_or_else(|| Failure::internal(format!("operand {i} is not an int")))
+    tensor(args, i)?
+        .as_scalar_i64()
+        .ok_or_else(|| Failure::internal(format!("operand {i} is not an int")))
 }
 
 fn float(args: &[Val], i: usize) -> Result<f64, Failure> {
-    tensor(args, i)?.as_scalar_f64().ok_or_else(|| Failure::internal(format!("operand {i} is not a number")))
+    tensor(args, i)?
+        .as_scalar_f64()
+        .ok_or_else(|| Failure::internal(format!("operand {i} is not a number")))
 }
 
 fn t(x: Tensor) -> R {
@@ -66,8 +88,16 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
     match p {
         Prim::Unary(op) => t(runtime::unary(*op, tensor(args, 0)?)?),
         Prim::Binary(op) => t(runtime::binary(*op, tensor(args, 0)?, tensor(args, 1)?)?),
-        Prim::Where => t(runtime::where_(tensor(args, 0)?, tensor(args, 1)?, tensor(args, 2)?)?),
-        Prim::Clip => t(runtime::clip(tensor(args, 0)?, tensor(args, 1)?, tensor(args, 2)?)?),
+        Prim::Where => t(runtime::where_(
+            tensor(args, 0)?,
+            tensor(args, 1)?,
+            tensor(args, 2)?,
+        )?),
+        Prim::Clip => t(runtime::clip(
+            tensor(args, 0)?,
+            tensor(args, 1)?,
+            tensor(args, 2)?,
+        )?),
         Prim::Cast(d) => t(runtime::cast(tensor(args, 0)?, *d)),
         Prim::MatMul => t(runtime::matmul(tensor(args, 0)?, tensor(args, 1)?)?),
         Prim::Reduce { op, axis, keepdims } => t(runtime::reduce(*op, tensor(args, 0)?, *axis, *keepdims)?),
@@ -76,14 +106,21 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
             t(runtime::index(tensor(args, 0)?, items, &operands)?)
         }
         Prim::Shape => {
-            let dims = tensor(args, 0)?.shape().iter().map(|&d| Val::Tensor(Tensor::scalar_i64(d as i64))).collect();
+            let dims = tensor(args, 0)?
+                .shape()
+                .iter()
+                .map(|&d| Val::Tensor(Tensor::scalar_i64(d as i64)))
+                .collect();
             Ok(Val::Tuple(dims))
         }
         Prim::Len => {
             let x = tensor(args, 0)?;
             match x.shape().first() {
                 Some(&n) => t(Tensor::scalar_i64(n as i64)),
-                None => Err(Failure::new("`len` of a scalar").with_help("`len` counts the first axis of a tensor")),
+                None => {
+                    Err(Failure::new("`len` of a scalar")
+                        .with_help("`len` counts the first axis of a tensor"))
+                }
             }
         }
         Prim::Full(d) => {
@@ -91,15 +128,24 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
             t(runtime::full(&shape, float(args, 1)?, *d)?)
         }
         Prim::Arange => t(runtime::arange(int(args, 0)?)?),
-        Prim::Linspace(d) => t(runtime::linspace(float(args, 0)?, float(args, 1)?, int(args, 2)?, *d)?),
+        Prim::Linspace(d) => t(runtime::linspace(
+            float(args, 0)?,
+            float(args, 1)?,
+            int(args, 2)?,
+            *d,
+        )?),
         Prim::Eye(d) => t(runtime::eye(int(args, 0)?, *d)?),
         Prim::Stack { dtype, literal } => {
-            let xs: Vec<Tensor> = (0..args.len()).map(|i| tensor(args, i).cloned()).collect::<Result<_, _>>()?;
+            let xs: Vec<Tensor> = (0..args.len())
+                .map(|i| tensor(args, i).cloned())
+                .collect::<Result<_, _>>()?;
             t(runtime::stack(&xs, *dtype, *literal)?)
         }
         Prim::Print => Err(Failure::internal("print is executed by the interpreter")),
         Prim::Assert => {
-            let ok = tensor(args, 0)?.as_scalar_bool().ok_or_else(|| Failure::internal("assert of a non-bool"))?;
+            let ok = tensor(args, 0)?
+                .as_scalar_bool()
+                .ok_or_else(|| Failure::internal("assert of a non-bool"))?;
             if ok {
                 return Ok(Val::unit());
             }
@@ -112,7 +158,10 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
         }
         Prim::AssertClose => {
             let tol = float(args, 2)?;
-            let (a, b) = (args.first().unwrap_or(&Val::Undef), args.get(1).unwrap_or(&Val::Undef));
+            let (a, b) = (
+                args.first().unwrap_or(&Val::Undef),
+                args.get(1).unwrap_or(&Val::Undef),
+            );
             match close(a, b, tol, "")? {
                 None => Ok(Val::unit()),
                 Some(problem) => {
@@ -140,28 +189,62 @@ fn shape_of(v: &Val) -> Result<Vec<usize>, Failure> {
         Val::Tensor(x) => x.to_i64_vec(),
         Val::Tuple(xs) => xs
             .iter()
-            .map(|x| x.as_tensor().and_then(Tensor::as_scalar_i64).ok_or_else(|| Failure::internal("shape element")))
+            .map(|x| {
+                x.as_tensor()
+                    .and_then(Tensor::as_scalar_i64)
+                    .ok_or_else(|| Failure::internal("shape element"))
+            })
             .collect::<Result<_, _>>()?,
         _ => return Err(Failure::internal("shape operand")),
     };
     dims.iter()
-        .map(|&d| usize::try_from(d).map_err(|_| Failure::new(format!("a shape cannot have a negative size ({d})"))))
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| Failure::new(format!("a shape cannot have a negative size ({d})")))
+        })
         .collect()
 }
 
 /// The first place where `a` and `b` differ beyond the tolerance, if any.
 fn close(a: &Val, b: &Val, tol: f64, path: &str) -> Result<Option<String>, Failure> {
-    let at = |p: &str| if p.is_empty() { String::new() } else { format!(" at {p}") };
+    let at = |p: &str| {
+        if p.is_empty() {
+            String::new()
+        } else {
+            format!(" at {p}")
+        }
+    };
     match (a, b) {
         (Val::Tensor(x), Val::Tensor(y)) => {
             if x.shape() != y.shape() {
-                return Ok(Some(format!("shapes differ{}: {:?} vs {:?}", at(path), x.shape(), y.shape())));
+                return Ok(Some(format!(
+                    "shapes differ{}: {:?} vs {:?}",
+                    at(path),
+                    x.shape(),
+                    y.shape()
+                )));
             }
-            let x = if x.dtype() == y.dtype() { x.clone() } else { runtime::cast(x, crate::ir::DType::F64) };
-            let y = if x.dtype() == y.dtype() { y.clone() } else { runtime::cast(y, crate::ir::DType::F64) };
+            let x = if x.dtype() == y.dtype() {
+                x.clone()
+            } else {
+                runtime::cast(x, crate::ir::DType::F64)
+            };
+            let y = if x.dtype() == y.dtype() {
+                y.clone()
+            } else {
+                runtime::cast(y, crate::ir::DType::F64)
+            };
             Ok(runtime::max_close_violation(&x, &y, tol)?.map(|(i, u, v)| {
-                let where_ = if x.rank() == 0 { String::new() } else { format!(" (element {i})") };
-                format!("{u} is not close to {v}{}{where_}", at(path))
+                let where_ = if x.rank() == 0 {
+                    String::new()
+                } else {
+                    format!(" (element {i})")
+                };
+                format!(
+                    "{} is not close to {}{}{where_}",
+                    runtime::format_f64(u),
+                    runtime::format_f64(v),
+                    at(path)
+                )
             }))
         }
         (Val::Tuple(xs), Val::Tuple(ys)) | (Val::Record(_, xs), Val::Record(_, ys)) => {
@@ -180,5 +263,9 @@ fn close(a: &Val, b: &Val, tol: f64, path: &str) -> Result<Option<String>, Failu
 }
 
 fn truncate(s: &str) -> String {
-    if s.chars().count() > 400 { format!("{}…", s.chars().take(400).collect::<String>()) } else { s.to_string() }
+    if s.chars().count() > 400 {
+        format!("{}…", s.chars().take(400).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }

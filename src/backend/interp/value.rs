@@ -65,7 +65,10 @@ impl Val {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    let field = def.and_then(|d| d.fields.get(i)).map(|f| f.to_string()).unwrap_or_default();
+                    let field = def
+                        .and_then(|d| d.fields.get(i))
+                        .map(|f| f.to_string())
+                        .unwrap_or_default();
                     let _ = write!(out, "{field}: ");
                     x.write(p, out, false);
                 }

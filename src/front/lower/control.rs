@@ -7,8 +7,8 @@ use super::ctx::{LoopFlags, VarId};
 use super::scan::{self, Exits};
 use crate::diag::Diagnostic;
 use crate::ir::{self, BinaryOp, Builtin, Const, IndexItem, InstKind, Prim, UnaryOp, Value};
-use crate::syntax::ast::{BinOp, Block, Expr, ExprKind, Pattern, Stmt, StmtKind};
 use crate::syntax::Span;
+use crate::syntax::ast::{BinOp, Block, Expr, ExprKind, Pattern, Stmt, StmtKind};
 
 impl Lowerer<'_> {
     pub(super) fn lower_block(&mut self, b: &Block) -> Value {
@@ -26,8 +26,14 @@ impl Lowerer<'_> {
             let exits = scan::stmt_exits(s);
             let rest = stmts.get(i + 1..).unwrap_or(&[]);
             if exits.any() && (!rest.is_empty() || tail.is_some()) {
-                let Some(go_on) = self.not_exited(exits, s.span) else { continue };
-                let rest_span = rest.first().map(|r| r.span).or(tail.map(|t| t.span)).unwrap_or(span);
+                let Some(go_on) = self.not_exited(exits, s.span) else {
+                    continue;
+                };
+                let rest_span = rest
+                    .first()
+                    .map(|r| r.span)
+                    .or(tail.map(|t| t.span))
+                    .unwrap_or(span);
                 return self.lower_guarded(go_on, rest_span, |l| l.lower_stmts(rest, tail, span));
             }
         }
@@ -67,9 +73,15 @@ impl Lowerer<'_> {
             .filter(|(i, old)| then_vals.get(*i) != Some(old) || else_vals.get(*i) != Some(old))
             .map(|(i, _)| i)
             .collect();
-        then.yields = std::iter::once(tv).chain(changed.iter().filter_map(|&i| then_vals.get(i).copied())).collect();
-        else_.yields = std::iter::once(ev).chain(changed.iter().filter_map(|&i| else_vals.get(i).copied())).collect();
-        let results: Vec<Value> = (0..=changed.len()).map(|_| self.ctx.func.new_value(None, None)).collect();
+        then.yields = std::iter::once(tv)
+            .chain(changed.iter().filter_map(|&i| then_vals.get(i).copied()))
+            .collect();
+        else_.yields = std::iter::once(ev)
+            .chain(changed.iter().filter_map(|&i| else_vals.get(i).copied()))
+            .collect();
+        let results: Vec<Value> = (0..=changed.len())
+            .map(|_| self.ctx.func.new_value(None, None))
+            .collect();
         self.ctx.restore(before);
         for (&var, &r) in changed.iter().zip(results.iter().skip(1)) {
             let name = self.ctx.var(var).map(|v| v.name);
@@ -79,7 +91,12 @@ impl Lowerer<'_> {
             self.ctx.set_var(var, r);
         }
         let first = results.first().copied().unwrap_or(Value(0));
-        self.ctx.push_inst(ir::Inst { kind: InstKind::If { then, else_ }, args: vec![cond], results, span });
+        self.ctx.push_inst(ir::Inst {
+            kind: InstKind::If { then, else_ },
+            args: vec![cond],
+            results,
+            span,
+        });
         first
     }
 
@@ -116,7 +133,12 @@ impl Lowerer<'_> {
 
     fn lower_stmt(&mut self, s: &Stmt) {
         match &s.kind {
-            StmtKind::Let { mutable, pat, value, ty } => {
+            StmtKind::Let {
+                mutable,
+                pat,
+                value,
+                ty,
+            } => {
                 let v = self.lower_expr(value);
                 if ty.is_some() {
                     // Annotations on `let` are checked like parameter annotations once types are known;
@@ -129,10 +151,16 @@ impl Lowerer<'_> {
                     None => self.lower_expr(value),
                     Some(op) => {
                         let Pattern::Name(id) = target else {
-                            self.error(Diagnostic::error(target.span(), "compound assignment needs a single variable"));
+                            self.error(Diagnostic::error(
+                                target.span(),
+                                "compound assignment needs a single variable",
+                            ));
                             return;
                         };
-                        let cur = self.lower_expr(&Expr { kind: ExprKind::Name(id.name), span: id.span });
+                        let cur = self.lower_expr(&Expr {
+                            kind: ExprKind::Name(id.name),
+                            span: id.span,
+                        });
                         let rhs = self.lower_expr(value);
                         let prim = match op {
                             BinOp::Add => Prim::Binary(BinaryOp::Add),
@@ -150,7 +178,10 @@ impl Lowerer<'_> {
                             | BinOp::Ne
                             | BinOp::And
                             | BinOp::Or => {
-                                self.error(Diagnostic::error(s.span, "unsupported compound assignment operator"));
+                                self.error(Diagnostic::error(
+                                    s.span,
+                                    "unsupported compound assignment operator",
+                                ));
                                 return;
                             }
                         };
@@ -193,7 +224,9 @@ impl Lowerer<'_> {
                     );
                     return;
                 };
-                let Some(info) = self.ctx.var(var).cloned() else { return };
+                let Some(info) = self.ctx.var(var).cloned() else {
+                    return;
+                };
                 if info.captured {
                     self.error(
                         Diagnostic::error(id.span, format!("cannot assign to `{}` inside a lambda", id.name))
@@ -202,10 +235,13 @@ impl Lowerer<'_> {
                     );
                 } else if !info.mutable {
                     self.error(
-                        Diagnostic::error(id.span, format!("cannot assign twice to immutable variable `{}`", id.name))
-                            .with_label("cannot assign to an immutable binding")
-                            .with_secondary(info.span, "declared here without `mut`")
-                            .with_help(format!("make it mutable: `let mut {}`", id.name)),
+                        Diagnostic::error(
+                            id.span,
+                            format!("cannot assign twice to immutable variable `{}`", id.name),
+                        )
+                        .with_label("cannot assign to an immutable binding")
+                        .with_secondary(info.span, "declared here without `mut`")
+                        .with_help(format!("make it mutable: `let mut {}`", id.name)),
                     );
                 } else {
                     self.ctx.set_var(var, v);
@@ -246,7 +282,11 @@ impl Lowerer<'_> {
 
     pub(super) fn lower_loop_exit(&mut self, is_break: bool, span: Span) -> Value {
         let word = if is_break { "break" } else { "continue" };
-        let flag = self.ctx.loops.last().and_then(|l| if is_break { l.brk } else { l.cont });
+        let flag = self
+            .ctx
+            .loops
+            .last()
+            .and_then(|l| if is_break { l.brk } else { l.cont });
         match flag {
             Some(f) => {
                 let t = self.const_value(Const::Bool(true), span);
@@ -300,10 +340,19 @@ impl Lowerer<'_> {
         flags: LoopFlags,
         body: impl FnOnce(&mut Self, &[Value]),
     ) -> ir::Block {
-        let lead: Vec<Value> = (0..leading).map(|_| self.ctx.func.new_value(None, None)).collect();
-        let params: Vec<Value> = carried.iter().map(|_| self.ctx.func.new_value(None, None)).collect();
+        let lead: Vec<Value> = (0..leading)
+            .map(|_| self.ctx.func.new_value(None, None))
+            .collect();
+        let params: Vec<Value> = carried
+            .iter()
+            .map(|_| self.ctx.func.new_value(None, None))
+            .collect();
         for (&var, &p) in carried.iter().zip(&params) {
-            let name = self.ctx.var(var).map(|v| v.name).filter(|n| !n.as_str().starts_with('$'));
+            let name = self
+                .ctx
+                .var(var)
+                .map(|v| v.name)
+                .filter(|n| !n.as_str().starts_with('$'));
             if let Some(info) = self.ctx.func.values.get_mut(p.0 as usize) {
                 info.name = name;
             }
@@ -319,19 +368,37 @@ impl Lowerer<'_> {
 
     /// Results of a loop instruction become the carried variables' values.
     fn emit_loop(&mut self, kind: InstKind, args: Vec<Value>, carried: &[VarId], span: Span) {
-        let results: Vec<Value> = carried.iter().map(|_| self.ctx.func.new_value(None, None)).collect();
+        let results: Vec<Value> = carried
+            .iter()
+            .map(|_| self.ctx.func.new_value(None, None))
+            .collect();
         for (&var, &r) in carried.iter().zip(&results) {
-            let name = self.ctx.var(var).map(|v| v.name).filter(|n| !n.as_str().starts_with('$'));
+            let name = self
+                .ctx
+                .var(var)
+                .map(|v| v.name)
+                .filter(|n| !n.as_str().starts_with('$'));
             if let Some(info) = self.ctx.func.values.get_mut(r.0 as usize) {
                 info.name = name;
             }
             self.ctx.set_var(var, r);
         }
-        self.ctx.push_inst(ir::Inst { kind, args, results, span });
+        self.ctx.push_inst(ir::Inst {
+            kind,
+            args,
+            results,
+            span,
+        });
     }
 
     /// The loop body with a fresh `continue` flag when it uses `continue`.
-    fn lower_loop_body(&mut self, body: &Block, exits: Exits, brk: Option<VarId>, before: impl FnOnce(&mut Self)) {
+    fn lower_loop_body(
+        &mut self,
+        body: &Block,
+        exits: Exits,
+        brk: Option<VarId>,
+        before: impl FnOnce(&mut Self),
+    ) {
         let cont = if exits.cont {
             let f = self.const_value(Const::Bool(false), body.span);
             Some(self.ctx.declare_hidden("$continue", f))
@@ -412,7 +479,10 @@ impl Lowerer<'_> {
         user: impl FnOnce(&mut Self) -> Value,
     ) -> ir::Block {
         let snap = self.ctx.snapshot();
-        let params: Vec<Value> = carried.iter().map(|_| self.ctx.func.new_value(None, None)).collect();
+        let params: Vec<Value> = carried
+            .iter()
+            .map(|_| self.ctx.func.new_value(None, None))
+            .collect();
         for (&var, &p) in carried.iter().zip(&params) {
             self.ctx.set_var(var, p);
         }
@@ -467,7 +537,11 @@ impl Lowerer<'_> {
         let extra: Vec<VarId> = brk.into_iter().collect();
         let mut carried = self.carried_vars(body, exits, &extra);
         // Variables the condition assigns are carried too.
-        let cond_block = Block { stmts: Vec::new(), tail: Some(Box::new(cond.clone())), span: cond.span };
+        let cond_block = Block {
+            stmts: Vec::new(),
+            tail: Some(Box::new(cond.clone())),
+            span: cond.span,
+        };
         let cond_names = scan::assigned_names(&cond_block);
         carried.extend(self.ctx.visible_mutables(&cond_names));
         carried.sort_unstable();
@@ -477,7 +551,15 @@ impl Lowerer<'_> {
         let block = self.lower_loop_block(&carried, 0, LoopFlags::default(), |l, _| {
             l.lower_loop_body(body, exits, brk, |_| {});
         });
-        self.emit_loop(InstKind::While { cond: cond_b, body: block }, init, &carried, span);
+        self.emit_loop(
+            InstKind::While {
+                cond: cond_b,
+                body: block,
+            },
+            init,
+            &carried,
+            span,
+        );
         self.const_value(Const::Unit, span)
     }
 }

@@ -75,11 +75,19 @@ impl FnCtx {
     }
 
     pub fn push_block(&mut self, params: Vec<Value>) {
-        self.blocks.push(ir::Block { params, insts: Vec::new(), yields: Vec::new() });
+        self.blocks.push(ir::Block {
+            params,
+            insts: Vec::new(),
+            yields: Vec::new(),
+        });
     }
 
     pub fn pop_block(&mut self, yields: Vec<Value>) -> ir::Block {
-        let mut b = if self.blocks.len() > 1 { self.blocks.pop().unwrap_or_default() } else { ir::Block::default() };
+        let mut b = if self.blocks.len() > 1 {
+            self.blocks.pop().unwrap_or_default()
+        } else {
+            ir::Block::default()
+        };
         b.yields = yields;
         b
     }
@@ -95,7 +103,13 @@ impl FnCtx {
     }
 
     pub fn declare(&mut self, name: Symbol, value: Value, mutable: bool, span: Span) -> VarId {
-        self.vars.push(Var { name, value, mutable, span, captured: false });
+        self.vars.push(Var {
+            name,
+            value,
+            mutable,
+            span,
+            captured: false,
+        });
         let id = self.vars.len() - 1;
         if let Some(s) = self.scopes.last_mut() {
             s.push(id);
@@ -110,7 +124,13 @@ impl FnCtx {
 
     /// A compiler-made mutable variable that user code cannot name.
     pub fn declare_hidden(&mut self, name: &str, value: Value) -> VarId {
-        self.vars.push(Var { name: Symbol::intern(name), value, mutable: true, span: Span::default(), captured: false });
+        self.vars.push(Var {
+            name: Symbol::intern(name),
+            value,
+            mutable: true,
+            span: Span::default(),
+            captured: false,
+        });
         self.vars.len() - 1
     }
 
@@ -118,7 +138,13 @@ impl FnCtx {
     pub fn add_capture(&mut self, name: Symbol, outer: VarId, span: Span) -> VarId {
         let v = self.func.new_value(None, Some(name));
         self.captures.push((outer, v, name));
-        self.vars.push(Var { name, value: v, mutable: false, span, captured: true });
+        self.vars.push(Var {
+            name,
+            value: v,
+            mutable: false,
+            span,
+            captured: true,
+        });
         let id = self.vars.len() - 1;
         if let Some(s) = self.scopes.first_mut() {
             s.push(id);
@@ -127,9 +153,12 @@ impl FnCtx {
     }
 
     pub fn lookup(&self, name: Symbol) -> Option<VarId> {
-        self.scopes.iter().rev().flat_map(|s| s.iter().rev()).copied().find(|&id| {
-            self.vars.get(id).is_some_and(|v| v.name == name)
-        })
+        self.scopes
+            .iter()
+            .rev()
+            .flat_map(|s| s.iter().rev())
+            .copied()
+            .find(|&id| self.vars.get(id).is_some_and(|v| v.name == name))
     }
 
     pub fn var(&self, id: VarId) -> Option<&Var> {
@@ -176,12 +205,21 @@ impl FnCtx {
 
     /// Builds the IR function; captures become the leading parameters.
     pub fn finish(mut self, params: Vec<ir::Param>, ret_ann: Option<ir::TypeAnn>, result: Value) -> ir::Func {
-        let mut body = if self.blocks.is_empty() { ir::Block::default() } else { self.blocks.swap_remove(0) };
+        let mut body = if self.blocks.is_empty() {
+            ir::Block::default()
+        } else {
+            self.blocks.swap_remove(0)
+        };
         body.yields = vec![result];
         let mut all_params: Vec<ir::Param> = self
             .captures
             .iter()
-            .map(|(_, _, name)| ir::Param { name: *name, span: self.func.span, ann: None, default: None })
+            .map(|(_, _, name)| ir::Param {
+                name: *name,
+                span: self.func.span,
+                ann: None,
+                default: None,
+            })
             .collect();
         let mut values: Vec<Value> = self.captures.iter().map(|(_, v, _)| *v).collect();
         self.func.n_captures = all_params.len();

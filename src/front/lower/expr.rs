@@ -8,7 +8,9 @@ use super::Lowerer;
 use super::ctx::{FnCtx, VarId};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::ir::builtin::DefaultArg;
-use crate::ir::{self, BinaryOp, Builtin, Const, DType, DefaultValue, IndexItem, InstKind, Prim, UnaryOp, Value};
+use crate::ir::{
+    self, BinaryOp, Builtin, Const, DType, DefaultValue, IndexItem, InstKind, Prim, UnaryOp, Value,
+};
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, IndexArg, UnOp};
 use crate::syntax::{Span, Symbol};
 
@@ -52,7 +54,10 @@ impl Lowerer<'_> {
                             operands.push(self.lower_expr(x));
                         }
                         IndexArg::Slice { lo, hi, .. } => {
-                            items.push(IndexItem::Slice { lo: lo.is_some(), hi: hi.is_some() });
+                            items.push(IndexItem::Slice {
+                                lo: lo.is_some(),
+                                hi: hi.is_some(),
+                            });
                             if let Some(lo) = lo {
                                 operands.push(self.lower_expr(lo));
                             }
@@ -69,7 +74,9 @@ impl Lowerer<'_> {
                 let b = self.lower_expr(base);
                 self.emit(InstKind::TupleGet(*index), vec![b], span)
             }
-            ExprKind::StructLit { path, fields, base } => self.lower_struct_lit(path, fields, base.as_deref(), span),
+            ExprKind::StructLit { path, fields, base } => {
+                self.lower_struct_lit(path, fields, base.as_deref(), span)
+            }
             ExprKind::Tuple(xs) => {
                 if xs.is_empty() {
                     return self.const_value(Const::Unit, span);
@@ -79,14 +86,23 @@ impl Lowerer<'_> {
             }
             ExprKind::TensorLit(xs) => {
                 let vs = xs.iter().map(|x| self.lower_expr(x)).collect();
-                self.emit(InstKind::Prim(Prim::Stack { dtype: DType::F32, literal: true }), vs, span)
+                self.emit(
+                    InstKind::Prim(Prim::Stack {
+                        dtype: DType::F32,
+                        literal: true,
+                    }),
+                    vs,
+                    span,
+                )
             }
             ExprKind::Lambda { params, body } => self.lower_lambda(params, body, span),
             ExprKind::Block(b) => self.lower_block(b),
             ExprKind::If { cond, then, else_ } => self.lower_if(cond, then, else_.as_deref(), span),
             ExprKind::For { pat, iter, body } => self.lower_for(pat, iter, body, span),
             ExprKind::While { cond, body } => self.lower_while(cond, body, span),
-            ExprKind::Break | ExprKind::Continue => self.lower_loop_exit(matches!(e.kind, ExprKind::Break), span),
+            ExprKind::Break | ExprKind::Continue => {
+                self.lower_loop_exit(matches!(e.kind, ExprKind::Break), span)
+            }
             ExprKind::Return(v) => self.lower_return(v.as_deref(), span),
             ExprKind::Range { .. } => {
                 self.error(
@@ -154,7 +170,11 @@ impl Lowerer<'_> {
         if let Some(b) = Builtin::from_name(name.as_str()) {
             return Some(NameRef::Builtin(b));
         }
-        if self.modules.get(module.0).is_some_and(|m| m.imports.contains_key(&name)) {
+        if self
+            .modules
+            .get(module.0)
+            .is_some_and(|m| m.imports.contains_key(&name))
+        {
             return Some(NameRef::Module);
         }
         None
@@ -164,8 +184,12 @@ impl Lowerer<'_> {
         let mut candidates: Vec<&'static str> = self.ctx.vars.iter().map(|v| v.name.as_str()).collect();
         candidates.extend(self.globals.names(self.ctx.module));
         candidates.extend(Builtin::ALL.iter().map(|b| b.name()));
-        let mut d = Diagnostic::error(span, format!("unknown name `{name}`")).with_label("not found in this scope");
-        if let Some(h) = did_you_mean(name.as_str(), candidates.iter().copied().filter(|c| !c.starts_with('$'))) {
+        let mut d =
+            Diagnostic::error(span, format!("unknown name `{name}`")).with_label("not found in this scope");
+        if let Some(h) = did_you_mean(
+            name.as_str(),
+            candidates.iter().copied().filter(|c| !c.starts_with('$')),
+        ) {
             d = d.with_help(h);
         } else if self.outer.iter().any(|c| c.lookup(name).is_some()) {
             d = d.with_help(format!(
@@ -238,7 +262,10 @@ impl Lowerer<'_> {
             return match self.globals.lookup(m, field.name) {
                 Some(Global::Func(f)) => self.emit(InstKind::Closure(f), Vec::new(), span),
                 Some(Global::Struct(_)) => {
-                    self.error(Diagnostic::error(span, format!("`{}` is a struct, not a value", field.name)));
+                    self.error(Diagnostic::error(
+                        span,
+                        format!("`{}` is a struct, not a value", field.name),
+                    ));
                     self.const_value(Const::Undef, span)
                 }
                 None => {
@@ -252,8 +279,16 @@ impl Lowerer<'_> {
     }
 
     fn unknown_member(&mut self, m: ModuleId, field: ast::Ident) {
-        let module_name = self.modules.get(m.0).and_then(|x| x.name).map(|n| n.to_string()).unwrap_or_default();
-        let mut d = Diagnostic::error(field.span, format!("module `{module_name}` has no member `{}`", field.name));
+        let module_name = self
+            .modules
+            .get(m.0)
+            .and_then(|x| x.name)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        let mut d = Diagnostic::error(
+            field.span,
+            format!("module `{module_name}` has no member `{}`", field.name),
+        );
         let names = self.globals.names(m);
         if let Some(h) = did_you_mean(field.name.as_str(), names.iter().copied()) {
             d = d.with_help(h);
@@ -268,7 +303,11 @@ impl Lowerer<'_> {
         if self.ctx.lookup(*n).is_some() || self.outer.iter().any(|c| c.lookup(*n).is_some()) {
             return None;
         }
-        self.modules.get(self.ctx.module.0)?.imports.get(n).map(|(m, _)| *m)
+        self.modules
+            .get(self.ctx.module.0)?
+            .imports
+            .get(n)
+            .map(|(m, _)| *m)
     }
 
     fn lower_call(&mut self, callee: &Expr, args: &[ast::Arg], span: Span) -> Value {
@@ -327,10 +366,19 @@ impl Lowerer<'_> {
         args: &[ast::Arg],
         span: Span,
     ) -> Value {
-        let decl_params: Vec<ast::Param> =
-            self.globals.fn_decls.get(f.0 as usize).map(|(_, d)| d.params.clone()).unwrap_or_default();
-        let slots: Vec<ParamSlot> =
-            decl_params.iter().map(|p| ParamSlot { name: p.name.name, has_default: p.default.is_some() }).collect();
+        let decl_params: Vec<ast::Param> = self
+            .globals
+            .fn_decls
+            .get(f.0 as usize)
+            .map(|(_, d)| d.params.clone())
+            .unwrap_or_default();
+        let slots: Vec<ParamSlot> = decl_params
+            .iter()
+            .map(|p| ParamSlot {
+                name: p.name.name,
+                has_default: p.default.is_some(),
+            })
+            .collect();
         let names: Vec<Option<ast::Ident>> = args.iter().map(|a| a.name).collect();
         let values: Vec<Value> = args.iter().map(|a| self.lower_expr(&a.value)).collect();
         let bound = match bind_args(name, &slots, &names, span, callee_span) {
@@ -350,7 +398,11 @@ impl Lowerer<'_> {
             match b {
                 Bound::Arg(k) => call_args.push(values.get(*k).copied().unwrap_or(Value(0))),
                 Bound::Default => {
-                    let default = self.program.func(f).and_then(|func| func.params.get(i)).and_then(|p| p.default.clone());
+                    let default = self
+                        .program
+                        .func(f)
+                        .and_then(|func| func.params.get(i))
+                        .and_then(|p| p.default.clone());
                     let v = match default {
                         Some(DefaultValue::Const(c)) => self.const_value(c, span),
                         Some(DefaultValue::Thunk(t)) => self.emit(InstKind::Call(t), Vec::new(), span),
@@ -373,7 +425,12 @@ impl Lowerer<'_> {
         if let Some(c) = super::literal_const(d) {
             return self.const_value(c, d.span);
         }
-        let module = self.globals.fn_decls.get(f.0 as usize).map(|(m, _)| *m).unwrap_or(ModuleId(0));
+        let module = self
+            .globals
+            .fn_decls
+            .get(f.0 as usize)
+            .map(|(m, _)| *m)
+            .unwrap_or(ModuleId(0));
         let name = Symbol::intern("default");
         let func = self.lower_function(module, name, Vec::new(), None, d, d.span);
         let id = self.push_func(func);
@@ -392,7 +449,10 @@ impl Lowerer<'_> {
         let params = b.params();
         let slots: Vec<ParamSlot> = params
             .iter()
-            .map(|p| ParamSlot { name: Symbol::intern(p.name), has_default: p.default != DefaultArg::Required })
+            .map(|p| ParamSlot {
+                name: Symbol::intern(p.name),
+                has_default: p.default != DefaultArg::Required,
+            })
             .collect();
         let mut call_args = Vec::new();
         let names: Vec<Option<ast::Ident>> = if b.variadic() {
@@ -407,7 +467,11 @@ impl Lowerer<'_> {
             args.iter().map(|a| a.name).collect()
         };
         let named_values: Vec<Value> = if b.variadic() {
-            args.iter().zip(&values).filter(|(a, _)| a.name.is_some()).map(|(_, v)| *v).collect()
+            args.iter()
+                .zip(&values)
+                .filter(|(a, _)| a.name.is_some())
+                .map(|(_, v)| *v)
+                .collect()
         } else {
             values.clone()
         };
@@ -447,15 +511,24 @@ impl Lowerer<'_> {
         let module = self.ctx.module;
         let Some(sid) = self.resolve_struct_path(module, path) else {
             let text: Vec<&str> = path.iter().map(|p| p.name.as_str()).collect();
-            let at = path.first().map(|p| p.span).unwrap_or(span).to(path.last().map(|p| p.span).unwrap_or(span));
-            self.error(Diagnostic::error(at, format!("unknown struct `{}`", text.join("."))));
+            let at = path
+                .first()
+                .map(|p| p.span)
+                .unwrap_or(span)
+                .to(path.last().map(|p| p.span).unwrap_or(span));
+            self.error(Diagnostic::error(
+                at,
+                format!("unknown struct `{}`", text.join(".")),
+            ));
             fields.iter().for_each(|(_, e)| {
                 self.lower_expr(e);
             });
             return self.const_value(Const::Undef, span);
         };
         let def = self.program.struct_def(sid).cloned();
-        let Some(def) = def else { return self.const_value(Const::Undef, span) };
+        let Some(def) = def else {
+            return self.const_value(Const::Undef, span);
+        };
         let mut given: Vec<Option<Value>> = vec![None; def.fields.len()];
         for (name, e) in fields {
             let v = self.lower_expr(e);
@@ -463,7 +536,10 @@ impl Lowerer<'_> {
                 Some(i) => {
                     if let Some(slot) = given.get_mut(i) {
                         if slot.is_some() {
-                            self.error(Diagnostic::error(name.span, format!("field `{}` is given twice", name.name)));
+                            self.error(Diagnostic::error(
+                                name.span,
+                                format!("field `{}` is given twice", name.name),
+                            ));
                         }
                         *slot = Some(v);
                     }
@@ -494,9 +570,17 @@ impl Lowerer<'_> {
         if !missing.is_empty() {
             let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
             self.error(
-                Diagnostic::error(span, format!("missing field{} {} in `{}`", if missing.len() > 1 { "s" } else { "" }, list.join(", "), def.name))
-                    .with_secondary(def.span, "struct declared here")
-                    .with_help("give every field, or copy the others from a record with `..base`"),
+                Diagnostic::error(
+                    span,
+                    format!(
+                        "missing field{} {} in `{}`",
+                        if missing.len() > 1 { "s" } else { "" },
+                        list.join(", "),
+                        def.name
+                    ),
+                )
+                .with_secondary(def.span, "struct declared here")
+                .with_help("give every field, or copy the others from a record with `..base`"),
             );
             return self.const_value(Const::Undef, span);
         }
@@ -508,7 +592,11 @@ impl Lowerer<'_> {
         let module = self.ctx.module;
         let ir_params = self.lower_params(module, params);
         let (line, _) = self.sources.line_col(span.file, span.lo);
-        let file = self.sources.get(span.file).map(|f| f.name.clone()).unwrap_or_default();
+        let file = self
+            .sources
+            .get(span.file)
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
         let short = file.rsplit('/').next().unwrap_or(&file).to_string();
         let name = Symbol::intern(&format!("lambda@{short}:{line}"));
         self.enter(FnCtx::new(module, name, span, true));

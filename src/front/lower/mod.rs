@@ -34,7 +34,15 @@ pub fn lower_program(modules: &[LoadedModule], sources: &SourceMap) -> (Program,
     let mut diags = Vec::new();
     let globals = Globals::collect(modules, &mut diags);
     let ctx = FnCtx::new(ModuleId(0), Symbol::intern("main"), Span::default(), false);
-    let mut l = Lowerer { modules, sources, globals, program: Program::default(), diags, ctx, outer: Vec::new() };
+    let mut l = Lowerer {
+        modules,
+        sources,
+        globals,
+        program: Program::default(),
+        diags,
+        ctx,
+        outer: Vec::new(),
+    };
     l.declare_items();
     l.lower_items();
     (l.program, l.diags)
@@ -93,11 +101,18 @@ impl Lowerer<'_> {
             for item in &m.ast.items {
                 match item {
                     Item::Test(t) if mi == 0 => {
-                        let body = ast::Expr { kind: ExprKind::Block(t.body.clone()), span: t.body.span };
+                        let body = ast::Expr {
+                            kind: ExprKind::Block(t.body.clone()),
+                            span: t.body.span,
+                        };
                         let name = Symbol::intern(&format!("test {}", t.name));
                         let func = self.lower_function(module, name, Vec::new(), None, &body, t.span);
                         let id = self.push_func(func);
-                        self.program.tests.push(ir::TestDef { name: t.name.clone(), func: id, span: t.span });
+                        self.program.tests.push(ir::TestDef {
+                            name: t.name.clone(),
+                            func: id,
+                            span: t.span,
+                        });
                     }
                     Item::Adjoint(a) => self.diags.push(
                         Diagnostic::error(a.name.span, "custom `adjoint` declarations are not supported yet")
@@ -107,16 +122,24 @@ impl Lowerer<'_> {
                 }
             }
             if mi == 0 {
-                let body = ast::Block { stmts: m.ast.stmts.clone(), tail: None, span: Span::default() };
+                let body = ast::Block {
+                    stmts: m.ast.stmts.clone(),
+                    tail: None,
+                    span: Span::default(),
+                };
                 let span = m.ast.stmts.first().map(|s| s.span).unwrap_or_default();
-                let body = ast::Expr { kind: ExprKind::Block(body), span };
+                let body = ast::Expr {
+                    kind: ExprKind::Block(body),
+                    span,
+                };
                 let func = self.lower_function(module, Symbol::intern("main"), Vec::new(), None, &body, span);
                 let id = self.push_func(func);
                 self.program.main = Some(id);
             } else if let Some(s) = m.ast.stmts.first() {
                 self.diags.push(
-                    Diagnostic::error(s.span, "a module may contain only items, not statements")
-                        .with_help("move this statement into a function, or into the program that imports the module"),
+                    Diagnostic::error(s.span, "a module may contain only items, not statements").with_help(
+                        "move this statement into a function, or into the program that imports the module",
+                    ),
                 );
             }
         }
@@ -142,7 +165,12 @@ impl Lowerer<'_> {
                         DefaultValue::Thunk(self.push_func(f))
                     }
                 });
-                ir::Param { name: p.name.name, span: p.name.span, ann, default }
+                ir::Param {
+                    name: p.name.name,
+                    span: p.name.span,
+                    ann,
+                    default,
+                }
             })
             .collect()
     }
@@ -274,14 +302,27 @@ impl Lowerer<'_> {
     /// Emits a one-result instruction into the current block.
     fn emit(&mut self, kind: ir::InstKind, args: Vec<ir::Value>, span: Span) -> ir::Value {
         let v = self.cur().func.new_value(None, None);
-        self.cur().push_inst(ir::Inst { kind, args, results: vec![v], span });
+        self.cur().push_inst(ir::Inst {
+            kind,
+            args,
+            results: vec![v],
+            span,
+        });
         v
     }
 
     /// `if c { a } else { b }` over already computed values.
     fn select(&mut self, c: ir::Value, a: ir::Value, b: ir::Value, span: Span) -> ir::Value {
-        let then = ir::Block { params: Vec::new(), insts: Vec::new(), yields: vec![a] };
-        let else_ = ir::Block { params: Vec::new(), insts: Vec::new(), yields: vec![b] };
+        let then = ir::Block {
+            params: Vec::new(),
+            insts: Vec::new(),
+            yields: vec![a],
+        };
+        let else_ = ir::Block {
+            params: Vec::new(),
+            insts: Vec::new(),
+            yields: vec![b],
+        };
         self.emit(ir::InstKind::If { then, else_ }, vec![c], span)
     }
 }

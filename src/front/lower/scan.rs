@@ -21,18 +21,27 @@ impl Exits {
     }
 
     fn or(self, o: Exits) -> Exits {
-        Exits { brk: self.brk || o.brk, cont: self.cont || o.cont, ret: self.ret || o.ret }
+        Exits {
+            brk: self.brk || o.brk,
+            cont: self.cont || o.cont,
+            ret: self.ret || o.ret,
+        }
     }
 }
 
 pub fn stmt_exits(s: &Stmt) -> Exits {
     match &s.kind {
-        StmtKind::Let { value, .. } | StmtKind::Assign { value, .. } | StmtKind::Expr(value) => expr_exits(value),
+        StmtKind::Let { value, .. } | StmtKind::Assign { value, .. } | StmtKind::Expr(value) => {
+            expr_exits(value)
+        }
     }
 }
 
 pub fn block_exits(b: &Block) -> Exits {
-    let mut e = b.stmts.iter().fold(Exits::default(), |acc, s| acc.or(stmt_exits(s)));
+    let mut e = b
+        .stmts
+        .iter()
+        .fold(Exits::default(), |acc, s| acc.or(stmt_exits(s)));
     if let Some(t) = &b.tail {
         e = e.or(expr_exits(t));
     }
@@ -45,11 +54,24 @@ pub fn expr_exits(e: &Expr) -> Exits {
     let mut acc = Exits::default();
     let mut sub = |x: &Expr| acc = acc.or(expr_exits(x));
     match &e.kind {
-        ExprKind::Break => return Exits { brk: true, ..Exits::default() },
-        ExprKind::Continue => return Exits { cont: true, ..Exits::default() },
+        ExprKind::Break => {
+            return Exits {
+                brk: true,
+                ..Exits::default()
+            };
+        }
+        ExprKind::Continue => {
+            return Exits {
+                cont: true,
+                ..Exits::default()
+            };
+        }
         ExprKind::Return(v) => {
             let inner = v.as_deref().map(expr_exits).unwrap_or_default();
-            return inner.or(Exits { ret: true, ..Exits::default() });
+            return inner.or(Exits {
+                ret: true,
+                ..Exits::default()
+            });
         }
         ExprKind::Int(_)
         | ExprKind::Float(_)
@@ -95,12 +117,18 @@ pub fn expr_exits(e: &Expr) -> Exits {
         ExprKind::For { iter, body, .. } => {
             sub(iter);
             let inner = block_exits(body);
-            return acc.or(Exits { ret: inner.ret, ..Exits::default() });
+            return acc.or(Exits {
+                ret: inner.ret,
+                ..Exits::default()
+            });
         }
         ExprKind::While { cond, body } => {
             let c = expr_exits(cond);
             let inner = block_exits(body);
-            return c.or(Exits { ret: inner.ret, ..Exits::default() });
+            return c.or(Exits {
+                ret: inner.ret,
+                ..Exits::default()
+            });
         }
     }
     acc

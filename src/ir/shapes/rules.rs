@@ -91,7 +91,10 @@ fn tensor<'a>(ops: &[Operand<'a>], i: usize) -> Result<&'a TensorTy, ShapeError>
         Ty::Record(..) => Err(ShapeError::at(i, "expected a tensor, found a record")),
         Ty::Str => Err(ShapeError::at(i, "expected a tensor, found a string")),
         Ty::Fn(_) => Err(ShapeError::at(i, "expected a tensor, found a function")),
-        Ty::Never => Err(ShapeError::at(i, "expected a tensor, found a value that is never computed")),
+        Ty::Never => Err(ShapeError::at(
+            i,
+            "expected a tensor, found a value that is never computed",
+        )),
     }
 }
 

@@ -54,8 +54,10 @@ impl Specializer<'_> {
                 if let Some(t) = b.ty(x).as_tensor()
                     && let Some(dims) = t.shape.concrete()
                 {
-                    let parts: Vec<Value> =
-                        dims.iter().map(|&d| self.emit_const(b, Const::Int(d as i64), Ty::int(), span)).collect();
+                    let parts: Vec<Value> = dims
+                        .iter()
+                        .map(|&d| self.emit_const(b, Const::Int(d as i64), Ty::int(), span))
+                        .collect();
                     return Ok(self.aggregate(b, InstKind::Tuple, parts, span));
                 }
                 self.emit_prim(b, Prim::Shape, vec![x], span)
@@ -71,7 +73,10 @@ impl Specializer<'_> {
                     }
                     self.spec_stack(b, elems, false, span)
                 }
-                t => Err(Diagnostic::error(span, format!("`stack` needs a list of tensors, found {}", t.describe(&self.out)))),
+                t => Err(Diagnostic::error(
+                    span,
+                    format!("`stack` needs a list of tensors, found {}", t.describe(&self.out)),
+                )),
             },
             Builtin::Zeros | Builtin::Ones => {
                 let fill = if bi == Builtin::Zeros { 0.0 } else { 1.0 };
@@ -174,13 +179,22 @@ impl Specializer<'_> {
             | Builtin::Jvp
             | Builtin::Hessian
             | Builtin::StopGradient
-            | Builtin::Gradcheck => Err(Diagnostic::error(span, format!("`{}` is not supported yet", bi.name()))
-                .with_label("not supported yet in this version of diffl")),
+            | Builtin::Gradcheck => Err(Diagnostic::error(
+                span,
+                format!("`{}` is not supported yet", bi.name()),
+            )
+            .with_label("not supported yet in this version of diffl")),
         }
     }
 
     /// A reduction with its axis and keepdims made static.
-    fn reduce(&mut self, b: &mut FnBuild<'_>, op: ReduceOp, args: &[Value], span: Span) -> Result<Value, Diagnostic> {
+    fn reduce(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        op: ReduceOp,
+        args: &[Value],
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let x = args.first().copied().unwrap_or(Value(0));
         let rank = match b.ty(x) {
             Ty::Tensor(t) => t.shape.rank(),
@@ -216,7 +230,9 @@ impl Specializer<'_> {
         let df = self.opts.default_float;
         let input_dtype = b.ty(x).as_tensor().map(|t| t.dtype).unwrap_or(df);
         let x = match op {
-            ReduceOp::Mean | ReduceOp::Logsumexp | ReduceOp::Norm if !input_dtype.is_float() => self.coerce(b, x, df, span)?,
+            ReduceOp::Mean | ReduceOp::Logsumexp | ReduceOp::Norm if !input_dtype.is_float() => {
+                self.coerce(b, x, df, span)?
+            }
             ReduceOp::Sum | ReduceOp::Prod | ReduceOp::Max | ReduceOp::Min if input_dtype == DType::Bool => {
                 self.coerce(b, x, df, span)?
             }
@@ -235,8 +251,21 @@ impl Specializer<'_> {
                 }
                 Ok(v)
             }
-            Ty::Tuple(parts) if parts.iter().all(|p| p.as_tensor().is_some_and(|t| t.dtype == DType::I64 && t.shape.is_scalar())) => Ok(v),
-            t => Err(Diagnostic::error(span, format!("a shape must be a list of ints like `[2, 3]`, found {}", t.describe(&self.out)))),
+            Ty::Tuple(parts)
+                if parts.iter().all(|p| {
+                    p.as_tensor()
+                        .is_some_and(|t| t.dtype == DType::I64 && t.shape.is_scalar())
+                }) =>
+            {
+                Ok(v)
+            }
+            t => Err(Diagnostic::error(
+                span,
+                format!(
+                    "a shape must be a list of ints like `[2, 3]`, found {}",
+                    t.describe(&self.out)
+                ),
+            )),
         }
     }
 
@@ -245,8 +274,10 @@ impl Specializer<'_> {
         match b.ty(v) {
             Ty::Tensor(t) => {
                 let shape = if let Some(dims) = t.shape.concrete() {
-                    let parts: Vec<Value> =
-                        dims.iter().map(|&d| self.emit_const(b, Const::Int(d as i64), Ty::int(), span)).collect();
+                    let parts: Vec<Value> = dims
+                        .iter()
+                        .map(|&d| self.emit_const(b, Const::Int(d as i64), Ty::int(), span))
+                        .collect();
                     self.aggregate(b, InstKind::Tuple, parts, span)
                 } else {
                     self.emit_prim(b, Prim::Shape, vec![v], span)?
@@ -275,7 +306,10 @@ impl Specializer<'_> {
                 Ok(self.aggregate(b, InstKind::Record(s), out, span))
             }
             Ty::Never => Ok(self.emit_undef(b, span)),
-            t => Err(Diagnostic::error(span, format!("cannot make zeros like {}", t.describe(&self.out)))),
+            t => Err(Diagnostic::error(
+                span,
+                format!("cannot make zeros like {}", t.describe(&self.out)),
+            )),
         }
     }
 }

@@ -14,7 +14,11 @@ use crate::syntax::{Span, Symbol};
 impl Specializer<'_> {
     pub(super) fn spec_inst(&mut self, b: &mut FnBuild<'_>, inst: &Inst) -> Result<(), Diagnostic> {
         let span = inst.span;
-        let args: Vec<Value> = inst.args.iter().map(|&a| b.get(a, span)).collect::<Result<_, _>>()?;
+        let args: Vec<Value> = inst
+            .args
+            .iter()
+            .map(|&a| b.get(a, span))
+            .collect::<Result<_, _>>()?;
         let result = match &inst.kind {
             InstKind::Const(c) => {
                 let ty = match c {
@@ -35,18 +39,34 @@ impl Specializer<'_> {
             InstKind::Builtin(bi) => self.spec_builtin(b, *bi, args, span)?,
             InstKind::BuiltinRef(bi) => {
                 let r = b.fresh(Ty::Fn(Box::new(FnTy::Builtin(*bi))), None);
-                b.push(Inst { kind: InstKind::BuiltinRef(*bi), args: Vec::new(), results: vec![r], span });
+                b.push(Inst {
+                    kind: InstKind::BuiltinRef(*bi),
+                    args: Vec::new(),
+                    results: vec![r],
+                    span,
+                });
                 r
             }
             InstKind::Call(f) => {
-                let infos = args.iter().map(|&a| ArgInfo { ty: b.ty(a), known: b.known.get(&a).cloned() }).collect();
+                let infos = args
+                    .iter()
+                    .map(|&a| ArgInfo {
+                        ty: b.ty(a),
+                        known: b.known.get(&a).cloned(),
+                    })
+                    .collect();
                 self.emit_call(b, *f, infos, args, span)?
             }
             InstKind::CallValue { names } => self.spec_call_value(b, &args, names, span)?,
             InstKind::Closure(f) => {
                 let captures = args.iter().map(|&a| b.ty(a)).collect();
                 let r = b.fresh(Ty::Fn(Box::new(FnTy::User { func: *f, captures })), None);
-                b.push(Inst { kind: InstKind::Closure(*f), args, results: vec![r], span });
+                b.push(Inst {
+                    kind: InstKind::Closure(*f),
+                    args,
+                    results: vec![r],
+                    span,
+                });
                 r
             }
             InstKind::Tuple => self.aggregate(b, InstKind::Tuple, args, span),
@@ -54,22 +74,39 @@ impl Specializer<'_> {
             InstKind::TupleGet(i) => {
                 let v = args.first().copied().unwrap_or(Value(0));
                 match b.ty(v) {
-                    Ty::Tuple(parts) if (*i as usize) < parts.len() => self.project(b, v, InstKind::TupleGet(*i), span)?,
+                    Ty::Tuple(parts) if (*i as usize) < parts.len() => {
+                        self.project(b, v, InstKind::TupleGet(*i), span)?
+                    }
                     Ty::Tuple(parts) => {
                         return Err(Diagnostic::error(
                             span,
-                            format!("tuple index {i} is out of range for a tuple of {} elements", parts.len()),
+                            format!(
+                                "tuple index {i} is out of range for a tuple of {} elements",
+                                parts.len()
+                            ),
                         ));
                     }
                     Ty::Never => self.emit_undef(b, span),
                     t => {
-                        return Err(Diagnostic::error(span, format!("`.{i}` needs a tuple, found {}", t.describe(&self.out))));
+                        return Err(Diagnostic::error(
+                            span,
+                            format!("`.{i}` needs a tuple, found {}", t.describe(&self.out)),
+                        ));
                     }
                 }
             }
-            InstKind::Field(name) => self.spec_field(b, args.first().copied().unwrap_or(Value(0)), *name, span)?,
-            InstKind::RecordGet(i) => self.project(b, args.first().copied().unwrap_or(Value(0)), InstKind::RecordGet(*i), span)?,
-            InstKind::CaptureGet(_) => return Err(Diagnostic::internal(span, "capture access in untyped IR")),
+            InstKind::Field(name) => {
+                self.spec_field(b, args.first().copied().unwrap_or(Value(0)), *name, span)?
+            }
+            InstKind::RecordGet(i) => self.project(
+                b,
+                args.first().copied().unwrap_or(Value(0)),
+                InstKind::RecordGet(*i),
+                span,
+            )?,
+            InstKind::CaptureGet(_) => {
+                return Err(Diagnostic::internal(span, "capture access in untyped IR"));
+            }
             InstKind::If { then, else_ } => return self.spec_if(b, inst, args, then, else_),
             InstKind::For { body } => return self.spec_for(b, inst, args, body),
             InstKind::While { cond, body } => return self.spec_while(b, inst, args, cond, body),
@@ -81,12 +118,23 @@ impl Specializer<'_> {
         Ok(())
     }
 
-    fn spec_prim(&mut self, b: &mut FnBuild<'_>, p: &Prim, args: Vec<Value>, span: Span) -> Result<Value, Diagnostic> {
+    fn spec_prim(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        p: &Prim,
+        args: Vec<Value>,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         match p {
             Prim::Binary(op @ (BinaryOp::Eq | BinaryOp::Ne))
-                if args.iter().any(|&a| matches!(b.ty(a), Ty::Tuple(_) | Ty::Record(..))) =>
+                if args
+                    .iter()
+                    .any(|&a| matches!(b.ty(a), Ty::Tuple(_) | Ty::Record(..))) =>
             {
-                let (x, y) = (args.first().copied().unwrap_or(Value(0)), args.get(1).copied().unwrap_or(Value(0)));
+                let (x, y) = (
+                    args.first().copied().unwrap_or(Value(0)),
+                    args.get(1).copied().unwrap_or(Value(0)),
+                );
                 self.aggregate_eq(b, x, y, *op == BinaryOp::Ne, span)
             }
             Prim::Binary(BinaryOp::And | BinaryOp::Or) | Prim::Unary(crate::ir::UnaryOp::Not) => {
@@ -112,7 +160,10 @@ impl Specializer<'_> {
                 {
                     return Err(Diagnostic::error(
                         span,
-                        format!("only tensors can be indexed with `[…]`, found {}", t.describe(&self.out)),
+                        format!(
+                            "only tensors can be indexed with `[…]`, found {}",
+                            t.describe(&self.out)
+                        ),
                     )
                     .with_help("use `.0`, `.1`, … for tuple elements and `.name` for record fields"));
                 }
@@ -136,36 +187,69 @@ impl Specializer<'_> {
     }
 
     /// A tensor literal or `stack`: elements promoted to one dtype.
-    pub(super) fn spec_stack(&mut self, b: &mut FnBuild<'_>, args: Vec<Value>, literal: bool, span: Span) -> Result<Value, Diagnostic> {
+    pub(super) fn spec_stack(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        args: Vec<Value>,
+        literal: bool,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         for &a in &args {
             if let t @ (Ty::Tuple(_) | Ty::Record(..) | Ty::Str | Ty::Fn(_)) = b.ty(a) {
                 return Err(Diagnostic::error(
                     span,
-                    format!("tensor elements must be numbers or tensors, found {}", t.describe(&self.out)),
+                    format!(
+                        "tensor elements must be numbers or tensors, found {}",
+                        t.describe(&self.out)
+                    ),
                 ));
             }
         }
-        let dtype = if args.is_empty() { self.opts.default_float } else { self.common_dtype(b, &args, span)? };
-        let has_bool = args.iter().any(|&a| b.ty(a).as_tensor().is_some_and(|t| t.dtype == crate::ir::DType::Bool));
+        let dtype = if args.is_empty() {
+            self.opts.default_float
+        } else {
+            self.common_dtype(b, &args, span)?
+        };
+        let has_bool = args.iter().any(|&a| {
+            b.ty(a)
+                .as_tensor()
+                .is_some_and(|t| t.dtype == crate::ir::DType::Bool)
+        });
         if has_bool && dtype != crate::ir::DType::Bool {
-            return Err(Diagnostic::error(span, "a tensor literal cannot mix bool and number elements")
-                .with_label("elements of different type")
-                .with_help("bools join only bools; convert with `float(…)` if you need numbers"));
+            return Err(
+                Diagnostic::error(span, "a tensor literal cannot mix bool and number elements")
+                    .with_label("elements of different type")
+                    .with_help("bools join only bools; convert with `float(…)` if you need numbers"),
+            );
         }
-        let args = args.into_iter().map(|a| self.coerce(b, a, dtype, span)).collect::<Result<Vec<_>, _>>()?;
+        let args = args
+            .into_iter()
+            .map(|a| self.coerce(b, a, dtype, span))
+            .collect::<Result<Vec<_>, _>>()?;
         self.emit_prim(b, Prim::Stack { dtype, literal }, args, span)
     }
 
-    fn spec_field(&mut self, b: &mut FnBuild<'_>, v: Value, name: Symbol, span: Span) -> Result<Value, Diagnostic> {
+    fn spec_field(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        v: Value,
+        name: Symbol,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         match b.ty(v) {
             Ty::Record(s, _) => {
-                let def = self.out.struct_def(s).cloned().ok_or_else(|| Diagnostic::internal(span, "unknown struct"))?;
+                let def = self
+                    .out
+                    .struct_def(s)
+                    .cloned()
+                    .ok_or_else(|| Diagnostic::internal(span, "unknown struct"))?;
                 match def.fields.iter().position(|f| *f == name) {
                     Some(i) => self.project(b, v, InstKind::RecordGet(i as u32), span),
                     None => {
-                        let mut d = Diagnostic::error(span, format!("struct `{}` has no field `{name}`", def.name))
-                            .with_label(format!("no field `{name}`"))
-                            .with_secondary(def.span, "struct declared here");
+                        let mut d =
+                            Diagnostic::error(span, format!("struct `{}` has no field `{name}`", def.name))
+                                .with_label(format!("no field `{name}`"))
+                                .with_secondary(def.span, "struct declared here");
                         let names: Vec<&str> = def.fields.iter().map(|f| f.as_str()).collect();
                         d = match did_you_mean(name.as_str(), names.iter().copied()) {
                             Some(h) => d.with_help(h),
@@ -176,7 +260,10 @@ impl Specializer<'_> {
                 }
             }
             Ty::Never => Ok(self.emit_undef(b, span)),
-            t => Err(Diagnostic::error(span, format!("`.{name}` needs a record, found {}", t.describe(&self.out)))),
+            t => Err(Diagnostic::error(
+                span,
+                format!("`.{name}` needs a record, found {}", t.describe(&self.out)),
+            )),
         }
     }
 
@@ -193,15 +280,30 @@ impl Specializer<'_> {
             return Ok(self.emit_undef(b, span));
         }
         let (id, ret) = self.specialize_call(f, infos, span).map_err(|d| {
-            if d.span == Span::default() { Diagnostic { span, ..d } } else { d }
+            if d.span == Span::default() {
+                Diagnostic { span, ..d }
+            } else {
+                d
+            }
         })?;
         let r = b.fresh(ret, None);
-        b.push(Inst { kind: InstKind::Call(id), args, results: vec![r], span });
+        b.push(Inst {
+            kind: InstKind::Call(id),
+            args,
+            results: vec![r],
+            span,
+        });
         Ok(r)
     }
 
     /// `f(args…)` where `f` is a value: a closure or a builtin.
-    fn spec_call_value(&mut self, b: &mut FnBuild<'_>, args: &[Value], names: &[Option<Symbol>], span: Span) -> Result<Value, Diagnostic> {
+    fn spec_call_value(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        args: &[Value],
+        names: &[Option<Symbol>],
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let Some((&callee, rest)) = args.split_first() else {
             return Err(Diagnostic::internal(span, "call without callee"));
         };
@@ -209,7 +311,10 @@ impl Specializer<'_> {
             Ty::Fn(f) => *f,
             Ty::Never => return Ok(self.emit_undef(b, span)),
             t => {
-                return Err(Diagnostic::error(span, format!("this is not a function: it is {}", t.describe(&self.out))));
+                return Err(Diagnostic::error(
+                    span,
+                    format!("this is not a function: it is {}", t.describe(&self.out)),
+                ));
             }
         };
         let idents: Vec<Option<Ident>> = names.iter().map(|n| n.map(|name| Ident { name, span })).collect();
@@ -237,17 +342,31 @@ impl Specializer<'_> {
                 self.spec_builtin(b, bi, vals, span)
             }
             FnTy::User { func, captures } => {
-                let src_fn = self.src.func(func).ok_or_else(|| Diagnostic::internal(span, "missing function"))?;
-                let declared: Vec<crate::ir::Param> = src_fn.params.iter().skip(src_fn.n_captures).cloned().collect();
+                let src_fn = self
+                    .src
+                    .func(func)
+                    .ok_or_else(|| Diagnostic::internal(span, "missing function"))?;
+                let declared: Vec<crate::ir::Param> =
+                    src_fn.params.iter().skip(src_fn.n_captures).cloned().collect();
                 let fname = src_fn.name.to_string();
-                let slots: Vec<ParamSlot> =
-                    declared.iter().map(|p| ParamSlot { name: p.name, has_default: p.default.is_some() }).collect();
+                let slots: Vec<ParamSlot> = declared
+                    .iter()
+                    .map(|p| ParamSlot {
+                        name: p.name,
+                        has_default: p.default.is_some(),
+                    })
+                    .collect();
                 let bound = bind_args(&fname, &slots, &idents, span, span)?;
                 let mut call_args = Vec::new();
                 for (i, _) in captures.iter().enumerate() {
                     let ty = captures.get(i).cloned().unwrap_or(Ty::Never);
                     let r = b.fresh(ty, None);
-                    b.push(Inst { kind: InstKind::CaptureGet(i as u32), args: vec![callee], results: vec![r], span });
+                    b.push(Inst {
+                        kind: InstKind::CaptureGet(i as u32),
+                        args: vec![callee],
+                        results: vec![r],
+                        span,
+                    });
                     call_args.push(r);
                 }
                 for (p, bd) in declared.iter().zip(bound) {
@@ -255,15 +374,28 @@ impl Specializer<'_> {
                         Bound::Arg(k) => rest.get(k).copied().unwrap_or(Value(0)),
                         Bound::Default => match &p.default {
                             Some(DefaultValue::Const(c)) => {
-                                let inst = Inst { kind: InstKind::Const(c.clone()), args: vec![], results: vec![], span };
+                                let inst = Inst {
+                                    kind: InstKind::Const(c.clone()),
+                                    args: vec![],
+                                    results: vec![],
+                                    span,
+                                };
                                 self.const_of(b, &inst)
                             }
-                            Some(DefaultValue::Thunk(t)) => self.emit_call(b, *t, Vec::new(), Vec::new(), span)?,
+                            Some(DefaultValue::Thunk(t)) => {
+                                self.emit_call(b, *t, Vec::new(), Vec::new(), span)?
+                            }
                             None => return Err(Diagnostic::internal(span, "missing default")),
                         },
                     });
                 }
-                let infos = call_args.iter().map(|&a| ArgInfo { ty: b.ty(a), known: b.known.get(&a).cloned() }).collect();
+                let infos = call_args
+                    .iter()
+                    .map(|&a| ArgInfo {
+                        ty: b.ty(a),
+                        known: b.known.get(&a).cloned(),
+                    })
+                    .collect();
                 self.emit_call(b, func, infos, call_args, span)
             }
         }
@@ -289,7 +421,12 @@ impl Specializer<'_> {
         self.emit_const(b, c, ty, inst.span)
     }
 
-    pub(super) fn builtin_default(&mut self, b: &mut FnBuild<'_>, d: crate::ir::builtin::DefaultArg, span: Span) -> Value {
+    pub(super) fn builtin_default(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        d: crate::ir::builtin::DefaultArg,
+        span: Span,
+    ) -> Value {
         use crate::ir::builtin::DefaultArg as D;
         let c = match d {
             D::Required | D::Absent => Const::Unit,
@@ -298,12 +435,29 @@ impl Specializer<'_> {
             D::Bool(x) => Const::Bool(x),
             D::Str(s) => Const::Str(s.to_string()),
         };
-        self.const_of(b, &Inst { kind: InstKind::Const(c), args: vec![], results: vec![], span })
+        self.const_of(
+            b,
+            &Inst {
+                kind: InstKind::Const(c),
+                args: vec![],
+                results: vec![],
+                span,
+            },
+        )
     }
 
     /// Specializes a block in a new output block; returns it and its yields.
-    fn spec_sub_block(&mut self, b: &mut FnBuild<'_>, src: &Block, params: Vec<Value>) -> Result<(Block, Vec<Value>), Diagnostic> {
-        b.blocks.push(Block { params, insts: Vec::new(), yields: Vec::new() });
+    fn spec_sub_block(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        src: &Block,
+        params: Vec<Value>,
+    ) -> Result<(Block, Vec<Value>), Diagnostic> {
+        b.blocks.push(Block {
+            params,
+            insts: Vec::new(),
+            yields: Vec::new(),
+        });
         let yields = self.spec_block_body(b, src);
         let mut blk = b.blocks.pop().unwrap_or_default();
         let yields = yields?;
@@ -312,7 +466,13 @@ impl Specializer<'_> {
     }
 
     /// Casts the yields of an already built block to the joined types.
-    fn cast_yields(&mut self, b: &mut FnBuild<'_>, blk: &mut Block, tys: &[Ty], span: Span) -> Result<(), Diagnostic> {
+    fn cast_yields(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        blk: &mut Block,
+        tys: &[Ty],
+        span: Span,
+    ) -> Result<(), Diagnostic> {
         b.blocks.push(std::mem::take(blk));
         let mut yields = Vec::new();
         let old = b.blocks.last().map(|x| x.yields.clone()).unwrap_or_default();
@@ -338,7 +498,11 @@ impl Specializer<'_> {
                 let record = if let Ty::Record(s, _) = ty { Some(*s) } else { None };
                 let mut parts = Vec::new();
                 for (i, t) in ts.iter().enumerate().take(hs.len()) {
-                    let kind = if record.is_some() { InstKind::RecordGet(i as u32) } else { InstKind::TupleGet(i as u32) };
+                    let kind = if record.is_some() {
+                        InstKind::RecordGet(i as u32)
+                    } else {
+                        InstKind::TupleGet(i as u32)
+                    };
                     let p = self.project(b, v, kind, span)?;
                     parts.push(self.convert(b, p, t, span)?);
                 }
@@ -358,23 +522,42 @@ impl Specializer<'_> {
                 join(x, y, self.opts.default_float).map_err(|e| {
                     Diagnostic::error(
                         span,
-                        format!("{what}: {} ({} and {})", e.message, x.describe(&self.out), y.describe(&self.out)),
+                        format!(
+                            "{what}: {} ({} and {})",
+                            e.message,
+                            x.describe(&self.out),
+                            y.describe(&self.out)
+                        ),
                     )
                 })
             })
             .collect()
     }
 
-    fn spec_if(&mut self, b: &mut FnBuild<'_>, inst: &Inst, args: Vec<Value>, then: &Block, else_: &Block) -> Result<(), Diagnostic> {
+    fn spec_if(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        inst: &Inst,
+        args: Vec<Value>,
+        then: &Block,
+        else_: &Block,
+    ) -> Result<(), Diagnostic> {
         let span = inst.span;
         let c = args.first().copied().unwrap_or(Value(0));
         match b.ty(c) {
             Ty::Tensor(t) if t.dtype == crate::ir::DType::Bool && t.shape.is_scalar() => {}
             Ty::Never => {}
             t => {
-                return Err(Diagnostic::error(span, format!("the condition must be a bool, found {}", t.describe(&self.out)))
-                    .with_label("expected bool")
-                    .with_help("there is no truthiness: compare explicitly, e.g. `x != 0.0`"));
+                let at = b
+                    .def_span(c)
+                    .filter(|s| s.file == span.file && s.lo >= span.lo && s.hi <= span.hi)
+                    .unwrap_or(span);
+                return Err(Diagnostic::error(
+                    at,
+                    format!("the condition must be a bool, found {}", t.describe(&self.out)),
+                )
+                .with_label("expected bool")
+                .with_help("there is no truthiness: compare explicitly, e.g. `x != 0.0`"));
             }
         }
         let (mut tb, ty_) = self.spec_sub_block(b, then, Vec::new())?;
@@ -388,7 +571,12 @@ impl Specializer<'_> {
         for (&src, &r) in inst.results.iter().zip(&results) {
             b.map(src, r);
         }
-        b.push(Inst { kind: InstKind::If { then: tb, else_: eb }, args: vec![c], results, span });
+        b.push(Inst {
+            kind: InstKind::If { then: tb, else_: eb },
+            args: vec![c],
+            results,
+            span,
+        });
         Ok(())
     }
 
@@ -403,16 +591,30 @@ impl Specializer<'_> {
         let mut tys: Vec<Ty> = init.iter().map(|&v| forget_consts(&b.ty(v))).collect();
         for _ in 0..super::MAX_FIXPOINT_ROUNDS {
             let (blocks, yielded) = build(self, b, &tys)?;
-            let next = self.join_all(&tys, &yielded, span, "a loop variable changes type between iterations")?;
+            let next = self.join_all(
+                &tys,
+                &yielded,
+                span,
+                "a loop variable changes type between iterations",
+            )?;
             if next == tys {
                 return Ok((blocks, tys));
             }
             tys = next;
         }
-        Err(Diagnostic::error(span, "the types of this loop's variables do not settle"))
+        Err(Diagnostic::error(
+            span,
+            "the types of this loop's variables do not settle",
+        ))
     }
 
-    fn spec_for(&mut self, b: &mut FnBuild<'_>, inst: &Inst, args: Vec<Value>, body: &Block) -> Result<(), Diagnostic> {
+    fn spec_for(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        inst: &Inst,
+        args: Vec<Value>,
+        body: &Block,
+    ) -> Result<(), Diagnostic> {
         let span = inst.span;
         let (bounds, init) = args.split_at(2.min(args.len()));
         for &v in bounds {
@@ -420,7 +622,10 @@ impl Specializer<'_> {
                 Ty::Tensor(t) if t.dtype == crate::ir::DType::I64 && t.shape.is_scalar() => {}
                 Ty::Never => {}
                 t => {
-                    return Err(Diagnostic::error(span, format!("a range needs int bounds, found {}", t.describe(&self.out))));
+                    return Err(Diagnostic::error(
+                        span,
+                        format!("a range needs int bounds, found {}", t.describe(&self.out)),
+                    ));
                 }
             }
         }
@@ -449,11 +654,23 @@ impl Specializer<'_> {
         for (&src, &r) in inst.results.iter().zip(&results) {
             b.map(src, r);
         }
-        b.push(Inst { kind: InstKind::For { body: blk }, args: new_args, results, span });
+        b.push(Inst {
+            kind: InstKind::For { body: blk },
+            args: new_args,
+            results,
+            span,
+        });
         Ok(())
     }
 
-    fn spec_while(&mut self, b: &mut FnBuild<'_>, inst: &Inst, args: Vec<Value>, cond: &Block, body: &Block) -> Result<(), Diagnostic> {
+    fn spec_while(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        inst: &Inst,
+        args: Vec<Value>,
+        cond: &Block,
+        body: &Block,
+    ) -> Result<(), Diagnostic> {
         let span = inst.span;
         let (blocks, tys) = self.loop_fixpoint(b, &args, span, |s, b, tys| {
             let mut cparams = Vec::new();
@@ -468,10 +685,15 @@ impl Specializer<'_> {
                     Ty::Tensor(t) if t.dtype == crate::ir::DType::Bool && t.shape.is_scalar() => {}
                     Ty::Never => {}
                     t => {
+                        let at = b
+                            .def_span(c)
+                            .filter(|s| s.file == span.file && s.lo >= span.lo && s.hi <= span.hi)
+                            .unwrap_or(span);
                         return Err(Diagnostic::error(
-                            span,
+                            at,
                             format!("the condition must be a bool, found {}", t.describe(&s.out)),
                         )
+                        .with_label("expected bool")
                         .with_help("there is no truthiness: compare explicitly"));
                     }
                 }
@@ -498,7 +720,15 @@ impl Specializer<'_> {
         for (&src, &r) in inst.results.iter().zip(&results) {
             b.map(src, r);
         }
-        b.push(Inst { kind: InstKind::While { cond: cblk, body: bblk }, args: new_args, results, span });
+        b.push(Inst {
+            kind: InstKind::While {
+                cond: cblk,
+                body: bblk,
+            },
+            args: new_args,
+            results,
+            span,
+        });
         Ok(())
     }
 }

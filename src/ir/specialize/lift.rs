@@ -25,8 +25,14 @@ impl Specializer<'_> {
         }
         let tys: Vec<Ty> = operands.iter().map(|&v| b.ty(v)).collect();
         let knowns: Vec<Option<Known>> = operands.iter().map(|v| b.known.get(v).cloned()).collect();
-        let ops: Vec<Operand<'_>> =
-            tys.iter().zip(&knowns).map(|(ty, known)| Operand { ty, known: known.as_ref() }).collect();
+        let ops: Vec<Operand<'_>> = tys
+            .iter()
+            .zip(&knowns)
+            .map(|(ty, known)| Operand {
+                ty,
+                known: known.as_ref(),
+            })
+            .collect();
         let ty = shapes::result_type(&prim, &ops, self.opts.default_float).map_err(|e| {
             let mut d = Diagnostic::error(span, e.message.clone());
             if let Some(h) = e.help {
@@ -39,13 +45,23 @@ impl Specializer<'_> {
         if let Some(k) = folded {
             b.known.insert(r, k);
         }
-        b.push(Inst { kind: InstKind::Prim(prim), args: operands, results: vec![r], span });
+        b.push(Inst {
+            kind: InstKind::Prim(prim),
+            args: operands,
+            results: vec![r],
+            span,
+        });
         Ok(r)
     }
 
     pub(super) fn emit_undef(&mut self, b: &mut FnBuild<'_>, span: Span) -> Value {
         let r = b.fresh(Ty::Never, None);
-        b.push(Inst { kind: InstKind::Const(Const::Undef), args: Vec::new(), results: vec![r], span });
+        b.push(Inst {
+            kind: InstKind::Const(Const::Undef),
+            args: Vec::new(),
+            results: vec![r],
+            span,
+        });
         r
     }
 
@@ -60,13 +76,24 @@ impl Specializer<'_> {
         if let Some(k) = known {
             b.known.insert(r, k);
         }
-        b.push(Inst { kind: InstKind::Const(c), args: Vec::new(), results: vec![r], span });
+        b.push(Inst {
+            kind: InstKind::Const(c),
+            args: Vec::new(),
+            results: vec![r],
+            span,
+        });
         r
     }
 
     /// `v` converted to `dtype` (same shape); a float constant is re-emitted at
     /// that width rather than cast, so a literal is rounded once.
-    pub(super) fn coerce(&mut self, b: &mut FnBuild<'_>, v: Value, dtype: DType, span: Span) -> Result<Value, Diagnostic> {
+    pub(super) fn coerce(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        v: Value,
+        dtype: DType,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let Ty::Tensor(t) = b.ty(v) else { return Ok(v) };
         if t.dtype == dtype {
             return Ok(v);
@@ -89,10 +116,17 @@ impl Specializer<'_> {
     }
 
     /// The dtype that tensor operands promote to.
-    pub(super) fn common_dtype(&self, b: &FnBuild<'_>, vs: &[Value], span: Span) -> Result<DType, Diagnostic> {
+    pub(super) fn common_dtype(
+        &self,
+        b: &FnBuild<'_>,
+        vs: &[Value],
+        span: Span,
+    ) -> Result<DType, Diagnostic> {
         let tys: Vec<TensorTy> = vs.iter().filter_map(|&v| b.ty(v).as_tensor().cloned()).collect();
         let refs: Vec<&TensorTy> = tys.iter().collect();
-        shapes::promote(&refs, self.opts.default_float).map(|t| t.0).map_err(|e| Diagnostic::error(span, e.message))
+        shapes::promote(&refs, self.opts.default_float)
+            .map(|t| t.0)
+            .map_err(|e| Diagnostic::error(span, e.message))
     }
 
     /// An elementwise prim on tensors, with operands cast to the dtype the
@@ -123,8 +157,15 @@ impl Specializer<'_> {
                 _ => {
                     let d = self.common_dtype(b, &operands, span)?;
                     let d = if d == DType::Bool { DType::I64 } else { d };
-                    let d = if matches!(op, BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne)
-                        && self.common_dtype(b, &operands, span)? == DType::Bool
+                    let d = if matches!(
+                        op,
+                        BinaryOp::Lt
+                            | BinaryOp::Le
+                            | BinaryOp::Gt
+                            | BinaryOp::Ge
+                            | BinaryOp::Eq
+                            | BinaryOp::Ne
+                    ) && self.common_dtype(b, &operands, span)? == DType::Bool
                     {
                         DType::Bool
                     } else {
@@ -142,12 +183,28 @@ impl Specializer<'_> {
                 | UnaryOp::Tan
                 | UnaryOp::Tanh
                 | UnaryOp::Sigmoid => {
-                    let d = float_of(b.ty(operands.first().copied().unwrap_or(Value(0))).as_tensor(), df);
+                    let d = float_of(
+                        b.ty(operands.first().copied().unwrap_or(Value(0))).as_tensor(),
+                        df,
+                    );
                     self.coerce_all(b, operands, d, span)?
                 }
-                UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Relu | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => {
-                    let is_bool = b.ty(operands.first().copied().unwrap_or(Value(0))).as_tensor().is_some_and(|t| t.dtype == DType::Bool);
-                    if is_bool { self.coerce_all(b, operands, DType::I64, span)? } else { operands }
+                UnaryOp::Neg
+                | UnaryOp::Abs
+                | UnaryOp::Sign
+                | UnaryOp::Relu
+                | UnaryOp::Floor
+                | UnaryOp::Ceil
+                | UnaryOp::Round => {
+                    let is_bool = b
+                        .ty(operands.first().copied().unwrap_or(Value(0)))
+                        .as_tensor()
+                        .is_some_and(|t| t.dtype == DType::Bool);
+                    if is_bool {
+                        self.coerce_all(b, operands, DType::I64, span)?
+                    } else {
+                        operands
+                    }
                 }
                 UnaryOp::Not => operands,
             },
@@ -170,7 +227,13 @@ impl Specializer<'_> {
         self.emit_prim(b, prim, ops, span)
     }
 
-    fn coerce_all(&mut self, b: &mut FnBuild<'_>, vs: Vec<Value>, d: DType, span: Span) -> Result<Vec<Value>, Diagnostic> {
+    fn coerce_all(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        vs: Vec<Value>,
+        d: DType,
+        span: Span,
+    ) -> Result<Vec<Value>, Diagnostic> {
         vs.into_iter().map(|v| self.coerce(b, v, d, span)).collect()
     }
 
@@ -184,11 +247,14 @@ impl Specializer<'_> {
         span: Span,
     ) -> Result<Value, Diagnostic> {
         let tys: Vec<Ty> = operands.iter().map(|&v| b.ty(v)).collect();
-        if tys.iter().any(|t| *t == Ty::Never) {
+        if tys.contains(&Ty::Never) {
             return Ok(self.emit_undef(b, span));
         }
         // The first aggregate gives the structure.
-        let shape = tys.iter().find(|t| matches!(t, Ty::Tuple(_) | Ty::Record(..))).cloned();
+        let shape = tys
+            .iter()
+            .find(|t| matches!(t, Ty::Tuple(_) | Ty::Record(..)))
+            .cloned();
         let Some(structure) = shape else {
             return self.elementwise(b, prim.clone(), operands.to_vec(), span);
         };
@@ -235,24 +301,49 @@ impl Specializer<'_> {
     }
 
     /// A tuple element or record field of `v`.
-    pub(super) fn project(&mut self, b: &mut FnBuild<'_>, v: Value, kind: InstKind, span: Span) -> Result<Value, Diagnostic> {
+    pub(super) fn project(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        v: Value,
+        kind: InstKind,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let (i, parts) = match (&kind, b.ty(v)) {
             (InstKind::TupleGet(i), Ty::Tuple(p)) | (InstKind::RecordGet(i), Ty::Record(_, p)) => (*i, p),
-            (_, t) => return Err(Diagnostic::internal(span, format!("projection of {}", t.describe(&self.out)))),
+            (_, t) => {
+                return Err(Diagnostic::internal(
+                    span,
+                    format!("projection of {}", t.describe(&self.out)),
+                ));
+            }
         };
-        let ty = parts.get(i as usize).cloned().ok_or_else(|| Diagnostic::internal(span, "projection out of range"))?;
+        let ty = parts
+            .get(i as usize)
+            .cloned()
+            .ok_or_else(|| Diagnostic::internal(span, "projection out of range"))?;
         let r = b.fresh(ty, None);
         if let Some(Known::Ints(xs)) = b.known.get(&v).cloned()
             && let Some(x) = xs.get(i as usize)
         {
             b.known.insert(r, Known::Int(*x));
         }
-        b.push(Inst { kind, args: vec![v], results: vec![r], span });
+        b.push(Inst {
+            kind,
+            args: vec![v],
+            results: vec![r],
+            span,
+        });
         Ok(r)
     }
 
     /// A tuple or record of `parts`; a tuple of known ints is itself known.
-    pub(super) fn aggregate(&mut self, b: &mut FnBuild<'_>, kind: InstKind, parts: Vec<Value>, span: Span) -> Value {
+    pub(super) fn aggregate(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        kind: InstKind,
+        parts: Vec<Value>,
+        span: Span,
+    ) -> Value {
         let tys: Vec<Ty> = parts.iter().map(|&v| b.ty(v)).collect();
         let ty = match &kind {
             InstKind::Record(s) => Ty::Record(*s, tys),
@@ -271,17 +362,39 @@ impl Specializer<'_> {
         {
             b.known.insert(r, Known::Ints(ints));
         }
-        b.push(Inst { kind, args: parts, results: vec![r], span });
+        b.push(Inst {
+            kind,
+            args: parts,
+            results: vec![r],
+            span,
+        });
         r
     }
 
     /// `a == b` / `a != b` on whole tuples or records: one bool.
-    pub(super) fn aggregate_eq(&mut self, b: &mut FnBuild<'_>, a: Value, c: Value, ne: bool, span: Span) -> Result<Value, Diagnostic> {
+    pub(super) fn aggregate_eq(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        a: Value,
+        c: Value,
+        ne: bool,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let eq = self.values_equal(b, a, c, span)?;
-        if ne { self.emit_prim(b, Prim::Unary(UnaryOp::Not), vec![eq], span) } else { Ok(eq) }
+        if ne {
+            self.emit_prim(b, Prim::Unary(UnaryOp::Not), vec![eq], span)
+        } else {
+            Ok(eq)
+        }
     }
 
-    fn values_equal(&mut self, b: &mut FnBuild<'_>, a: Value, c: Value, span: Span) -> Result<Value, Diagnostic> {
+    fn values_equal(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        a: Value,
+        c: Value,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         match (b.ty(a), b.ty(c)) {
             (Ty::Tensor(x), Ty::Tensor(y)) => {
                 if !x.shape.is_scalar() || !y.shape.is_scalar() {
@@ -292,16 +405,34 @@ impl Specializer<'_> {
                 }
                 self.elementwise(b, Prim::Binary(BinaryOp::Eq), vec![a, c], span)
             }
-            (Ty::Tuple(xs), Ty::Tuple(ys)) if xs.len() == ys.len() => self.fields_equal(b, a, c, xs.len(), false, span),
-            (Ty::Record(s, xs), Ty::Record(t, _)) if s == t => self.fields_equal(b, a, c, xs.len(), true, span),
+            (Ty::Tuple(xs), Ty::Tuple(ys)) if xs.len() == ys.len() => {
+                self.fields_equal(b, a, c, xs.len(), false, span)
+            }
+            (Ty::Record(s, xs), Ty::Record(t, _)) if s == t => {
+                self.fields_equal(b, a, c, xs.len(), true, span)
+            }
             _ => Ok(self.emit_const(b, Const::Bool(false), Ty::bool(), span)),
         }
     }
 
-    fn fields_equal(&mut self, b: &mut FnBuild<'_>, a: Value, c: Value, n: usize, record: bool, span: Span) -> Result<Value, Diagnostic> {
+    fn fields_equal(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        a: Value,
+        c: Value,
+        n: usize,
+        record: bool,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let mut acc = self.emit_const(b, Const::Bool(true), Ty::bool(), span);
         for i in 0..n {
-            let kind = |i: usize| if record { InstKind::RecordGet(i as u32) } else { InstKind::TupleGet(i as u32) };
+            let kind = |i: usize| {
+                if record {
+                    InstKind::RecordGet(i as u32)
+                } else {
+                    InstKind::TupleGet(i as u32)
+                }
+            };
             let x = self.project(b, a, kind(i), span)?;
             let y = self.project(b, c, kind(i), span)?;
             let e = self.values_equal(b, x, y, span)?;
@@ -343,7 +474,9 @@ fn fold(prim: &Prim, knowns: &[Option<Known>]) -> Option<Known> {
             }
         }
         Prim::Unary(UnaryOp::Neg) => int(0)?.checked_neg().map(Known::Int),
-        Prim::Stack { dtype: DType::I64, .. } => {
+        Prim::Stack {
+            dtype: DType::I64, ..
+        } => {
             let ints: Option<Vec<i64>> = (0..knowns.len()).map(int).collect();
             ints.map(Known::Ints)
         }

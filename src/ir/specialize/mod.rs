@@ -103,7 +103,12 @@ const MAX_FIXPOINT_ROUNDS: usize = 12;
 
 impl<'a> Specializer<'a> {
     pub fn new(src: &'a Program, opts: SpecOptions) -> Specializer<'a> {
-        let out = Program { structs: src.structs.clone(), funcs: Vec::new(), main: None, tests: Vec::new() };
+        let out = Program {
+            structs: src.structs.clone(),
+            funcs: Vec::new(),
+            main: None,
+            tests: Vec::new(),
+        };
         Specializer {
             src,
             out,
@@ -117,7 +122,8 @@ impl<'a> Specializer<'a> {
 
     /// Specializes an entry point of no arguments (main, a test).
     pub fn entry(&mut self, f: FuncId) -> Result<FuncId, Diagnostic> {
-        self.specialize_call(f, Vec::new(), Span::default()).map(|(id, _)| id)
+        self.specialize_call(f, Vec::new(), Span::default())
+            .map(|(id, _)| id)
     }
 
     pub fn finish(self) -> Program {
@@ -129,15 +135,29 @@ impl<'a> Specializer<'a> {
     }
 
     /// The specialized function for `f` at these arguments, and its result type.
-    fn specialize_call(&mut self, f: FuncId, args: Vec<ArgInfo>, span: Span) -> Result<(FuncId, Ty), Diagnostic> {
+    fn specialize_call(
+        &mut self,
+        f: FuncId,
+        args: Vec<ArgInfo>,
+        span: Span,
+    ) -> Result<(FuncId, Ty), Diagnostic> {
         let recursive = self.in_progress.iter().any(|p| p.key.func == f);
         let many = self.count.get(&f).copied().unwrap_or(0) > MAX_SPECIALIZATIONS / 2;
         let key = SpecKey {
             func: f,
-            args: args.iter().map(|a| if recursive { widen(&a.ty) } else { a.ty.clone() }).collect(),
+            args: args
+                .iter()
+                .map(|a| if recursive { widen(&a.ty) } else { a.ty.clone() })
+                .collect(),
             consts: args
                 .iter()
-                .map(|a| if recursive || many { None } else { a.known.as_ref().and_then(KeyConst::from_known) })
+                .map(|a| {
+                    if recursive || many {
+                        None
+                    } else {
+                        a.known.as_ref().and_then(KeyConst::from_known)
+                    }
+                })
                 .collect(),
         };
         if let Some((id, ty)) = self.cache.get(&key) {
@@ -147,13 +167,19 @@ impl<'a> Specializer<'a> {
             p.used = true;
             return Ok((p.id, p.assumed.clone()));
         }
-        let src_fn = self.src.func(f).ok_or_else(|| Diagnostic::internal(span, "call of a missing function"))?;
+        let src_fn = self
+            .src
+            .func(f)
+            .ok_or_else(|| Diagnostic::internal(span, "call of a missing function"))?;
         let n = self.count.entry(f).or_insert(0);
         *n += 1;
         if *n > MAX_SPECIALIZATIONS {
             return Err(Diagnostic::error(
                 span,
-                format!("`{}` needs too many specializations (argument shapes keep changing)", src_fn.name),
+                format!(
+                    "`{}` needs too many specializations (argument shapes keep changing)",
+                    src_fn.name
+                ),
             )
             .with_help("this usually means a recursion that changes the shape of its arguments"));
         }
@@ -162,12 +188,23 @@ impl<'a> Specializer<'a> {
         let mut assumed = Ty::Never;
         for _ in 0..MAX_FIXPOINT_ROUNDS {
             let log_len = self.cache_log.len();
-            self.in_progress.push(InProgress { key: key.clone(), id, assumed: assumed.clone(), used: false });
-            let built = self.build_func(f, &key, id);
+            self.in_progress.push(InProgress {
+                key: key.clone(),
+                id,
+                assumed: assumed.clone(),
+                used: false,
+            });
+            let built = self.build_func(f, &key, id, span);
             let used = self.in_progress.pop().is_some_and(|p| p.used);
             let (func, ret) = built?;
             let next = join::join(&assumed, &ret, self.opts.default_float).map_err(|e| {
-                Diagnostic::error(src_fn.span, format!("the result type of recursive `{}` is not stable: {}", src_fn.name, e.message))
+                Diagnostic::error(
+                    src_fn.span,
+                    format!(
+                        "the result type of recursive `{}` is not stable: {}",
+                        src_fn.name, e.message
+                    ),
+                )
             })?;
             if let Some(slot) = self.out.funcs.get_mut(id.0 as usize) {
                 *slot = func;
@@ -176,7 +213,10 @@ impl<'a> Specializer<'a> {
                 if ret == Ty::Never {
                     return Err(Diagnostic::error(
                         src_fn.span,
-                        format!("infinite recursion: every path through `{}` calls itself again", src_fn.name),
+                        format!(
+                            "infinite recursion: every path through `{}` calls itself again",
+                            src_fn.name
+                        ),
                     )
                     .with_label("this function never returns")
                     .with_secondary(span, "called here")
@@ -192,28 +232,52 @@ impl<'a> Specializer<'a> {
             }
             assumed = next;
         }
-        Err(Diagnostic::error(src_fn.span, format!("cannot infer the result type of recursive `{}`", src_fn.name)))
+        Err(Diagnostic::error(
+            src_fn.span,
+            format!("cannot infer the result type of recursive `{}`", src_fn.name),
+        ))
     }
 
     /// Builds the typed body of `f` for `key`.
-    fn build_func(&mut self, f: FuncId, key: &SpecKey, id: FuncId) -> Result<(Func, Ty), Diagnostic> {
-        let src_fn = self.src.func(f).ok_or_else(|| Diagnostic::internal(Span::default(), "missing function"))?;
+    fn build_func(
+        &mut self,
+        f: FuncId,
+        key: &SpecKey,
+        id: FuncId,
+        call: Span,
+    ) -> Result<(Func, Ty), Diagnostic> {
+        let src_fn = self
+            .src
+            .func(f)
+            .ok_or_else(|| Diagnostic::internal(Span::default(), "missing function"))?;
         let mut b = FnBuild::new(src_fn);
-        for (i, ((&pv, ty), konst)) in src_fn.param_values.iter().zip(&key.args).zip(&key.consts).enumerate() {
+        for (i, ((&pv, ty), konst)) in src_fn
+            .param_values
+            .iter()
+            .zip(&key.args)
+            .zip(&key.consts)
+            .enumerate()
+        {
             if let Some(ann) = src_fn.params.get(i).and_then(|p| p.ann.as_ref())
                 && !ann_matches(ann, ty, self.opts.default_float)
             {
                 let p = src_fn.params.get(i);
-                return Err(Diagnostic::error(
-                    p.map(|p| p.span).unwrap_or(src_fn.span),
-                    format!(
-                        "parameter `{}` of `{}` is annotated {} but receives {}",
-                        p.map(|p| p.name.as_str()).unwrap_or("?"),
-                        src_fn.name,
-                        describe_ann(ann, &self.out),
-                        ty.describe(&self.out)
-                    ),
-                ));
+                let param_span = p.map(|p| p.span).unwrap_or(src_fn.span);
+                let message = format!(
+                    "argument `{}` of `{}` should be {}, found {}",
+                    p.map(|p| p.name.as_str()).unwrap_or("?"),
+                    src_fn.name,
+                    describe_ann(ann, &self.out),
+                    ty.describe(&self.out)
+                );
+                let d = if call == Span::default() {
+                    Diagnostic::error(param_span, message)
+                } else {
+                    Diagnostic::error(call, message)
+                        .with_label(format!("expected {}", describe_ann(ann, &self.out)))
+                        .with_secondary(param_span, "parameter declared here")
+                };
+                return Err(d);
             }
             let v = b.fresh(ty.clone(), src_fn.name_of(pv));
             b.map(pv, v);
@@ -224,7 +288,10 @@ impl<'a> Specializer<'a> {
         }
         b.blocks.push(Block::default());
         let yields = self.spec_block_body(&mut b, &src_fn.body)?;
-        let result = yields.first().copied().ok_or_else(|| Diagnostic::internal(src_fn.span, "function yields nothing"))?;
+        let result = yields
+            .first()
+            .copied()
+            .ok_or_else(|| Diagnostic::internal(src_fn.span, "function yields nothing"))?;
         let ret = b.ty(result);
         if let Some(ann) = &src_fn.ret_ann
             && !ann_matches(ann, &ret, self.opts.default_float)
@@ -243,6 +310,7 @@ impl<'a> Specializer<'a> {
         body.yields = vec![result];
         let mut func = b.out;
         func.body = body;
+        func.compact();
         let _ = id;
         Ok((func, ret))
     }
@@ -265,6 +333,8 @@ pub(crate) struct FnBuild<'s> {
     map: HashMap<Value, Value>,
     known: HashMap<Value, Known>,
     blocks: Vec<Block>,
+    /// Where each value was computed, for errors about a value's use.
+    spans: HashMap<Value, Span>,
 }
 
 impl<'s> FnBuild<'s> {
@@ -279,7 +349,14 @@ impl<'s> FnBuild<'s> {
             span: src.span,
             values: Vec::new(),
         };
-        FnBuild { src, out, map: HashMap::new(), known: HashMap::new(), blocks: Vec::new() }
+        FnBuild {
+            src,
+            out,
+            map: HashMap::new(),
+            known: HashMap::new(),
+            blocks: Vec::new(),
+            spans: HashMap::new(),
+        }
     }
 
     fn fresh(&mut self, ty: Ty, name: Option<crate::syntax::Symbol>) -> Value {
@@ -298,14 +375,25 @@ impl<'s> FnBuild<'s> {
     }
 
     fn get(&self, src: Value, span: Span) -> Result<Value, Diagnostic> {
-        self.map.get(&src).copied().ok_or_else(|| Diagnostic::internal(span, format!("value %{} used before definition", src.0)))
+        self.map
+            .get(&src)
+            .copied()
+            .ok_or_else(|| Diagnostic::internal(span, format!("value %{} used before definition", src.0)))
     }
 
     fn ty(&self, v: Value) -> Ty {
         self.out.ty(v).cloned().unwrap_or(Ty::Never)
     }
 
+    /// The span of the instruction that computed `v`, if it was one.
+    fn def_span(&self, v: Value) -> Option<Span> {
+        self.spans.get(&v).copied()
+    }
+
     fn push(&mut self, inst: crate::ir::Inst) {
+        for &r in &inst.results {
+            self.spans.insert(r, inst.span);
+        }
         if let Some(blk) = self.blocks.last_mut() {
             blk.insts.push(inst);
         }
@@ -325,9 +413,10 @@ fn widen(t: &Ty) -> Ty {
         Ty::Record(s, v) => Ty::Record(*s, v.iter().map(widen).collect()),
         Ty::Str | Ty::Never => t.clone(),
         Ty::Fn(f) => match &**f {
-            FnTy::User { func, captures } => {
-                Ty::Fn(Box::new(FnTy::User { func: *func, captures: captures.iter().map(widen).collect() }))
-            }
+            FnTy::User { func, captures } => Ty::Fn(Box::new(FnTy::User {
+                func: *func,
+                captures: captures.iter().map(widen).collect(),
+            })),
             FnTy::Builtin(_) => t.clone(),
         },
     }
@@ -362,6 +451,12 @@ fn describe_ann(ann: &TypeAnn, p: &Program) -> String {
         TypeAnn::Tensor => "Tensor".into(),
         TypeAnn::Str => "str".into(),
         TypeAnn::Struct(s) => p.struct_def(*s).map(|d| d.name.to_string()).unwrap_or_default(),
-        TypeAnn::Tuple(v) => format!("({})", v.iter().map(|a| describe_ann(a, p)).collect::<Vec<_>>().join(", ")),
+        TypeAnn::Tuple(v) => format!(
+            "({})",
+            v.iter()
+                .map(|a| describe_ann(a, p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

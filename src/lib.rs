@@ -16,6 +16,7 @@
     )
 )]
 
+pub mod ad;
 pub mod backend;
 pub mod cli;
 pub mod diag;

@@ -141,12 +141,12 @@ builtins! {
     Trace "trace" ["a" = R] false false;
     Assert "assert" ["cond" = R, "message" = Str("assertion failed")] false true;
     AssertClose "assert_close" ["a" = R, "b" = R, "tol" = Float(1e-5)] false true;
-    Grad "grad" ["f" = R, "wrt" = Int(0)] false false;
-    ValueAndGrad "value_and_grad" ["f" = R, "wrt" = Int(0)] false false;
-    Vjp "vjp" ["f" = R] false false;
+    Grad "grad" ["f" = R, "wrt" = Int(0)] false true;
+    ValueAndGrad "value_and_grad" ["f" = R, "wrt" = Int(0)] false true;
+    Vjp "vjp" ["f" = R] false true;
     Jvp "jvp" ["f" = R] false false;
     Hessian "hessian" ["f" = R] false false;
-    StopGradient "stop_gradient" ["x" = R] false false;
+    StopGradient "stop_gradient" ["x" = R] false true;
     Gradcheck "gradcheck" ["f" = R] true false;
 }
 

@@ -178,6 +178,17 @@ pub enum InstKind {
     Field(Symbol),
     /// A field by its index in the struct (specialized IR only).
     RecordGet(u32),
+    /// `grad(f)`, `vjp(f)`, …: a function value that is the derivative of the
+    /// function value `args[0]` (typed IR; at run time the same value).
+    Derive(super::types::DerivKind),
+    /// An empty list (its element type is in the result's type).
+    ListNew,
+    /// `args = [list, v]`: the list with `v` appended (in place when unshared).
+    ListPush,
+    /// `args = [list, i]`: the `i`-th element.
+    ListGet,
+    /// `args = [list]`: the number of elements, an int.
+    ListLen,
     /// `args[0]` is the condition; each branch yields one value per result.
     If {
         then: Block,

@@ -10,7 +10,7 @@ pub mod types;
 pub use builtin::Builtin;
 pub use func::*;
 pub use op::{BinaryOp, IndexItem, Prim, ReduceOp, UnaryOp};
-pub use types::{DType, Dim, FnTy, Shape, TensorTy, Ty};
+pub use types::{DType, DerivKind, Dim, FnTy, Shape, TensorTy, Ty};
 pub mod parse;
 pub mod print;
 pub mod shapes;

@@ -151,6 +151,27 @@ pub enum Prim {
         dtype: DType,
         literal: bool,
     },
+    /// Broadcasts operand 0 to the shape of operand 1 (explicit broadcasting,
+    /// used by derivative rules).
+    BroadcastLike,
+    /// Sums operand 0 down to the shape of operand 1: the transpose of
+    /// broadcasting (sums leading axes and axes where operand 1 has length 1).
+    SumLike,
+    /// Reshapes operand 0 to the shape of operand 1 (same element count).
+    ReshapeLike,
+    /// Permutes the axes: result axis `i` is input axis `perm[i]`.
+    Transpose(Vec<usize>),
+    /// Inserts an axis of length 1 at this position.
+    ExpandDims(usize),
+    /// The transpose of `Index(items)`: operands are the adjoint `g`, a tensor
+    /// whose shape the result takes, then the index operands; the result is
+    /// zeros with `g` added at the indexed region.
+    IndexGrad(Vec<IndexItem>),
+    /// A bool mask of operand 0's shape, true at the first maximum (`min`:
+    /// minimum) along `axis`, or of all elements when `axis` is `None`.
+    ExtremeMask { min: bool, axis: Option<usize> },
+    /// `stop_gradient(x)`: `x`, with a zero derivative.
+    StopGradient,
     /// `print(a, b, …)`: any values.
     Print,
     /// `assert(c, "message")`
@@ -239,6 +260,14 @@ impl Prim {
             Prim::Linspace(_) => row("linspace", Some(3), C::Constructor, false, D::None),
             Prim::Eye(_) => row("eye", Some(1), C::Constructor, false, D::None),
             Prim::Stack { .. } => row("stack", None, C::Shape, true, D::Real),
+            Prim::BroadcastLike => row("broadcast_like", Some(2), C::Shape, true, D::Real),
+            Prim::SumLike => row("sum_like", Some(2), C::Reduction, true, D::Real),
+            Prim::ReshapeLike => row("reshape_like", Some(2), C::Shape, true, D::Real),
+            Prim::Transpose(_) => row("transpose", Some(1), C::Shape, true, D::Real),
+            Prim::ExpandDims(_) => row("expand_dims", Some(1), C::Shape, true, D::Real),
+            Prim::IndexGrad(_) => row("index_grad", None, C::Shape, true, D::Real),
+            Prim::ExtremeMask { .. } => row("extreme_mask", Some(1), C::Reduction, false, D::None),
+            Prim::StopGradient => row("stop_gradient", Some(1), C::Elementwise, false, D::None),
             Prim::Print => row("print", None, C::Effect, false, D::None),
             Prim::Assert => row("assert", Some(2), C::Effect, false, D::None),
             Prim::AssertClose => row("assert_close", Some(3), C::Effect, false, D::None),

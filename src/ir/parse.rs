@@ -78,7 +78,12 @@ pub fn clear_spans(p: &mut Program) {
                 | InstKind::TupleGet(_)
                 | InstKind::Record(_)
                 | InstKind::Field(_)
-                | InstKind::RecordGet(_) => {}
+                | InstKind::RecordGet(_)
+                | InstKind::Derive(_)
+                | InstKind::ListNew
+                | InstKind::ListPush
+                | InstKind::ListGet
+                | InstKind::ListLen => {}
             }
         }
     }
@@ -600,6 +605,20 @@ impl Parser {
             "tuple" => {
                 args = self.bare_values()?;
                 InstKind::Tuple
+            }
+            "list_new" => InstKind::ListNew,
+            "derive" => {
+                let kind = self.deriv_kind()?;
+                args = self.bare_values()?;
+                InstKind::Derive(kind)
+            }
+            "list_push" | "list_get" | "list_len" => {
+                args = self.bare_values()?;
+                match op.as_str() {
+                    "list_push" => InstKind::ListPush,
+                    "list_get" => InstKind::ListGet,
+                    _ => InstKind::ListLen,
+                }
             }
             "record" => {
                 let s = self.struct_ref()?;

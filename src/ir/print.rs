@@ -51,7 +51,7 @@ use super::func::{
     Block, Const, DefaultValue, Func, FuncId, Inst, InstKind, Program, StructId, TypeAnn, Value,
 };
 use super::op::{IndexItem, Prim};
-use super::types::{FnTy, Ty};
+use super::types::{DerivKind, FnTy, Ty};
 use crate::syntax::Symbol;
 
 /// The whole program: structs, functions, then the entry points.
@@ -293,6 +293,19 @@ impl<'a> Printer<'a> {
             InstKind::Tuple => {
                 let _ = write!(out, "tuple{spaced}");
             }
+            InstKind::Derive(kind) => {
+                let _ = write!(out, "derive {}{spaced}", deriv_kind_text(kind));
+            }
+            InstKind::ListNew => out.push_str("list_new"),
+            InstKind::ListPush => {
+                let _ = write!(out, "list_push{spaced}");
+            }
+            InstKind::ListGet => {
+                let _ = write!(out, "list_get{spaced}");
+            }
+            InstKind::ListLen => {
+                let _ = write!(out, "list_len{spaced}");
+            }
             InstKind::TupleGet(i) => {
                 let _ = write!(out, "tget {i}{spaced}");
             }
@@ -364,15 +377,45 @@ impl<'a> Printer<'a> {
             }
             Ty::Str => "str".into(),
             Ty::Never => "never".into(),
-            Ty::Fn(f) => match f.as_ref() {
-                FnTy::User { func, captures } => {
-                    let parts: Vec<String> = captures.iter().map(|t| self.ty(t)).collect();
-                    format!("fn {}({})", self.func_ref(*func), parts.join(", "))
-                }
-                FnTy::Builtin(b) => format!("builtin {}", b.name()),
-            },
+            Ty::List(e) => format!("list({})", self.ty(e)),
+            Ty::Fn(f) => self.fn_ty(f),
         }
     }
+
+    /// `fn @f(captures)`, `builtin sqrt`, `deriv grad[0, 1] tuple value of …`.
+    fn fn_ty(&self, f: &FnTy) -> String {
+        match f {
+            FnTy::User { func, captures } => {
+                let parts: Vec<String> = captures.iter().map(|t| self.ty(t)).collect();
+                format!("fn {}({})", self.func_ref(*func), parts.join(", "))
+            }
+            FnTy::Builtin(b) => format!("builtin {}", b.name()),
+            FnTy::Derivative { kind, of } => format!("deriv {} of {}", deriv_kind_text(kind), self.fn_ty(of)),
+        }
+    }
+}
+
+/// `grad[0, 1] tuple value`, `vjp`, `jvp`, `hessian`.
+fn deriv_kind_text(kind: &DerivKind) -> String {
+    match kind {
+        DerivKind::Grad { wrt, tuple, with_value } => {
+            let list: Vec<String> = wrt.iter().map(|w| w.to_string()).collect();
+            let mut k = format!("grad[{}]", list.join(", "));
+            if *tuple {
+                k.push_str(" tuple");
+            }
+            if *with_value {
+                k.push_str(" value");
+            }
+            k
+        }
+        DerivKind::Vjp => "vjp".into(),
+        DerivKind::Jvp => "jvp".into(),
+        DerivKind::Hessian => "hessian".into(),
+    }
+}
+
+impl Printer<'_> {
 
     fn ann(&self, a: &TypeAnn) -> String {
         match a {
@@ -416,18 +459,22 @@ pub(crate) fn prim_text(prim: &Prim) -> String {
                 format!("{name}{{{}}}", attrs.join(","))
             }
         }
-        Prim::Index(items) => {
-            let parts: Vec<&str> = items
-                .iter()
-                .map(|it| match it {
-                    IndexItem::At => "at",
-                    IndexItem::Slice { lo: true, hi: true } => "lo:hi",
-                    IndexItem::Slice { lo: true, hi: false } => "lo:",
-                    IndexItem::Slice { lo: false, hi: true } => ":hi",
-                    IndexItem::Slice { lo: false, hi: false } => ":",
-                })
-                .collect();
-            format!("{name}[{}]", parts.join(", "))
+        Prim::Index(items) => format!("{name}{}", index_items_text(items)),
+        Prim::Transpose(perm) => {
+            let list: Vec<String> = perm.iter().map(|p| p.to_string()).collect();
+            format!("{name}{{{}}}", list.join(","))
+        }
+        Prim::ExpandDims(axis) => format!("{name}{{{axis}}}"),
+        Prim::IndexGrad(items) => format!("{name}{}", index_items_text(items)),
+        Prim::ExtremeMask { min, axis } => {
+            let mut attrs = Vec::new();
+            if *min {
+                attrs.push("min".to_string());
+            }
+            if let Some(a) = axis {
+                attrs.push(format!("axis={a}"));
+            }
+            format!("{name}{{{}}}", attrs.join(","))
         }
         Prim::Stack { dtype, literal } => {
             if *literal {
@@ -446,8 +493,27 @@ pub(crate) fn prim_text(prim: &Prim) -> String {
         | Prim::Arange
         | Prim::Print
         | Prim::Assert
-        | Prim::AssertClose => name.to_string(),
+        | Prim::AssertClose
+        | Prim::StopGradient
+        | Prim::BroadcastLike
+        | Prim::SumLike
+        | Prim::ReshapeLike => name.to_string(),
     }
+}
+
+/// `[at, lo:hi, :]`
+fn index_items_text(items: &[IndexItem]) -> String {
+    let parts: Vec<&str> = items
+        .iter()
+        .map(|it| match it {
+            IndexItem::At => "at",
+            IndexItem::Slice { lo: true, hi: true } => "lo:hi",
+            IndexItem::Slice { lo: true, hi: false } => "lo:",
+            IndexItem::Slice { lo: false, hi: true } => ":hi",
+            IndexItem::Slice { lo: false, hi: false } => ":",
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
 }
 
 fn indent(out: &mut String, depth: usize) {
@@ -488,7 +554,12 @@ fn defined_len(f: &Func) -> usize {
                 | InstKind::TupleGet(_)
                 | InstKind::Record(_)
                 | InstKind::Field(_)
-                | InstKind::RecordGet(_) => {}
+                | InstKind::RecordGet(_)
+                | InstKind::Derive(_)
+                | InstKind::ListNew
+                | InstKind::ListPush
+                | InstKind::ListGet
+                | InstKind::ListLen => {}
             }
         }
     }

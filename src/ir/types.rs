@@ -119,15 +119,42 @@ impl TensorTy {
 }
 
 /// What a function value refers to: a user function or lambda (with the types of
-/// its captured values), or a builtin used as a value (`apply(sqrt, x)`).
+/// its captured values), a builtin used as a value (`apply(sqrt, x)`), or a
+/// derivative of another function value (`grad(f)`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FnTy {
     /// A lifted function of the untyped program and the types of its captures.
-    User {
-        func: FuncId,
-        captures: Vec<Ty>,
-    },
+    User { func: FuncId, captures: Vec<Ty> },
     Builtin(Builtin),
+    /// `grad(f)`, `vjp(f)`, …: the derivative `kind` of the function value
+    /// `of`. At run time its value is the value of `of`.
+    Derivative { kind: DerivKind, of: Box<FnTy> },
+}
+
+impl FnTy {
+    /// The function a derivative is taken of, through any number of layers:
+    /// the run-time value of a derivative is the value of this function.
+    pub fn base(&self) -> &FnTy {
+        match self {
+            FnTy::Derivative { of, .. } => of.base(),
+            FnTy::User { .. } | FnTy::Builtin(_) => self,
+        }
+    }
+}
+
+/// Which derivative of a function a `FnTy::Derivative` is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DerivKind {
+    /// `grad(f, wrt: …)` and `value_and_grad(f, …)`: `wrt` lists argument
+    /// positions; `tuple` is true when `wrt` was written as a tuple (the
+    /// result is then a tuple of gradients).
+    Grad { wrt: Vec<usize>, tuple: bool, with_value: bool },
+    /// `vjp(f)(x…, dy)`
+    Vjp,
+    /// `jvp(f)(x…, dx…)`
+    Jvp,
+    /// `hessian(f)(x)`
+    Hessian,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -139,6 +166,9 @@ pub enum Ty {
     Record(StructId, Vec<Ty>),
     Str,
     Fn(Box<FnTy>),
+    /// A growable list of values of one type: the tape that reverse mode keeps
+    /// for loops (never written by users).
+    List(Box<Ty>),
     /// The type of a computation that produces no value: a path that always
     /// recurses, or an undefined placeholder (`Const::Undef`). It joins with
     /// anything (`Never ∨ T = T`); specialization uses it as the bottom of its
@@ -202,6 +232,7 @@ impl Ty {
             Ty::Record(id, _) => names.struct_name(*id).to_string(),
             Ty::Str => "string".into(),
             Ty::Fn(_) => "function".into(),
+            Ty::List(t) => format!("list of {}", t.describe(names)),
             Ty::Never => "never".into(),
         }
     }

@@ -310,7 +310,12 @@ impl<'a> Checker<'a> {
             | InstKind::BuiltinRef(_)
             | InstKind::CaptureGet(_)
             | InstKind::TupleGet(_)
-            | InstKind::RecordGet(_) => {}
+            | InstKind::RecordGet(_)
+            | InstKind::Derive(_)
+            | InstKind::ListNew
+            | InstKind::ListPush
+            | InstKind::ListGet
+            | InstKind::ListLen => {}
         }
     }
 
@@ -413,20 +418,56 @@ impl<'a> Checker<'a> {
                             self.agree(s, &format!("capture {i}"), arg(i), Some(c));
                         }
                     }
-                    FnTy::User { .. } | FnTy::Builtin(_) => {
+                    FnTy::User { .. } | FnTy::Builtin(_) | FnTy::Derivative { .. } => {
                         self.err(s, "a closure's type must name its function and its captures")
                     }
                 },
                 Some(_) => self.err(s, "a closure must have a function type"),
                 None => {}
             },
+            InstKind::Derive(kind) => match (arg(0), result) {
+                (Some(Ty::Fn(f)), Some(Ty::Fn(r))) => {
+                    let want = FnTy::Derivative { kind: kind.clone(), of: f.clone() };
+                    if **r != want {
+                        self.err(s, "a derivative's type must name its function");
+                    }
+                }
+                (Some(_), _) => self.err(s, "the derivative of a value that is not a function"),
+                _ => {}
+            },
+            InstKind::ListNew => {
+                if !matches!(result, Some(Ty::List(_)) | None) {
+                    self.err(s, "list_new must produce a list");
+                }
+            }
+            InstKind::ListPush => match (arg(0), arg(1)) {
+                (Some(Ty::List(e)), elem) => {
+                    self.agree(s, "pushed element", elem, Some(e));
+                    self.agree(s, "list", result, arg(0));
+                }
+                (Some(_), _) => self.err(s, "list_push of a value that is not a list"),
+                (None, _) => {}
+            },
+            InstKind::ListGet => match (arg(0), arg(1)) {
+                (Some(Ty::List(e)), i) => {
+                    self.agree(s, "list index", i, Some(&int));
+                    self.agree(s, "list element", result, Some(e));
+                }
+                (Some(_), _) => self.err(s, "list_get of a value that is not a list"),
+                (None, _) => {}
+            },
+            InstKind::ListLen => match arg(0) {
+                Some(Ty::List(_)) => self.agree(s, "list length", result, Some(&int)),
+                Some(_) => self.err(s, "list_len of a value that is not a list"),
+                None => {}
+            },
             InstKind::CaptureGet(i) => match arg(0) {
-                Some(Ty::Fn(f)) => match f.as_ref() {
+                Some(Ty::Fn(f)) => match f.base() {
                     FnTy::User { captures, .. } => match captures.get(*i as usize) {
                         Some(c) => self.agree(s, "captured value", result, Some(c)),
                         None => self.err(s, format!("capture {i} is out of range")),
                     },
-                    FnTy::Builtin(_) => self.err(s, "capture of a builtin"),
+                    FnTy::Builtin(_) | FnTy::Derivative { .. } => self.err(s, "capture of a builtin"),
                 },
                 Some(_) => self.err(s, "capture of a value that is not a closure"),
                 None => {}
@@ -531,6 +572,7 @@ pub(crate) fn same_ty(a: &Ty, b: &Ty) -> bool {
         (Ty::Tuple(xs), Ty::Tuple(ys)) => all(xs, ys),
         (Ty::Record(s, xs), Ty::Record(t, ys)) => s == t && all(xs, ys),
         (Ty::Str, Ty::Str) => true,
+        (Ty::List(x), Ty::List(y)) => same_ty(x, y),
         (Ty::Fn(f), Ty::Fn(g)) => match (f.as_ref(), g.as_ref()) {
             (
                 FnTy::User {
@@ -545,7 +587,7 @@ pub(crate) fn same_ty(a: &Ty, b: &Ty) -> bool {
             (FnTy::Builtin(a), FnTy::Builtin(b)) => a == b,
             _ => false,
         },
-        (Ty::Tensor(_) | Ty::Tuple(_) | Ty::Record(..) | Ty::Str | Ty::Fn(_), _) => false,
+        (Ty::Tensor(_) | Ty::Tuple(_) | Ty::Record(..) | Ty::Str | Ty::Fn(_) | Ty::List(_), _) => false,
     }
 }
 

@@ -15,6 +15,7 @@
 //!   [`max_close_violation`];
 //! - `format`: `Display` for tensors.
 
+mod adjoint_ops;
 mod broadcast;
 mod construct;
 mod elementwise;
@@ -25,7 +26,9 @@ mod matmul;
 mod reduce;
 mod tensor;
 
+pub use crate::ir::op::IndexItem;
 pub use crate::ir::types::DType;
+pub use adjoint_ops::{broadcast_like, expand_dims, extreme_mask, index_grad, reshape_like, sum_like, transpose};
 pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
 pub use elementwise::{binary, cast, clip, unary, where_};

@@ -125,6 +125,34 @@ impl<'p> Interp<'p> {
                 _ => return Err(Diagnostic::internal(span, "capture of a non-closure")),
             },
             InstKind::Tuple => Val::Tuple(inst.args.iter().map(|&v| get(frame, v)).collect()),
+            InstKind::Derive(_) => arg(frame, 0),
+            InstKind::ListNew => Val::List(Rc::new(Vec::new())),
+            InstKind::ListPush => {
+                // Take the list out of the frame so that an unshared one grows in place.
+                let list = inst.args.first().map(|&v| take(frame, v)).unwrap_or(Val::Undef);
+                let item = arg(frame, 1);
+                match list {
+                    Val::List(mut xs) => {
+                        Rc::make_mut(&mut xs).push(item);
+                        Val::List(xs)
+                    }
+                    _ => return Err(Diagnostic::internal(span, "push to a non-list")),
+                }
+            }
+            InstKind::ListGet => {
+                let i = int_of(&arg(frame, 1), span)?;
+                match arg(frame, 0) {
+                    Val::List(xs) => usize::try_from(i)
+                        .ok()
+                        .and_then(|i| xs.get(i).cloned())
+                        .ok_or_else(|| Diagnostic::internal(span, "list index out of range"))?,
+                    _ => return Err(Diagnostic::internal(span, "index of a non-list")),
+                }
+            }
+            InstKind::ListLen => match arg(frame, 0) {
+                Val::List(xs) => Val::Tensor(Tensor::scalar_i64(xs.len() as i64)),
+                _ => return Err(Diagnostic::internal(span, "length of a non-list")),
+            },
             InstKind::Record(s) => Val::Record(*s, inst.args.iter().map(|&v| get(frame, v)).collect()),
             InstKind::TupleGet(i) | InstKind::RecordGet(i) => match arg(frame, 0) {
                 Val::Tuple(xs) | Val::Record(_, xs) => xs.get(*i as usize).cloned().unwrap_or(Val::Undef),
@@ -194,6 +222,12 @@ impl<'p> Interp<'p> {
 
 fn get(frame: &Frame, v: Value) -> Val {
     frame.get(v.0 as usize).cloned().unwrap_or(Val::Undef)
+}
+
+/// Moves a value out of the frame (leaving `Undef`): for a list that is pushed
+/// to and then rebound, this keeps it unshared so the push is in place.
+fn take(frame: &mut Frame, v: Value) -> Val {
+    frame.get_mut(v.0 as usize).map(std::mem::take).unwrap_or(Val::Undef)
 }
 
 fn set(frame: &mut Frame, v: Value, val: Val) {

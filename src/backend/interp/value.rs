@@ -5,7 +5,7 @@ use crate::runtime::Tensor;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum Val {
     /// Every number, bool and tensor (scalars are rank-0 tensors).
     Tensor(Tensor),
@@ -16,7 +16,10 @@ pub enum Val {
     Closure(Rc<[Val]>),
     /// A builtin used as a value; calls to it were resolved statically.
     Builtin,
+    /// A list (the tape of a loop in a derivative); pushed in place when unshared.
+    List(Rc<Vec<Val>>),
     /// A placeholder that is never read.
+    #[default]
     Undef,
 }
 
@@ -79,6 +82,9 @@ impl Val {
                 let _ = write!(out, "{:?}", &**s);
             }
             Val::Closure(_) | Val::Builtin => out.push_str("<function>"),
+            Val::List(xs) => {
+                let _ = write!(out, "<list of {}>", xs.len());
+            }
             Val::Undef => out.push_str("<undefined>"),
         }
     }

@@ -203,7 +203,11 @@ impl Lowerer<'_> {
         match self.resolve_name(name, span) {
             Some(NameRef::Var(v)) => self.ctx.var_value(v),
             Some(NameRef::Func(f)) => self.emit(InstKind::Closure(f), Vec::new(), span),
-            Some(NameRef::Builtin(b)) => self.emit(InstKind::BuiltinRef(b), Vec::new(), span),
+            Some(NameRef::Builtin(b)) if b.variadic() => self.emit(InstKind::BuiltinRef(b), Vec::new(), span),
+            Some(NameRef::Builtin(b)) => {
+                let f = self.builtin_wrapper(b, span);
+                self.emit(InstKind::Closure(f), Vec::new(), span)
+            }
             Some(NameRef::Struct) => {
                 self.error(
                     Diagnostic::error(span, format!("`{name}` is a struct, not a value"))
@@ -223,6 +227,50 @@ impl Lowerer<'_> {
                 self.const_value(Const::Undef, span)
             }
         }
+    }
+
+    /// A function that calls builtin `b` with its own parameters and defaults,
+    /// so that a builtin used as a value (`apply(sqrt, x)`, `grad(sin)`) is an
+    /// ordinary function value.
+    fn builtin_wrapper(&mut self, b: Builtin, span: Span) -> ir::FuncId {
+        if let Some(&f) = self.builtin_wrappers.get(&b) {
+            return f;
+        }
+        let mut func = ir::Func {
+            name: Symbol::intern(b.name()),
+            params: Vec::new(),
+            n_captures: 0,
+            param_values: Vec::new(),
+            ret_ann: None,
+            body: ir::Block::default(),
+            span,
+            values: Vec::new(),
+        };
+        for p in b.params() {
+            let name = Symbol::intern(p.name);
+            let v = func.new_value(None, Some(name));
+            func.param_values.push(v);
+            let default = match p.default {
+                DefaultArg::Required => None,
+                DefaultArg::Absent => Some(DefaultValue::Const(Const::Unit)),
+                DefaultArg::Int(i) => Some(DefaultValue::Const(Const::Int(i))),
+                DefaultArg::Float(x) => Some(DefaultValue::Const(Const::Float(x))),
+                DefaultArg::Bool(x) => Some(DefaultValue::Const(Const::Bool(x))),
+                DefaultArg::Str(s) => Some(DefaultValue::Const(Const::Str(s.to_string()))),
+            };
+            func.params.push(ir::Param { name, span, ann: None, default });
+        }
+        let r = func.new_value(None, None);
+        func.body.insts.push(ir::Inst {
+            kind: InstKind::Builtin(b),
+            args: func.param_values.clone(),
+            results: vec![r],
+            span,
+        });
+        func.body.yields = vec![r];
+        let id = self.push_func(func);
+        self.builtin_wrappers.insert(b, id);
+        id
     }
 
     /// Finds a variable, capturing it through enclosing lambdas if needed.

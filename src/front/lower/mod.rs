@@ -42,6 +42,7 @@ pub fn lower_program(modules: &[LoadedModule], sources: &SourceMap) -> (Program,
         diags,
         ctx,
         outer: Vec::new(),
+        builtin_wrappers: std::collections::HashMap::new(),
     };
     l.declare_items();
     l.lower_items();
@@ -58,6 +59,8 @@ pub(crate) struct Lowerer<'a> {
     ctx: FnCtx,
     /// Enclosing functions being built (a lambda inside a function), innermost last.
     outer: Vec<FnCtx>,
+    /// Functions that wrap builtins used as values.
+    builtin_wrappers: std::collections::HashMap<crate::ir::Builtin, FuncId>,
 }
 
 impl Lowerer<'_> {

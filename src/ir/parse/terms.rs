@@ -6,7 +6,7 @@ use super::{PResult, Parser};
 use crate::ir::builtin::Builtin;
 use crate::ir::func::{Const, TypeAnn};
 use crate::ir::op::{BinaryOp, IndexItem, Prim, ReduceOp, UnaryOp};
-use crate::ir::types::{DType, FnTy, Shape, TensorTy, Ty};
+use crate::ir::types::{DType, DerivKind, FnTy, Shape, TensorTy, Ty};
 
 impl Parser {
     pub(super) fn constant(&mut self) -> PResult<Const> {
@@ -69,25 +69,15 @@ impl Parser {
         match w.as_str() {
             "str" => Ok(Ty::Str),
             "never" => Ok(Ty::Never),
-            "fn" => {
-                let func = self.func_ref()?;
+            "list" => {
                 self.expect_punct('(')?;
-                let mut captures = Vec::new();
-                while !self.eat_punct(')') {
-                    captures.push(self.ty()?);
-                    if !self.eat_punct(',') {
-                        self.expect_punct(')')?;
-                        break;
-                    }
-                }
-                Ok(Ty::Fn(Box::new(FnTy::User { func, captures })))
+                let e = self.ty()?;
+                self.expect_punct(')')?;
+                Ok(Ty::List(Box::new(e)))
             }
-            "builtin" => {
-                let name = self.word()?;
-                match Builtin::from_name(&name) {
-                    Some(b) => Ok(Ty::Fn(Box::new(FnTy::Builtin(b)))),
-                    None => self.error(format!("unknown builtin `{name}`")),
-                }
+            "fn" | "builtin" | "deriv" => {
+                self.pos -= 1;
+                Ok(Ty::Fn(Box::new(self.fn_ty()?)))
             }
             _ => {
                 let Some(dtype) = DType::from_name(&w) else {
@@ -149,6 +139,68 @@ impl Parser {
         })
     }
 
+    /// `fn @f(captures)`, `builtin sqrt`, `deriv grad[0, 1] tuple value of …`.
+    fn fn_ty(&mut self) -> PResult<FnTy> {
+        let w = self.word()?;
+        match w.as_str() {
+            "fn" => {
+                let func = self.func_ref()?;
+                self.expect_punct('(')?;
+                let mut captures = Vec::new();
+                while !self.eat_punct(')') {
+                    captures.push(self.ty()?);
+                    if !self.eat_punct(',') {
+                        self.expect_punct(')')?;
+                        break;
+                    }
+                }
+                Ok(FnTy::User { func, captures })
+            }
+            "builtin" => {
+                let name = self.word()?;
+                match Builtin::from_name(&name) {
+                    Some(b) => Ok(FnTy::Builtin(b)),
+                    None => self.error(format!("unknown builtin `{name}`")),
+                }
+            }
+            "deriv" => {
+                let kind = self.deriv_kind()?;
+                self.expect_word("of")?;
+                let of = self.fn_ty()?;
+                Ok(FnTy::Derivative { kind, of: Box::new(of) })
+            }
+            _ => {
+                self.pos -= 1;
+                self.error(format!("expected a function type, found `{w}`"))
+            }
+        }
+    }
+
+    /// `grad[0, 1] tuple value`, `vjp`, `jvp`, `hessian`.
+    pub(super) fn deriv_kind(&mut self) -> PResult<DerivKind> {
+        let k = self.word()?;
+        match k.as_str() {
+            "grad" => {
+                self.expect_punct('[')?;
+                let mut wrt = Vec::new();
+                while !self.eat_punct(']') {
+                    wrt.push(self.uint()? as usize);
+                    if !self.eat_punct(',') {
+                        self.expect_punct(']')?;
+                        break;
+                    }
+                }
+                let tuple = self.eat_word("tuple");
+                let with_value = self.eat_word("value");
+                Ok(DerivKind::Grad { wrt, tuple, with_value })
+            }
+            "vjp" => Ok(DerivKind::Vjp),
+            "jvp" => Ok(DerivKind::Jvp),
+            "hessian" => Ok(DerivKind::Hessian),
+            _ => self.error(format!("unknown derivative `{k}`")),
+        }
+    }
+
     pub(super) fn prim(&mut self) -> PResult<Prim> {
         let name = self.word()?;
         if let Some(p) = SIMPLE_PRIMS.iter().find(|p| p.info().name == name) {
@@ -204,7 +256,44 @@ impl Parser {
                 self.expect_punct('}')?;
                 Ok(Prim::Stack { dtype, literal })
             }
-            "index" => {
+            "transpose" => {
+                self.expect_punct('{')?;
+                let mut perm = Vec::new();
+                while !self.eat_punct('}') {
+                    perm.push(self.uint()? as usize);
+                    if !self.eat_punct(',') {
+                        self.expect_punct('}')?;
+                        break;
+                    }
+                }
+                Ok(Prim::Transpose(perm))
+            }
+            "expand_dims" => {
+                self.expect_punct('{')?;
+                let axis = self.uint()? as usize;
+                self.expect_punct('}')?;
+                Ok(Prim::ExpandDims(axis))
+            }
+            "extreme_mask" => {
+                self.expect_punct('{')?;
+                let (mut min, mut axis) = (false, None);
+                while !self.eat_punct('}') {
+                    if self.eat_word("min") {
+                        min = true;
+                    } else {
+                        self.expect_word("axis")?;
+                        self.expect_punct('=')?;
+                        axis = Some(self.uint()? as usize);
+                    }
+                    if !self.eat_punct(',') {
+                        self.expect_punct('}')?;
+                        break;
+                    }
+                }
+                Ok(Prim::ExtremeMask { min, axis })
+            }
+            "index" | "index_grad" => {
+                let grad = name == "index_grad";
                 self.expect_punct('[')?;
                 let mut items = Vec::new();
                 while !self.eat_punct(']') {
@@ -221,7 +310,7 @@ impl Parser {
                         break;
                     }
                 }
-                Ok(Prim::Index(items))
+                Ok(if grad { Prim::IndexGrad(items) } else { Prim::Index(items) })
             }
             _ => {
                 self.pos -= 1;
@@ -274,6 +363,10 @@ const SIMPLE_PRIMS: &[Prim] = &[
     Prim::Print,
     Prim::Assert,
     Prim::AssertClose,
+    Prim::StopGradient,
+    Prim::BroadcastLike,
+    Prim::SumLike,
+    Prim::ReshapeLike,
 ];
 
 const REDUCE_OPS: &[ReduceOp] = &[

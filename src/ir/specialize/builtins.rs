@@ -5,7 +5,7 @@
 use super::{FnBuild, Specializer};
 use crate::diag::Diagnostic;
 use crate::ir::shapes::Known;
-use crate::ir::types::{DType, Ty};
+use crate::ir::types::{DType, DerivKind, FnTy, Ty};
 use crate::ir::{BinaryOp, Builtin, Const, InstKind, Prim, ReduceOp, UnaryOp, Value};
 use crate::syntax::Span;
 
@@ -105,6 +105,22 @@ impl Specializer<'_> {
                 let c = self.coerce(b, arg(1), df, span)?;
                 self.emit_prim(b, Prim::Linspace(df), vec![a, c, arg(2)], span)
             }
+            Builtin::Grad | Builtin::ValueAndGrad => {
+                let wrt_v = arg(1);
+                let (wrt, tuple) = match (b.ty(wrt_v), b.known.get(&wrt_v)) {
+                    (_, Some(Known::Int(w))) => (vec![*w], false),
+                    (Ty::Tuple(_), Some(Known::Ints(ws))) => (ws.clone(), true),
+                    _ => return Err(Diagnostic::error(span, "`wrt:` must be a constant int or a tuple of constant ints")),
+                };
+                if let Some(w) = wrt.iter().find(|w| **w < 0) {
+                    return Err(Diagnostic::error(span, format!("`wrt: {w}` is out of range: arguments are numbered from 0")));
+                }
+                let wrt = wrt.into_iter().map(|w| w as usize).collect();
+                let kind = DerivKind::Grad { wrt, tuple, with_value: bi == Builtin::ValueAndGrad };
+                self.derive(b, kind, arg(0), span)
+            }
+            Builtin::Vjp => self.derive(b, DerivKind::Vjp, arg(0), span),
+            Builtin::StopGradient => self.lifted(b, &Prim::StopGradient, &args, span),
             Builtin::Eye => self.emit_prim(b, Prim::Eye(df), vec![arg(0)], span),
             Builtin::F32 => self.lifted(b, &Prim::Cast(DType::F32), &args, span),
             Builtin::F64 => self.lifted(b, &Prim::Cast(DType::F64), &args, span),
@@ -173,18 +189,29 @@ impl Specializer<'_> {
             | Builtin::Outer
             | Builtin::Diag
             | Builtin::Trace
-            | Builtin::Grad
-            | Builtin::ValueAndGrad
-            | Builtin::Vjp
             | Builtin::Jvp
             | Builtin::Hessian
-            | Builtin::StopGradient
             | Builtin::Gradcheck => Err(Diagnostic::error(
                 span,
                 format!("`{}` is not supported yet", bi.name()),
             )
             .with_label("not supported yet in this version of diffl")),
         }
+    }
+
+    /// `grad(f)`, `vjp(f)`, …: a function value that is the derivative of `f`.
+    fn derive(&mut self, b: &mut FnBuild<'_>, kind: DerivKind, f: Value, span: Span) -> Result<Value, Diagnostic> {
+        let of = match b.ty(f) {
+            Ty::Fn(of) => of,
+            Ty::Never => return Ok(self.emit_undef(b, span)),
+            t => {
+                return Err(Diagnostic::error(span, format!("can only differentiate a function, found {}", t.describe(&self.out))));
+            }
+        };
+        let ty = Ty::Fn(Box::new(FnTy::Derivative { kind: kind.clone(), of }));
+        let r = b.fresh(ty, None);
+        b.push(crate::ir::Inst { kind: InstKind::Derive(kind), args: vec![f], results: vec![r], span });
+        Ok(r)
     }
 
     /// A reduction with its axis and keepdims made static.

@@ -6,7 +6,7 @@ use super::join::join;
 use super::{ArgInfo, FnBuild, Specializer};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::front::resolve::{Bound, ParamSlot, bind_args};
-use crate::ir::types::{FnTy, Ty};
+use crate::ir::types::{DerivKind, FnTy, Ty};
 use crate::ir::{BinaryOp, Block, Const, DefaultValue, FuncId, Inst, InstKind, Prim, Value};
 use crate::syntax::ast::Ident;
 use crate::syntax::{Span, Symbol};
@@ -104,8 +104,13 @@ impl Specializer<'_> {
                 InstKind::RecordGet(*i),
                 span,
             )?,
-            InstKind::CaptureGet(_) => {
-                return Err(Diagnostic::internal(span, "capture access in untyped IR"));
+            InstKind::CaptureGet(_)
+            | InstKind::Derive(_)
+            | InstKind::ListNew
+            | InstKind::ListPush
+            | InstKind::ListGet
+            | InstKind::ListLen => {
+                return Err(Diagnostic::internal(span, "a typed-only instruction in untyped IR"));
             }
             InstKind::If { then, else_ } => return self.spec_if(b, inst, args, then, else_),
             InstKind::For { body } => return self.spec_for(b, inst, args, body),
@@ -182,7 +187,15 @@ impl Specializer<'_> {
             | Prim::Eye(_)
             | Prim::Print
             | Prim::Assert
-            | Prim::AssertClose => self.emit_prim(b, p.clone(), args, span),
+            | Prim::AssertClose
+            | Prim::StopGradient
+            | Prim::BroadcastLike
+            | Prim::SumLike
+            | Prim::ReshapeLike
+            | Prim::Transpose(_)
+            | Prim::ExpandDims(_)
+            | Prim::IndexGrad(_)
+            | Prim::ExtremeMask { .. } => self.emit_prim(b, p.clone(), args, span),
         }
     }
 
@@ -341,64 +354,142 @@ impl Specializer<'_> {
                 }
                 self.spec_builtin(b, bi, vals, span)
             }
+            FnTy::User { .. } | FnTy::Derivative { .. } => {
+                if rest.iter().any(|&a| b.ty(a) == Ty::Never) {
+                    return Ok(self.emit_undef(b, span));
+                }
+                let (id, call_args, _, ret) = self.resolve_callable(b, callee, &fty, rest, names, span)?;
+                let r = b.fresh(ret, None);
+                b.push(Inst { kind: InstKind::Call(id), args: call_args, results: vec![r], span });
+                Ok(r)
+            }
+        }
+    }
+
+    /// The specialized function that calling a function value of type `fty`
+    /// with `user_args` runs, its full argument list (captures first), the
+    /// number of captures, and its result type. Derivatives are built here.
+    fn resolve_callable(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        callee: Value,
+        fty: &FnTy,
+        user_args: &[Value],
+        names: &[Option<Symbol>],
+        span: Span,
+    ) -> Result<(FuncId, Vec<Value>, usize, Ty), Diagnostic> {
+        match fty {
+            FnTy::Builtin(bi) => Err(Diagnostic::error(
+                span,
+                format!("`{}` takes any number of arguments and cannot be differentiated as a value", bi.name()),
+            )),
             FnTy::User { func, captures } => {
-                let src_fn = self
-                    .src
-                    .func(func)
-                    .ok_or_else(|| Diagnostic::internal(span, "missing function"))?;
-                let declared: Vec<crate::ir::Param> =
-                    src_fn.params.iter().skip(src_fn.n_captures).cloned().collect();
+                let src_fn = self.src.func(*func).ok_or_else(|| Diagnostic::internal(span, "missing function"))?;
+                let declared: Vec<crate::ir::Param> = src_fn.params.iter().skip(src_fn.n_captures).cloned().collect();
                 let fname = src_fn.name.to_string();
-                let slots: Vec<ParamSlot> = declared
-                    .iter()
-                    .map(|p| ParamSlot {
-                        name: p.name,
-                        has_default: p.default.is_some(),
-                    })
-                    .collect();
+                let slots: Vec<ParamSlot> =
+                    declared.iter().map(|p| ParamSlot { name: p.name, has_default: p.default.is_some() }).collect();
+                let idents: Vec<Option<Ident>> = names.iter().map(|n| n.map(|name| Ident { name, span })).collect();
                 let bound = bind_args(&fname, &slots, &idents, span, span)?;
                 let mut call_args = Vec::new();
-                for (i, _) in captures.iter().enumerate() {
-                    let ty = captures.get(i).cloned().unwrap_or(Ty::Never);
-                    let r = b.fresh(ty, None);
-                    b.push(Inst {
-                        kind: InstKind::CaptureGet(i as u32),
-                        args: vec![callee],
-                        results: vec![r],
-                        span,
-                    });
+                for (i, ty) in captures.iter().enumerate() {
+                    let r = b.fresh(ty.clone(), None);
+                    b.push(Inst { kind: InstKind::CaptureGet(i as u32), args: vec![callee], results: vec![r], span });
                     call_args.push(r);
                 }
                 for (p, bd) in declared.iter().zip(bound) {
                     call_args.push(match bd {
-                        Bound::Arg(k) => rest.get(k).copied().unwrap_or(Value(0)),
+                        Bound::Arg(k) => user_args.get(k).copied().unwrap_or(Value(0)),
                         Bound::Default => match &p.default {
                             Some(DefaultValue::Const(c)) => {
-                                let inst = Inst {
-                                    kind: InstKind::Const(c.clone()),
-                                    args: vec![],
-                                    results: vec![],
-                                    span,
-                                };
+                                let inst = Inst { kind: InstKind::Const(c.clone()), args: vec![], results: vec![], span };
                                 self.const_of(b, &inst)
                             }
-                            Some(DefaultValue::Thunk(t)) => {
-                                self.emit_call(b, *t, Vec::new(), Vec::new(), span)?
-                            }
+                            Some(DefaultValue::Thunk(t)) => self.emit_call(b, *t, Vec::new(), Vec::new(), span)?,
                             None => return Err(Diagnostic::internal(span, "missing default")),
                         },
                     });
                 }
-                let infos = call_args
-                    .iter()
-                    .map(|&a| ArgInfo {
-                        ty: b.ty(a),
-                        known: b.known.get(&a).cloned(),
-                    })
-                    .collect();
-                self.emit_call(b, func, infos, call_args, span)
+                let infos = call_args.iter().map(|&a| ArgInfo { ty: b.ty(a), known: b.known.get(&a).cloned() }).collect();
+                let (id, ret) = self.specialize_call(*func, infos, span)?;
+                Ok((id, call_args, captures.len(), ret))
+            }
+            FnTy::Derivative { kind, of } => {
+                let (inner_user, dy) = match kind {
+                    DerivKind::Vjp => match user_args.split_last() {
+                        Some((dy, xs)) => (xs, Some(*dy)),
+                        None => return Err(Diagnostic::error(span, "`vjp(f)` takes f's arguments and then the output adjoint `dy`")),
+                    },
+                    DerivKind::Grad { .. } | DerivKind::Jvp | DerivKind::Hessian => (user_args, None),
+                };
+                let inner_names: Vec<Option<Symbol>> = if dy.is_some() { Vec::new() } else { names.to_vec() };
+                let inner_names = if inner_names.len() == inner_user.len() { inner_names } else { vec![None; inner_user.len()] };
+                let (inner, mut call_args, n_lead, inner_ret) =
+                    self.resolve_callable(b, callee, of, inner_user, &inner_names, span)?;
+                self.check_derivative(kind, &inner_ret, &call_args[n_lead.min(call_args.len())..], b, span)?;
+                let d = crate::ad::api::derivative(&mut self.out, inner, kind, n_lead, &mut self.vjp_cache, span)?;
+                if let Some(dy) = dy {
+                    let want = inner_ret.as_tensor().map(|t| t.dtype);
+                    let dy = match want {
+                        Some(dt) => self.coerce(b, dy, dt, span)?,
+                        None => dy,
+                    };
+                    call_args.push(dy);
+                }
+                let ret = self
+                    .out
+                    .func(d)
+                    .and_then(|f| f.body.yields.first().and_then(|&y| f.ty(y).cloned()))
+                    .unwrap_or(Ty::Never);
+                Ok((d, call_args, n_lead, ret))
             }
         }
+    }
+
+    /// The errors of taking a derivative: a non-scalar `grad`, `wrt` out of
+    /// range or naming an argument that cannot be differentiated.
+    fn check_derivative(
+        &self,
+        kind: &DerivKind,
+        ret: &Ty,
+        user_args: &[Value],
+        b: &FnBuild<'_>,
+        span: Span,
+    ) -> Result<(), Diagnostic> {
+        let DerivKind::Grad { wrt, .. } = kind else { return Ok(()) };
+        match ret {
+            Ty::Tensor(t) if t.dtype.is_float() && t.shape.is_scalar() => {}
+            other => {
+                return Err(Diagnostic::error(
+                    span,
+                    format!("`grad` needs a function with a scalar float result, but this one returns {}", other.describe(&self.out)),
+                )
+                .with_help("reduce the result to a scalar (e.g. `sum(…)`), or use `vjp` for a non-scalar output"));
+            }
+        }
+        for &w in wrt {
+            match user_args.get(w) {
+                None => {
+                    let n = user_args.len();
+                    return Err(Diagnostic::error(
+                        span,
+                        format!("`wrt: {w}` is out of range: the function takes {n} argument{}", if n == 1 { "" } else { "s" }),
+                    )
+                    .with_help(format!("arguments are numbered from 0 to {}", n.saturating_sub(1))));
+                }
+                Some(&a) => {
+                    let t = b.ty(a);
+                    if !crate::ad::activity::differentiable(&t) {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!("cannot differentiate with respect to argument {w}: it is {}, which carries no derivative", t.describe(&self.out)),
+                        )
+                        .with_help("only floats (and records or tuples holding floats) have derivatives"));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn const_of(&mut self, b: &mut FnBuild<'_>, inst: &Inst) -> Value {

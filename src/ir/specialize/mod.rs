@@ -80,6 +80,8 @@ pub struct Specializer<'a> {
     cache_log: Vec<SpecKey>,
     /// Specializations made per source function (a runaway guard).
     count: HashMap<FuncId, usize>,
+    /// Derivative functions built so far.
+    vjp_cache: crate::ad::reverse::VjpCache,
 }
 
 struct InProgress {
@@ -117,6 +119,7 @@ impl<'a> Specializer<'a> {
             in_progress: Vec::new(),
             cache_log: Vec::new(),
             count: HashMap::new(),
+            vjp_cache: HashMap::new(),
         }
     }
 
@@ -412,12 +415,13 @@ fn widen(t: &Ty) -> Ty {
         Ty::Tuple(v) => Ty::Tuple(v.iter().map(widen).collect()),
         Ty::Record(s, v) => Ty::Record(*s, v.iter().map(widen).collect()),
         Ty::Str | Ty::Never => t.clone(),
+        Ty::List(e) => Ty::List(Box::new(widen(e))),
         Ty::Fn(f) => match &**f {
             FnTy::User { func, captures } => Ty::Fn(Box::new(FnTy::User {
                 func: *func,
                 captures: captures.iter().map(widen).collect(),
             })),
-            FnTy::Builtin(_) => t.clone(),
+            FnTy::Builtin(_) | FnTy::Derivative { .. } => t.clone(),
         },
     }
 }

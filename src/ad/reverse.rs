@@ -1,0 +1,545 @@
+//! Reverse mode: from a specialized function `f(p…) -> y` to its
+//! vector-Jacobian product `f'(p…, dy) -> (y, dp…)`, as a new IR function.
+//!
+//! The derivative has a forward sweep, which is a copy of `f`'s body, and a
+//! reverse sweep, which walks the body backwards accumulating adjoints.
+//! Straight-line code needs no tape: the reverse sweep reads the forward
+//! sweep's values. Structured control flow:
+//! - `if`: the reverse sweep is an `if` on the same condition whose branch
+//!   recomputes that branch's forward values and then runs its reverse; only
+//!   the branch that ran contributes (a zero adjoint stays zero).
+//! - `for` and `while`: the forward sweep pushes the carried values of each
+//!   iteration onto a list (the tape); the reverse sweep is a `for` that walks
+//!   the tape backwards, recomputing one iteration's body from its saved
+//!   state and running its reverse, carrying the adjoints of the carried
+//!   values and of the outer values the body reads.
+//! - calls: the reverse of `y = g(a…)` calls `g'(a…, dy)`, which recomputes
+//!   `g`'s forward values (recursion works, since `g'` may call itself).
+//! Only active values (see `activity`) get adjoints.
+
+use super::activity::{active_values, differentiable};
+use super::emit::{AdResult, Emitter};
+use super::rules;
+use crate::diag::Diagnostic;
+use crate::ir::types::Ty;
+use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
+use crate::syntax::Symbol;
+use std::collections::{HashMap, HashSet};
+
+/// Derivative functions already built: (function, which params are active).
+pub type VjpCache = HashMap<(FuncId, Vec<bool>), FuncId>;
+
+/// The vector-Jacobian product of `f` with respect to the parameters flagged
+/// in `active`: a function of `f`'s parameters and the result's adjoint that
+/// returns `(y, dp_0, …, dp_n)` (zeros for inactive parameters).
+pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCache) -> AdResult<FuncId> {
+    if let Some(&id) = cache.get(&(f, active.to_vec())) {
+        return Ok(id);
+    }
+    let src = program.func(f).cloned().ok_or_else(|| Diagnostic::internal(Default::default(), "vjp of a missing function"))?;
+    let id = FuncId(program.funcs.len() as u32);
+    program.funcs.push(src.clone());
+    cache.insert((f, active.to_vec()), id);
+    let default_float = crate::ir::DType::F32;
+    let name = Symbol::intern(&format!("{}'vjp", src.name));
+    let mut r = Rev {
+        program,
+        cache,
+        e: Emitter::new(name, src.span, default_float),
+        src: &src,
+        active: active_values(&src, active),
+        map: HashMap::new(),
+        adj: HashMap::new(),
+        tapes: HashMap::new(),
+    };
+    for (i, &p) in src.param_values.iter().enumerate() {
+        let ty = src.ty(p).cloned().unwrap_or(Ty::Never);
+        let pname = src.params.get(i).map(|p| p.name).unwrap_or_else(|| Symbol::intern("p"));
+        let v = r.e.param(pname, ty);
+        r.map.insert(p, v);
+    }
+    let y_src = src.body.yields.first().copied().ok_or_else(|| Diagnostic::internal(src.span, "no result"))?;
+    let y_ty = src.ty(y_src).cloned().unwrap_or(Ty::Never);
+    let dy = r.e.param(Symbol::intern("dy"), y_ty);
+    r.forward_block(&src.body, false)?;
+    let y = r.get(y_src)?;
+    r.add_adj(y_src, dy)?;
+    r.reverse_block(&src.body)?;
+    let mut outs = vec![y];
+    for &p in &src.param_values {
+        let d = r.adjoint_or_zero(p)?;
+        outs.push(d);
+    }
+    let result = r.e.tuple(outs);
+    let func = r.e.finish(result);
+    if let Some(slot) = program_slot(r.program, id) {
+        *slot = func;
+    }
+    Ok(id)
+}
+
+fn program_slot(p: &mut Program, id: FuncId) -> Option<&mut Func> {
+    p.funcs.get_mut(id.0 as usize)
+}
+
+struct Rev<'p, 's> {
+    program: &'p mut Program,
+    cache: &'p mut VjpCache,
+    e: Emitter,
+    src: &'s Func,
+    active: HashSet<Value>,
+    /// Source value → its value in the derivative (the latest computation).
+    map: HashMap<Value, Value>,
+    /// Source value → its accumulated adjoint.
+    adj: HashMap<Value, Value>,
+    /// Loop instruction (by address) → the tape of its latest forward copy.
+    tapes: HashMap<usize, Value>,
+}
+
+fn key(inst: &Inst) -> usize {
+    std::ptr::from_ref(inst) as usize
+}
+
+impl Rev<'_, '_> {
+    fn get(&self, v: Value) -> AdResult<Value> {
+        self.map.get(&v).copied().ok_or_else(|| Diagnostic::internal(self.e.span, format!("derivative: value %{} unmapped", v.0)))
+    }
+
+    fn src_ty(&self, v: Value) -> Ty {
+        self.src.ty(v).cloned().unwrap_or(Ty::Never)
+    }
+
+    fn add_adj(&mut self, v: Value, d: Value) -> AdResult<()> {
+        if !self.active.contains(&v) {
+            return Ok(());
+        }
+        let new = match self.adj.get(&v) {
+            Some(&old) => self.e.add_any(old, d)?,
+            None => d,
+        };
+        self.adj.insert(v, new);
+        Ok(())
+    }
+
+    fn adjoint_or_zero(&mut self, v: Value) -> AdResult<Value> {
+        match self.adj.get(&v) {
+            Some(&d) => Ok(d),
+            None => {
+                let ty = self.src_ty(v);
+                let like = self.map.get(&v).copied();
+                self.e.zeros_like(&ty, like)
+            }
+        }
+    }
+
+    /// Copies `b`'s instructions (mapping values); `recompute` drops effects.
+    fn forward_block(&mut self, b: &Block, recompute: bool) -> AdResult<()> {
+        for inst in &b.insts {
+            self.forward_inst(inst, recompute)?;
+        }
+        Ok(())
+    }
+
+    fn fresh_results(&mut self, inst: &Inst) -> Vec<Value> {
+        inst.results
+            .iter()
+            .map(|&r| {
+                let ty = self.src_ty(r);
+                let v = self.e.fresh(ty, self.src.name_of(r));
+                self.map.insert(r, v);
+                v
+            })
+            .collect()
+    }
+
+    fn forward_inst(&mut self, inst: &Inst, recompute: bool) -> AdResult<()> {
+        let args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
+        match &inst.kind {
+            InstKind::Prim(Prim::Print | Prim::Assert | Prim::AssertClose) if recompute => {
+                for &r in &inst.results {
+                    let u = self.e.konst(Const::Unit, Ty::unit());
+                    self.map.insert(r, u);
+                }
+            }
+            InstKind::If { then, else_ } => {
+                let then_b = self.copy_block(then, Vec::new(), recompute)?;
+                let else_b = self.copy_block(else_, Vec::new(), recompute)?;
+                let results = self.fresh_results(inst);
+                self.e.push(Inst { kind: InstKind::If { then: then_b, else_: else_b }, args, results, span: inst.span });
+            }
+            InstKind::For { body } => {
+                let carried: Vec<Ty> = inst.args.iter().skip(2).map(|&a| self.src_ty(a)).collect();
+                let tape_ty = Ty::List(Box::new(Ty::Tuple(carried)));
+                let tape0 = self.e.inst(InstKind::ListNew, Vec::new(), tape_ty.clone());
+                let body_b = self.copy_loop_body(body, 1, tape_ty.clone(), recompute)?;
+                let mut results = self.fresh_results(inst);
+                let tape = self.e.fresh(tape_ty, None);
+                results.push(tape);
+                let mut args = args;
+                args.push(tape0);
+                self.e.push(Inst { kind: InstKind::For { body: body_b }, args, results, span: inst.span });
+                self.tapes.insert(key(inst), tape);
+            }
+            InstKind::While { cond, body } => {
+                let carried: Vec<Ty> = inst.args.iter().map(|&a| self.src_ty(a)).collect();
+                let tape_ty = Ty::List(Box::new(Ty::Tuple(carried)));
+                let tape0 = self.e.inst(InstKind::ListNew, Vec::new(), tape_ty.clone());
+                // The condition sees the tape as one more carried value, unused.
+                let mut cparams: Vec<Value> = Vec::new();
+                for &p in &cond.params {
+                    let v = self.e.fresh(self.src_ty(p), self.src.name_of(p));
+                    self.map.insert(p, v);
+                    cparams.push(v);
+                }
+                cparams.push(self.e.fresh(tape_ty.clone(), None));
+                self.e.push_block(cparams);
+                self.forward_block(cond, recompute)?;
+                let cy: Vec<Value> = cond.yields.iter().map(|&y| self.get(y)).collect::<AdResult<_>>()?;
+                let cond_b = self.e.pop_block(cy);
+                let body_b = self.copy_loop_body(body, 0, tape_ty.clone(), recompute)?;
+                let mut results = self.fresh_results(inst);
+                let tape = self.e.fresh(tape_ty, None);
+                results.push(tape);
+                let mut args = args;
+                args.push(tape0);
+                self.e.push(Inst { kind: InstKind::While { cond: cond_b, body: body_b }, args, results, span: inst.span });
+                self.tapes.insert(key(inst), tape);
+            }
+            kind => {
+                let results = self.fresh_results(inst);
+                self.e.push(Inst { kind: kind.clone(), args, results, span: inst.span });
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_block(&mut self, b: &Block, params: Vec<Value>, recompute: bool) -> AdResult<Block> {
+        self.e.push_block(params);
+        self.forward_block(b, recompute)?;
+        let ys: Vec<Value> = b.yields.iter().map(|&y| self.get(y)).collect::<AdResult<_>>()?;
+        Ok(self.e.pop_block(ys))
+    }
+
+    /// A loop body that first pushes its carried values onto the tape.
+    fn copy_loop_body(&mut self, body: &Block, leading: usize, tape_ty: Ty, recompute: bool) -> AdResult<Block> {
+        let mut params = Vec::new();
+        for &p in &body.params {
+            let v = self.e.fresh(self.src_ty(p), self.src.name_of(p));
+            self.map.insert(p, v);
+            params.push(v);
+        }
+        let tape_in = self.e.fresh(tape_ty.clone(), None);
+        params.push(tape_in);
+        self.e.push_block(params.clone());
+        let state: Vec<Value> = params.iter().skip(leading).take(body.params.len() - leading).copied().collect();
+        let st = self.e.tuple(state);
+        let tape_out = self.e.inst(InstKind::ListPush, vec![tape_in, st], tape_ty);
+        self.forward_block(body, recompute)?;
+        let mut ys: Vec<Value> = body.yields.iter().map(|&y| self.get(y)).collect::<AdResult<_>>()?;
+        ys.push(tape_out);
+        Ok(self.e.pop_block(ys))
+    }
+
+    /// Accumulates adjoints backwards through `b`.
+    fn reverse_block(&mut self, b: &Block) -> AdResult<()> {
+        for inst in b.insts.iter().rev() {
+            self.reverse_inst(inst)?;
+        }
+        Ok(())
+    }
+
+    fn reverse_inst(&mut self, inst: &Inst) -> AdResult<()> {
+        let has_adj = inst.results.iter().any(|r| self.adj.contains_key(r));
+        if !has_adj {
+            return Ok(());
+        }
+        let span = inst.span;
+        self.e.span = span;
+        match &inst.kind {
+            InstKind::Const(_)
+            | InstKind::BuiltinRef(_)
+            | InstKind::ListNew
+            | InstKind::ListPush
+            | InstKind::ListGet
+            | InstKind::ListLen => {}
+            InstKind::Prim(p) => {
+                let r = inst.results.first().copied().unwrap_or(Value(0));
+                let g = self.adj.get(&r).copied().ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                let args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
+                let out = self.get(r)?;
+                let wanted: Vec<bool> = inst.args.iter().map(|a| self.active.contains(a)).collect();
+                let contribs = rules::reverse(&mut self.e, p, &args, out, g, &wanted)?;
+                for (&a, c) in inst.args.iter().zip(contribs) {
+                    if let Some(c) = c {
+                        self.add_adj(a, c)?;
+                    }
+                }
+            }
+            InstKind::Tuple | InstKind::Record(_) | InstKind::Closure(_) => {
+                let r = inst.results.first().copied().unwrap_or(Value(0));
+                let g = self.adj.get(&r).copied().ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                for (i, &a) in inst.args.iter().enumerate() {
+                    if self.active.contains(&a) {
+                        let part = self.e.project(g, i)?;
+                        self.add_adj(a, part)?;
+                    }
+                }
+            }
+            InstKind::Derive(_) => {
+                let r = inst.results.first().copied().unwrap_or(Value(0));
+                if let (Some(&g), Some(&a)) = (self.adj.get(&r), inst.args.first()) {
+                    self.add_adj(a, g)?;
+                }
+            }
+            InstKind::TupleGet(i) | InstKind::RecordGet(i) | InstKind::CaptureGet(i) => {
+                let r = inst.results.first().copied().unwrap_or(Value(0));
+                let g = self.adj.get(&r).copied().ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                let Some(&a) = inst.args.first() else { return Ok(()) };
+                let whole = self.one_hot(a, *i as usize, g)?;
+                self.add_adj(a, whole)?;
+            }
+            InstKind::Call(h) => {
+                let r = inst.results.first().copied().unwrap_or(Value(0));
+                let g = self.adj.get(&r).copied().ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                let wanted: Vec<bool> = inst.args.iter().map(|a| self.active.contains(a)).collect();
+                if !wanted.iter().any(|&w| w) {
+                    return Ok(());
+                }
+                let d = vjp(self.program, *h, &wanted, self.cache)?;
+                let mut args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
+                args.push(g);
+                let ret_ty = self.program.func(d).and_then(|f| f.body.yields.first().and_then(|&y| f.ty(y).cloned()));
+                let ret_ty = match ret_ty {
+                    Some(t) => t,
+                    // Being built (recursion): the result is (y, dargs…) of the primal types.
+                    None => {
+                        let mut parts = vec![self.src_ty(r)];
+                        parts.extend(inst.args.iter().map(|&a| self.src_ty(a)));
+                        Ty::Tuple(parts)
+                    }
+                };
+                let res = self.e.inst(InstKind::Call(d), args, ret_ty);
+                for (k, &a) in inst.args.iter().enumerate() {
+                    if self.active.contains(&a) {
+                        let part = self.e.project(res, k + 1)?;
+                        self.add_adj(a, part)?;
+                    }
+                }
+            }
+            InstKind::If { then, else_ } => self.reverse_if(inst, then, else_)?,
+            InstKind::For { body } => self.reverse_loop(inst, body, true)?,
+            InstKind::While { body, .. } => self.reverse_loop(inst, body, false)?,
+            InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
+                return Err(Diagnostic::internal(span, "untyped instruction in a function being differentiated"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A cotangent of `a`'s type that is `g` in part `i` and zero elsewhere.
+    fn one_hot(&mut self, a: Value, i: usize, g: Value) -> AdResult<Value> {
+        let ty = self.src_ty(a);
+        let av = self.get(a)?;
+        let n = match &ty {
+            Ty::Tuple(p) | Ty::Record(_, p) => p.len(),
+            Ty::Fn(f) => match f.base() {
+                crate::ir::FnTy::User { captures, .. } => captures.len(),
+                _ => 0,
+            },
+            _ => 0,
+        };
+        let mut parts = Vec::with_capacity(n);
+        for j in 0..n {
+            if j == i {
+                parts.push(g);
+            } else {
+                let pv = self.e.project(av, j)?;
+                let pt = self.e.ty(pv);
+                parts.push(self.e.zeros_like(&pt, Some(pv))?);
+            }
+        }
+        Ok(match ty {
+            Ty::Record(s, _) => {
+                let tys = parts.iter().map(|&p| self.e.ty(p)).collect();
+                self.e.inst(InstKind::Record(s), parts, Ty::Record(s, tys))
+            }
+            _ => self.e.tuple(parts),
+        })
+    }
+
+    /// Active values read inside `blocks` but defined outside them.
+    fn free_active(&self, blocks: &[&Block]) -> Vec<Value> {
+        let mut defined = HashSet::new();
+        let mut used = Vec::new();
+        for b in blocks {
+            collect(b, &mut defined, &mut used);
+        }
+        let mut seen = HashSet::new();
+        used.into_iter()
+            .filter(|v| !defined.contains(v) && self.active.contains(v) && seen.insert(*v))
+            .collect()
+    }
+
+    fn reverse_if(&mut self, inst: &Inst, then: &Block, else_: &Block) -> AdResult<()> {
+        let cond = inst.args.first().copied().ok_or_else(|| Diagnostic::internal(inst.span, "if without condition"))?;
+        let c = self.get(cond)?;
+        let free = self.free_active(&[then, else_]);
+        // Result adjoints, materialized outside the branches.
+        let mut gs = Vec::new();
+        for &r in &inst.results {
+            gs.push(self.adj.get(&r).copied());
+        }
+        let mut branches = Vec::new();
+        for b in [then, else_] {
+            self.e.push_block(Vec::new());
+            self.forward_block(b, true)?;
+            let outer = std::mem::take(&mut self.adj);
+            for (&y, g) in b.yields.iter().zip(&gs) {
+                if let Some(g) = g {
+                    self.add_adj(y, *g)?;
+                }
+            }
+            self.reverse_block(b)?;
+            let mut ys = Vec::new();
+            for &f in &free {
+                ys.push(self.adjoint_or_zero(f)?);
+            }
+            self.adj = outer;
+            branches.push(self.e.pop_block(ys));
+        }
+        let mut it = branches.into_iter();
+        let (tb, eb) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
+        let results: Vec<Value> = free
+            .iter()
+            .map(|&f| {
+                let ty = tb.yields.get(free.iter().position(|x| *x == f).unwrap_or(0)).map(|&y| self.e.ty(y)).unwrap_or(Ty::Never);
+                self.e.fresh(ty, None)
+            })
+            .collect();
+        self.e.push(Inst { kind: InstKind::If { then: tb, else_: eb }, args: vec![c], results: results.clone(), span: inst.span });
+        for (&f, &r) in free.iter().zip(&results) {
+            self.add_adj(f, r)?;
+        }
+        Ok(())
+    }
+
+    fn reverse_loop(&mut self, inst: &Inst, body: &Block, is_for: bool) -> AdResult<()> {
+        let span = inst.span;
+        let tape = *self.tapes.get(&key(inst)).ok_or_else(|| Diagnostic::internal(span, "loop without a tape"))?;
+        let lead = usize::from(is_for);
+        let init_args: Vec<Value> = inst.args.iter().skip(2 * lead).copied().collect();
+        let carried_params: Vec<Value> = body.params.iter().skip(lead).copied().collect();
+        let free = self.free_active(&[body]);
+        // Initial adjoints: of the loop's results, and zeros for the free values.
+        let mut init = Vec::new();
+        for (k, &r) in inst.results.iter().enumerate() {
+            let d = match self.adj.get(&r) {
+                Some(&d) => d,
+                None => {
+                    let ty = self.src_ty(r);
+                    let like = self.map.get(&r).copied();
+                    let _ = k;
+                    self.e.zeros_like(&ty, like)?
+                }
+            };
+            init.push(d);
+        }
+        for &f in &free {
+            let ty = self.src_ty(f);
+            let like = self.map.get(&f).copied();
+            init.push(self.e.zeros_like(&ty, like)?);
+        }
+        let n = self.e.inst(InstKind::ListLen, vec![tape], Ty::int());
+        let lo = if is_for { Some(self.get(*inst.args.first().unwrap_or(&Value(0)))?) } else { None };
+        let zero = self.e.int(0);
+        // The reverse body: k counts up, j = n - 1 - k walks the tape down.
+        let k = self.e.fresh(Ty::int(), None);
+        let params: Vec<Value> = init.iter().map(|&v| {
+            let ty = self.e.ty(v);
+            self.e.fresh(ty, None)
+        }).collect();
+        let mut bparams = vec![k];
+        bparams.extend(params.iter().copied());
+        self.e.push_block(bparams);
+        let one = self.e.int(1);
+        let last = self.e.sub(n, one)?;
+        let j = self.e.sub(last, k)?;
+        let state_ty = match self.e.ty(tape) {
+            Ty::List(t) => *t,
+            _ => Ty::Never,
+        };
+        let state = self.e.inst(InstKind::ListGet, vec![tape, j], state_ty);
+        if let (Some(lo), Some(&ip)) = (lo, body.params.first()) {
+            let i = self.e.add(lo, j)?;
+            self.map.insert(ip, i);
+        }
+        for (m, &p) in carried_params.iter().enumerate() {
+            let v = self.e.project(state, m)?;
+            self.map.insert(p, v);
+        }
+        self.forward_block(body, true)?;
+        let outer = std::mem::take(&mut self.adj);
+        for (&y, &d) in body.yields.iter().zip(params.iter()) {
+            self.add_adj(y, d)?;
+        }
+        self.reverse_block(body)?;
+        let mut ys = Vec::new();
+        for &p in &carried_params {
+            ys.push(self.adjoint_or_zero(p)?);
+        }
+        for (q, &f) in free.iter().enumerate() {
+            let acc = params.get(carried_params.len() + q).copied().unwrap_or(Value(0));
+            let total = match self.adj.get(&f) {
+                Some(&d) => self.e.add_any(acc, d)?,
+                None => acc,
+            };
+            ys.push(total);
+        }
+        self.adj = outer;
+        // Carried adjoints keep the types they entered with.
+        let blk = self.e.pop_block(ys);
+        let results: Vec<Value> = params.iter().map(|&p| {
+            let ty = self.e.ty(p);
+            self.e.fresh(ty, None)
+        }).collect();
+        let mut args = vec![zero, n];
+        args.extend(init);
+        self.e.push(Inst { kind: InstKind::For { body: blk }, args, results: results.clone(), span });
+        for (&a, &d) in init_args.iter().zip(&results) {
+            self.add_adj(a, d)?;
+        }
+        for (q, &f) in free.iter().enumerate() {
+            if let Some(&d) = results.get(init_args.len() + q) {
+                self.add_adj(f, d)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Values defined in `b` (params, results, nested) and values used in it.
+fn collect(b: &Block, defined: &mut HashSet<Value>, used: &mut Vec<Value>) {
+    defined.extend(b.params.iter().copied());
+    for inst in &b.insts {
+        used.extend(inst.args.iter().copied());
+        match &inst.kind {
+            InstKind::If { then, else_ } => {
+                collect(then, defined, used);
+                collect(else_, defined, used);
+            }
+            InstKind::For { body } => collect(body, defined, used),
+            InstKind::While { cond, body } => {
+                collect(cond, defined, used);
+                collect(body, defined, used);
+            }
+            _ => {}
+        }
+        defined.extend(inst.results.iter().copied());
+    }
+    used.extend(b.yields.iter().copied());
+}
+
+#[allow(dead_code)]
+fn is_differentiable(t: &Ty) -> bool {
+    differentiable(t)
+}

@@ -1,0 +1,405 @@
+//! Shape kernels that derivative rules use: explicit broadcasting and its
+//! transpose, reshaping, transposition, axis insertion, the transpose of
+//! indexing, and the masks of first extreme elements.
+//!
+//! Every kernel re-checks the shapes it is given and returns an error instead of
+//! panicking. [`sum_like`] accumulates floats in `f64` and ints with wrapping
+//! adds; [`index_grad`] normalizes its items exactly as [`super::index`] does,
+//! so it is the transpose of that kernel; [`extreme_mask`] picks the same
+//! element as `argmax`/`argmin` (the first extreme, the first NaN if any).
+
+use super::error::shape_str;
+use super::index::slice_bounds;
+use super::tensor::{Real, filled, map_data};
+use super::{
+    DType, Data, IndexItem, KResult, KernelError, Tensor, broadcast_shapes, broadcast_to, checked_numel,
+};
+use std::sync::Arc;
+
+/// `x` broadcast (NumPy rules) to `shape`.
+pub fn broadcast_like(x: &Tensor, shape: &[usize]) -> KResult<Tensor> {
+    let mismatch = || KernelError::Broadcast {
+        a: x.shape().to_vec(),
+        b: shape.to_vec(),
+    };
+    if broadcast_shapes(x.shape(), shape).map_err(|_| mismatch())? != shape {
+        return Err(mismatch());
+    }
+    let data = map_data!(x.data(), v => broadcast_to(v, x.shape(), shape)?);
+    Tensor::new(shape.to_vec(), data)
+}
+
+/// `x` summed down to `shape`: sums leading extra axes, and axes where `shape`
+/// has length 1 and `x` does not (the transpose of broadcasting).
+pub fn sum_like(x: &Tensor, shape: &[usize]) -> KResult<Tensor> {
+    let from = x.shape();
+    let mismatch = || KernelError::Broadcast {
+        a: shape.to_vec(),
+        b: from.to_vec(),
+    };
+    if shape.len() > from.len() || broadcast_shapes(shape, from).map_err(|_| mismatch())? != from {
+        return Err(mismatch());
+    }
+    if let Data::Bool(_) = x.data() {
+        return Err(KernelError::DType {
+            op: "sum_like",
+            dtype: DType::Bool,
+        });
+    }
+    if shape == from {
+        return Ok(x.clone());
+    }
+    // Strides of the result, seen from the axes of `x` (0 on summed axes).
+    let pad = from.len() - shape.len();
+    let padded: Vec<usize> = std::iter::repeat_n(1, pad).chain(shape.iter().copied()).collect();
+    let mut strides = row_major_strides(&padded);
+    for ((s, &d), &dx) in strides.iter_mut().zip(&padded).zip(from) {
+        if d != dx {
+            *s = 0;
+        }
+    }
+    let n = checked_numel(shape)?;
+    let data = match x.data() {
+        Data::F32(v) => float_sum_into(v, from, &strides, n, shape)?,
+        Data::F64(v) => float_sum_into(v, from, &strides, n, shape)?,
+        Data::I64(v) => {
+            let mut acc = filled(n, 0i64, shape)?;
+            scatter(v, from, &strides, 0, &mut acc, |a, b| a.wrapping_add(b))?;
+            Data::I64(Arc::new(acc))
+        }
+        Data::Bool(_) => {
+            return Err(KernelError::DType {
+                op: "sum_like",
+                dtype: DType::Bool,
+            });
+        }
+    };
+    Tensor::new(shape.to_vec(), data)
+}
+
+/// Sums of float data of shape `from` into `n` slots (offsets by `strides`),
+/// accumulated in `f64` and rounded once.
+fn float_sum_into<T: Real>(
+    v: &[T],
+    from: &[usize],
+    strides: &[usize],
+    n: usize,
+    shape: &[usize],
+) -> KResult<Data> {
+    let mut acc = filled(n, 0.0f64, shape)?;
+    scatter(v, from, strides, 0, &mut acc, |a, b: T| a + b.to_f64())?;
+    Ok(T::wrap(acc.into_iter().map(T::from_f64).collect()))
+}
+
+/// `x` with the same elements in row-major order, in `shape`.
+pub fn reshape_like(x: &Tensor, shape: &[usize]) -> KResult<Tensor> {
+    if checked_numel(shape)? != x.numel() {
+        return Err(KernelError::DataLength {
+            shape: shape.to_vec(),
+            len: x.numel(),
+        });
+    }
+    Tensor::new(shape.to_vec(), x.data().clone())
+}
+
+/// Axes permuted: result axis `i` is input axis `perm[i]`.
+pub fn transpose(x: &Tensor, perm: &[usize]) -> KResult<Tensor> {
+    let shape = x.shape();
+    let rank = shape.len();
+    let not_perm = || {
+        KernelError::Internal(format!(
+            "transpose: {} is not a permutation of the axes of a tensor of rank {rank}",
+            shape_str(perm)
+        ))
+    };
+    if perm.len() != rank {
+        return Err(not_perm());
+    }
+    let in_strides = row_major_strides(shape);
+    let mut seen = vec![false; rank];
+    let mut out_shape = Vec::with_capacity(rank);
+    let mut strides = Vec::with_capacity(rank);
+    for &p in perm {
+        let (Some(&d), Some(&s), Some(flag)) = (shape.get(p), in_strides.get(p), seen.get_mut(p)) else {
+            return Err(KernelError::AxisOutOfRange { axis: p, rank });
+        };
+        if *flag {
+            return Err(not_perm());
+        }
+        *flag = true;
+        out_shape.push(d);
+        strides.push(s);
+    }
+    let data = map_data!(x.data(), v => gather(v, &out_shape, &strides)?);
+    Tensor::new(out_shape, data)
+}
+
+/// A new axis of length 1 at `axis` (`0..=rank`).
+pub fn expand_dims(x: &Tensor, axis: usize) -> KResult<Tensor> {
+    let rank = x.rank();
+    if axis > rank {
+        return Err(KernelError::AxisOutOfRange { axis, rank: rank + 1 });
+    }
+    let mut shape = x.shape().to_vec();
+    shape.insert(axis, 1);
+    Tensor::new(shape, x.data().clone())
+}
+
+/// Zeros of `shape` (dtype of `g`) with `g` added into the region that
+/// `index(_, items, operands)` selects.
+pub fn index_grad(g: &Tensor, shape: &[usize], items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
+    let (starts, lens, out_shape) = index_box(shape, items, operands)?;
+    if g.shape() != out_shape.as_slice() {
+        return Err(KernelError::Internal(format!(
+            "index_grad: a gradient of shape {} for an index result of shape {}",
+            shape_str(g.shape()),
+            shape_str(&out_shape)
+        )));
+    }
+    let strides = row_major_strides(shape);
+    let base = starts
+        .iter()
+        .zip(&strides)
+        .fold(0usize, |acc, (&b, &s)| acc.saturating_add(b.saturating_mul(s)));
+    let n = checked_numel(shape)?;
+    let data = match g.data() {
+        Data::I64(v) => {
+            let mut out = filled(n, 0i64, shape)?;
+            scatter(v, &lens, &strides, base, &mut out, |a, b| a.wrapping_add(b))?;
+            Data::I64(Arc::new(out))
+        }
+        Data::F32(v) => {
+            let mut out = filled(n, 0.0f32, shape)?;
+            scatter(v, &lens, &strides, base, &mut out, |a, b| a + b)?;
+            Data::F32(Arc::new(out))
+        }
+        Data::F64(v) => {
+            let mut out = filled(n, 0.0f64, shape)?;
+            scatter(v, &lens, &strides, base, &mut out, |a, b| a + b)?;
+            Data::F64(Arc::new(out))
+        }
+        Data::Bool(_) => {
+            return Err(KernelError::DType {
+                op: "index_grad",
+                dtype: DType::Bool,
+            });
+        }
+    };
+    Tensor::new(shape.to_vec(), data)
+}
+
+/// The box that `index` selects from a tensor of `shape`: its start and length
+/// on every axis, and the shape of the result (without the `At` axes).
+fn index_box(
+    shape: &[usize],
+    items: &[IndexItem],
+    operands: &[i64],
+) -> KResult<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    if items.len() > shape.len() {
+        return Err(KernelError::TooManyIndices {
+            given: items.len(),
+            rank: shape.len(),
+        });
+    }
+    let mut ops = operands.iter().copied();
+    let mut next = || {
+        ops.next().ok_or_else(|| {
+            KernelError::Internal("index_grad: fewer operands than the items need".to_string())
+        })
+    };
+    let mut starts = Vec::with_capacity(shape.len());
+    let mut lens = Vec::with_capacity(shape.len());
+    let mut out_shape = Vec::with_capacity(shape.len());
+    for (axis, &len) in shape.iter().enumerate() {
+        match items.get(axis) {
+            Some(IndexItem::At) => {
+                let i = next()?;
+                starts.push(at_position(i, axis, len)?);
+                lens.push(1);
+            }
+            Some(&IndexItem::Slice { lo, hi }) => {
+                let lo = if lo { Some(next()?) } else { None };
+                let hi = if hi { Some(next()?) } else { None };
+                let (start, count) = slice_bounds(lo, hi, len);
+                starts.push(start);
+                lens.push(count);
+                out_shape.push(count);
+            }
+            None => {
+                starts.push(0);
+                lens.push(len);
+                out_shape.push(len);
+            }
+        }
+    }
+    if next().is_ok() {
+        return Err(KernelError::Internal(
+            "index_grad: more operands than the items need".to_string(),
+        ));
+    }
+    Ok((starts, lens, out_shape))
+}
+
+/// The position `t[i]` selects on an axis of length `len` (as `index` does).
+fn at_position(i: i64, axis: usize, len: usize) -> KResult<usize> {
+    let n = i64::try_from(len).unwrap_or(i64::MAX);
+    let j = if i < 0 { i.saturating_add(n) } else { i };
+    if j < 0 || j >= n {
+        return Err(KernelError::IndexOutOfRange { axis, index: i, len });
+    }
+    usize::try_from(j).map_err(|_| KernelError::IndexOutOfRange { axis, index: i, len })
+}
+
+/// A bool tensor of `x`'s shape, true at the first maximum (`min`: minimum)
+/// along `axis`, or at the first extreme of all elements when `axis` is None.
+pub fn extreme_mask(x: &Tensor, min: bool, axis: Option<usize>) -> KResult<Tensor> {
+    let shape = x.shape();
+    let n = x.numel();
+    let (len, inner) = match axis {
+        None => (n, 1),
+        Some(a) => {
+            let Some(&len) = shape.get(a) else {
+                return Err(KernelError::AxisOutOfRange {
+                    axis: a,
+                    rank: shape.len(),
+                });
+            };
+            (len, checked_numel(shape.get(a + 1..).unwrap_or(&[]))?)
+        }
+    };
+    let mut mask = filled(n, false, shape)?;
+    match x.data() {
+        Data::F32(v) => mark_extremes(v, &mut mask, len, inner, min, f32::is_nan),
+        Data::F64(v) => mark_extremes(v, &mut mask, len, inner, min, f64::is_nan),
+        Data::I64(v) => mark_extremes(v, &mut mask, len, inner, min, |_| false),
+        Data::Bool(_) => {
+            return Err(KernelError::DType {
+                op: "extreme_mask",
+                dtype: DType::Bool,
+            });
+        }
+    }
+    Tensor::new(shape.to_vec(), Data::Bool(Arc::new(mask)))
+}
+
+/// Sets `mask` at the first extreme of every lane of `data` viewed as
+/// `[outer, len, inner]` (lanes along the middle axis).
+fn mark_extremes<T: Copy + PartialOrd>(
+    data: &[T],
+    mask: &mut [bool],
+    len: usize,
+    inner: usize,
+    min: bool,
+    is_nan: impl Fn(T) -> bool,
+) {
+    let block = len.saturating_mul(inner);
+    if block == 0 {
+        return;
+    }
+    for (db, mb) in data.chunks_exact(block).zip(mask.chunks_exact_mut(block)) {
+        for i in 0..inner {
+            let lane = db.iter().skip(i).step_by(inner).copied();
+            if let Some(k) = first_extreme(lane, min, &is_nan)
+                && let Some(m) = mb.get_mut(k * inner + i)
+            {
+                *m = true;
+            }
+        }
+    }
+}
+
+/// The position of the first NaN, or else of the first element strictly
+/// greater (`min`: smaller) than all before it; None for an empty lane.
+fn first_extreme<T: Copy + PartialOrd>(
+    lane: impl Iterator<Item = T>,
+    min: bool,
+    is_nan: &impl Fn(T) -> bool,
+) -> Option<usize> {
+    let mut best: Option<(usize, T)> = None;
+    for (i, x) in lane.enumerate() {
+        if is_nan(x) {
+            return Some(i);
+        }
+        match best {
+            Some((_, b)) if !(if min { x < b } else { x > b }) => {}
+            _ => best = Some((i, x)),
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Row-major strides of `shape` (saturating; only used for valid shapes).
+fn row_major_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; shape.len()];
+    let mut acc = 1usize;
+    for (s, &d) in strides.iter_mut().zip(shape).rev() {
+        *s = acc;
+        acc = acc.saturating_mul(d);
+    }
+    strides
+}
+
+/// Advances the row-major position `idx` over `dims` by one, keeping `off`
+/// equal to the sum of `idx[k] * strides[k]` (plus its base).
+fn step(idx: &mut [usize], dims: &[usize], strides: &[usize], off: &mut usize) {
+    for ((i, &d), &s) in idx.iter_mut().zip(dims).zip(strides).rev() {
+        *i += 1;
+        *off = off.wrapping_add(s);
+        if *i < d {
+            return;
+        }
+        *off = off.wrapping_sub(s.wrapping_mul(d));
+        *i = 0;
+    }
+}
+
+/// The elements of `data` at offsets `strides` over a box of `dims`, in
+/// row-major order of the box.
+fn gather<T: Copy>(data: &[T], dims: &[usize], strides: &[usize]) -> KResult<Vec<T>> {
+    let n = checked_numel(dims)?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(n)
+        .map_err(|_| KernelError::SizeOverflow { shape: dims.to_vec() })?;
+    let mut idx = vec![0usize; dims.len()];
+    let mut off = 0usize;
+    for _ in 0..n {
+        let v = data
+            .get(off)
+            .ok_or_else(|| KernelError::Internal("transpose: position outside the data".to_string()))?;
+        out.push(*v);
+        step(&mut idx, dims, strides, &mut off);
+    }
+    Ok(out)
+}
+
+/// Combines each element of `src` (row-major over `dims`) into `dst` at
+/// `base` plus the offsets `strides`, with `add`.
+fn scatter<S: Copy, D: Copy>(
+    src: &[S],
+    dims: &[usize],
+    strides: &[usize],
+    base: usize,
+    dst: &mut [D],
+    add: impl Fn(D, S) -> D,
+) -> KResult<()> {
+    if src.len() != checked_numel(dims)? {
+        return Err(KernelError::DataLength {
+            shape: dims.to_vec(),
+            len: src.len(),
+        });
+    }
+    let mut idx = vec![0usize; dims.len()];
+    let mut off = base;
+    for &v in src {
+        let slot = dst
+            .get_mut(off)
+            .ok_or_else(|| KernelError::Internal("scatter: position outside the result".to_string()))?;
+        *slot = add(*slot, v);
+        step(&mut idx, dims, strides, &mut off);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "adjoint_ops_tests.rs"]
+mod tests;

@@ -19,6 +19,21 @@ pub fn differentiable(t: &Ty) -> bool {
     }
 }
 
+/// The type of a derivative (cotangent) of a value of type `t`: the same
+/// structure, with a closure's cotangent being the tuple of its captures'.
+pub fn cotangent(t: &Ty) -> Ty {
+    match t {
+        Ty::Tensor(_) => t.clone(),
+        Ty::Tuple(p) => Ty::Tuple(p.iter().map(cotangent).collect()),
+        Ty::Record(s, p) => Ty::Record(*s, p.iter().map(cotangent).collect()),
+        Ty::Fn(f) => match f.base() {
+            crate::ir::FnTy::User { captures, .. } => Ty::Tuple(captures.iter().map(cotangent).collect()),
+            _ => Ty::unit(),
+        },
+        Ty::Str | Ty::Never | Ty::List(_) => Ty::unit(),
+    }
+}
+
 /// The active values of `f` when the parameters flagged in `active_params` are.
 pub fn active_values(f: &Func, active_params: &[bool]) -> HashSet<Value> {
     let mut active: HashSet<Value> = HashSet::new();

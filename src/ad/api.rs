@@ -20,21 +20,51 @@ pub fn derivative(
     cache: &mut VjpCache,
     span: Span,
 ) -> AdResult<FuncId> {
-    let src = program.func(f).cloned().ok_or_else(|| Diagnostic::internal(span, "derivative of a missing function"))?;
+    let src = program
+        .func(f)
+        .cloned()
+        .ok_or_else(|| Diagnostic::internal(span, "derivative of a missing function"))?;
     let n = src.param_values.len();
-    let param_tys: Vec<Ty> = src.param_values.iter().map(|&p| src.ty(p).cloned().unwrap_or(Ty::Never)).collect();
-    let ret_ty = src.body.yields.first().and_then(|&y| src.ty(y).cloned()).unwrap_or(Ty::Never);
-    let default_float = ret_ty.as_tensor().map(|t| t.dtype).unwrap_or(crate::ir::DType::F32);
+    let param_tys: Vec<Ty> = src
+        .param_values
+        .iter()
+        .map(|&p| src.ty(p).cloned().unwrap_or(Ty::Never))
+        .collect();
+    let ret_ty = src
+        .body
+        .yields
+        .first()
+        .and_then(|&y| src.ty(y).cloned())
+        .unwrap_or(Ty::Never);
+    let default_float = ret_ty
+        .as_tensor()
+        .map(|t| t.dtype)
+        .unwrap_or(crate::ir::DType::F32);
     let (label, active): (&str, Vec<bool>) = match kind {
-        DerivKind::Grad { wrt, .. } => ("grad", (0..n).map(|i| i >= n_leading && wrt.contains(&(i - n_leading))).collect()),
+        DerivKind::Grad { wrt, .. } => (
+            "grad",
+            (0..n)
+                .map(|i| i >= n_leading && wrt.contains(&(i - n_leading)))
+                .collect(),
+        ),
         DerivKind::Vjp => ("vjp", (0..n).map(|i| i >= n_leading).collect()),
         DerivKind::Jvp | DerivKind::Hessian => {
-            return Err(Diagnostic::error(span, "`jvp` and `hessian` are not supported yet"));
+            return Err(Diagnostic::error(
+                span,
+                "`jvp` and `hessian` are not supported yet",
+            ));
         }
     };
     let v = vjp(program, f, &active, cache)?;
-    let v_ret = program.func(v).and_then(|g| g.body.yields.first().and_then(|&y| g.ty(y).cloned())).unwrap_or(Ty::Never);
-    let mut e = Emitter::new(Symbol::intern(&format!("{}'{label}", src.name)), span, default_float);
+    let v_ret = program
+        .func(v)
+        .and_then(|g| g.body.yields.first().and_then(|&y| g.ty(y).cloned()))
+        .unwrap_or(Ty::Never);
+    let mut e = Emitter::new(
+        Symbol::intern(&format!("{}'{label}", src.name)),
+        span,
+        default_float,
+    );
     let params: Vec<_> = src
         .params
         .iter()
@@ -52,7 +82,11 @@ pub fn derivative(
     args.push(dy);
     let r = e.inst(InstKind::Call(v), args, v_ret);
     let result = match kind {
-        DerivKind::Grad { wrt, tuple, with_value } => {
+        DerivKind::Grad {
+            wrt,
+            tuple,
+            with_value,
+        } => {
             let mut grads = Vec::new();
             for &w in wrt {
                 grads.push(e.project(r, 1 + n_leading + w)?);
@@ -60,7 +94,10 @@ pub fn derivative(
             let g = if *tuple {
                 e.tuple(grads)
             } else {
-                grads.into_iter().next().ok_or_else(|| Diagnostic::internal(span, "grad of nothing"))?
+                grads
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Diagnostic::internal(span, "grad of nothing"))?
             };
             if *with_value {
                 let y = e.project(r, 0)?;
@@ -75,7 +112,11 @@ pub fn derivative(
             for i in 0..user {
                 parts.push(e.project(r, 1 + n_leading + i)?);
             }
-            if user == 1 { parts.into_iter().next().unwrap_or(r) } else { e.tuple(parts) }
+            if user == 1 {
+                parts.into_iter().next().unwrap_or(r)
+            } else {
+                e.tuple(parts)
+            }
         }
     };
     let func = e.finish(result);

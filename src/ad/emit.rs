@@ -32,13 +32,24 @@ impl Emitter {
             span,
             values: Vec::new(),
         };
-        Emitter { func, blocks: vec![Block::default()], known: HashMap::new(), span, default_float }
+        Emitter {
+            func,
+            blocks: vec![Block::default()],
+            known: HashMap::new(),
+            span,
+            default_float,
+        }
     }
 
     /// A new parameter of the function.
     pub fn param(&mut self, name: Symbol, ty: Ty) -> Value {
         let v = self.fresh(ty, Some(name));
-        self.func.params.push(crate::ir::Param { name, span: self.span, ann: None, default: None });
+        self.func.params.push(crate::ir::Param {
+            name,
+            span: self.span,
+            ann: None,
+            default: None,
+        });
         self.func.param_values.push(v);
         v
     }
@@ -53,11 +64,19 @@ impl Emitter {
     }
 
     pub fn push_block(&mut self, params: Vec<Value>) {
-        self.blocks.push(Block { params, insts: Vec::new(), yields: Vec::new() });
+        self.blocks.push(Block {
+            params,
+            insts: Vec::new(),
+            yields: Vec::new(),
+        });
     }
 
     pub fn pop_block(&mut self, yields: Vec<Value>) -> Block {
-        let mut b = if self.blocks.len() > 1 { self.blocks.pop().unwrap_or_default() } else { Block::default() };
+        let mut b = if self.blocks.len() > 1 {
+            self.blocks.pop().unwrap_or_default()
+        } else {
+            Block::default()
+        };
         b.yields = yields;
         b
     }
@@ -70,7 +89,11 @@ impl Emitter {
 
     /// Finishes the function with `result` as its value.
     pub fn finish(mut self, result: Value) -> Func {
-        let mut body = if self.blocks.is_empty() { Block::default() } else { self.blocks.swap_remove(0) };
+        let mut body = if self.blocks.is_empty() {
+            Block::default()
+        } else {
+            self.blocks.swap_remove(0)
+        };
         body.yields = vec![result];
         self.func.body = body;
         self.func.compact();
@@ -81,7 +104,12 @@ impl Emitter {
     pub fn inst(&mut self, kind: InstKind, args: Vec<Value>, ty: Ty) -> Value {
         let r = self.fresh(ty, None);
         let span = self.span;
-        self.push(Inst { kind, args, results: vec![r], span });
+        self.push(Inst {
+            kind,
+            args,
+            results: vec![r],
+            span,
+        });
         r
     }
 
@@ -89,9 +117,19 @@ impl Emitter {
     pub fn prim(&mut self, prim: Prim, args: Vec<Value>) -> AdResult<Value> {
         let tys: Vec<Ty> = args.iter().map(|&a| self.ty(a)).collect();
         let knowns: Vec<Option<Known>> = args.iter().map(|a| self.known.get(a).cloned()).collect();
-        let ops: Vec<Operand<'_>> = tys.iter().zip(&knowns).map(|(ty, k)| Operand { ty, known: k.as_ref() }).collect();
+        let ops: Vec<Operand<'_>> = tys
+            .iter()
+            .zip(&knowns)
+            .map(|(ty, k)| Operand {
+                ty,
+                known: k.as_ref(),
+            })
+            .collect();
         let ty = shapes::result_type(&prim, &ops, self.default_float).map_err(|e| {
-            Diagnostic::internal(self.span, format!("derivative code for `{}`: {}", prim.info().name, e.message))
+            Diagnostic::internal(
+                self.span,
+                format!("derivative code for `{}`: {}", prim.info().name, e.message),
+            )
         })?;
         Ok(self.inst(InstKind::Prim(prim), args, ty))
     }
@@ -140,17 +178,23 @@ impl Emitter {
             Ty::Tuple(p) => (InstKind::TupleGet(i as u32), p.get(i).cloned()),
             Ty::Record(_, p) => (InstKind::RecordGet(i as u32), p.get(i).cloned()),
             Ty::Fn(f) => match f.base() {
-                crate::ir::FnTy::User { captures, .. } => (InstKind::CaptureGet(i as u32), captures.get(i).cloned()),
+                crate::ir::FnTy::User { captures, .. } => {
+                    (InstKind::CaptureGet(i as u32), captures.get(i).cloned())
+                }
                 _ => (InstKind::CaptureGet(i as u32), None),
             },
             _ => (InstKind::TupleGet(i as u32), None),
         };
-        let ty = ty.ok_or_else(|| Diagnostic::internal(self.span, "projection out of range in derivative code"))?;
+        let ty =
+            ty.ok_or_else(|| Diagnostic::internal(self.span, "projection out of range in derivative code"))?;
         Ok(self.inst(kind, vec![v], ty))
     }
 
     pub fn dtype(&self, v: Value) -> DType {
-        self.ty(v).as_tensor().map(|t| t.dtype).unwrap_or(self.default_float)
+        self.ty(v)
+            .as_tensor()
+            .map(|t| t.dtype)
+            .unwrap_or(self.default_float)
     }
 
     pub fn binary(&mut self, op: BinaryOp, a: Value, b: Value) -> AdResult<Value> {
@@ -260,13 +304,20 @@ impl Emitter {
             }
             (None, Some(v)) => self.prim(Prim::Shape, vec![v])?,
             (None, None) => {
-                return Err(Diagnostic::internal(self.span, "zeros of an unknown shape without a value"));
+                return Err(Diagnostic::internal(
+                    self.span,
+                    "zeros of an unknown shape without a value",
+                ));
             }
         };
         let r = self.prim(Prim::Full(t.dtype), vec![shape, zero])?;
         // Keep the static shape even where the rule could not see the dims.
         if let Some(info) = self.func.values.get_mut(r.0 as usize) {
-            info.ty = Some(Ty::Tensor(TensorTy { dtype: t.dtype, shape: t.shape.clone(), weak: false }));
+            info.ty = Some(Ty::Tensor(TensorTy {
+                dtype: t.dtype,
+                shape: t.shape.clone(),
+                weak: false,
+            }));
         }
         Ok(r)
     }
@@ -278,10 +329,20 @@ impl Emitter {
                 if x.dtype == DType::Bool || y.dtype == DType::Bool {
                     return Ok(a);
                 }
-                let b = if x.dtype != y.dtype { self.cast(b, x.dtype)? } else { b };
+                let b = if x.dtype != y.dtype {
+                    self.cast(b, x.dtype)?
+                } else {
+                    b
+                };
                 let s = self.add(a, b)?;
                 // Keep a's static shape: cotangents have the primal's shape.
-                if x.shape != self.ty(s).as_tensor().map(|t| t.shape.clone()).unwrap_or(Shape::scalar()) {
+                if x.shape
+                    != self
+                        .ty(s)
+                        .as_tensor()
+                        .map(|t| t.shape.clone())
+                        .unwrap_or(Shape::scalar())
+                {
                     return Ok(s);
                 }
                 Ok(s)

@@ -15,9 +15,10 @@
 //!   values and of the outer values the body reads.
 //! - calls: the reverse of `y = g(a…)` calls `g'(a…, dy)`, which recomputes
 //!   `g`'s forward values (recursion works, since `g'` may call itself).
+//!
 //! Only active values (see `activity`) get adjoints.
 
-use super::activity::{active_values, differentiable};
+use super::activity::{active_values, cotangent, differentiable};
 use super::emit::{AdResult, Emitter};
 use super::rules;
 use crate::diag::Diagnostic;
@@ -36,7 +37,10 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
     if let Some(&id) = cache.get(&(f, active.to_vec())) {
         return Ok(id);
     }
-    let src = program.func(f).cloned().ok_or_else(|| Diagnostic::internal(Default::default(), "vjp of a missing function"))?;
+    let src = program
+        .func(f)
+        .cloned()
+        .ok_or_else(|| Diagnostic::internal(Default::default(), "vjp of a missing function"))?;
     let id = FuncId(program.funcs.len() as u32);
     program.funcs.push(src.clone());
     cache.insert((f, active.to_vec()), id);
@@ -54,11 +58,20 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
     };
     for (i, &p) in src.param_values.iter().enumerate() {
         let ty = src.ty(p).cloned().unwrap_or(Ty::Never);
-        let pname = src.params.get(i).map(|p| p.name).unwrap_or_else(|| Symbol::intern("p"));
+        let pname = src
+            .params
+            .get(i)
+            .map(|p| p.name)
+            .unwrap_or_else(|| Symbol::intern("p"));
         let v = r.e.param(pname, ty);
         r.map.insert(p, v);
     }
-    let y_src = src.body.yields.first().copied().ok_or_else(|| Diagnostic::internal(src.span, "no result"))?;
+    let y_src = src
+        .body
+        .yields
+        .first()
+        .copied()
+        .ok_or_else(|| Diagnostic::internal(src.span, "no result"))?;
     let y_ty = src.ty(y_src).cloned().unwrap_or(Ty::Never);
     let dy = r.e.param(Symbol::intern("dy"), y_ty);
     r.forward_block(&src.body, false)?;
@@ -102,7 +115,10 @@ fn key(inst: &Inst) -> usize {
 
 impl Rev<'_, '_> {
     fn get(&self, v: Value) -> AdResult<Value> {
-        self.map.get(&v).copied().ok_or_else(|| Diagnostic::internal(self.e.span, format!("derivative: value %{} unmapped", v.0)))
+        self.map
+            .get(&v)
+            .copied()
+            .ok_or_else(|| Diagnostic::internal(self.e.span, format!("derivative: value %{} unmapped", v.0)))
     }
 
     fn src_ty(&self, v: Value) -> Ty {
@@ -165,7 +181,15 @@ impl Rev<'_, '_> {
                 let then_b = self.copy_block(then, Vec::new(), recompute)?;
                 let else_b = self.copy_block(else_, Vec::new(), recompute)?;
                 let results = self.fresh_results(inst);
-                self.e.push(Inst { kind: InstKind::If { then: then_b, else_: else_b }, args, results, span: inst.span });
+                self.e.push(Inst {
+                    kind: InstKind::If {
+                        then: then_b,
+                        else_: else_b,
+                    },
+                    args,
+                    results,
+                    span: inst.span,
+                });
             }
             InstKind::For { body } => {
                 let carried: Vec<Ty> = inst.args.iter().skip(2).map(|&a| self.src_ty(a)).collect();
@@ -177,7 +201,12 @@ impl Rev<'_, '_> {
                 results.push(tape);
                 let mut args = args;
                 args.push(tape0);
-                self.e.push(Inst { kind: InstKind::For { body: body_b }, args, results, span: inst.span });
+                self.e.push(Inst {
+                    kind: InstKind::For { body: body_b },
+                    args,
+                    results,
+                    span: inst.span,
+                });
                 self.tapes.insert(key(inst), tape);
             }
             InstKind::While { cond, body } => {
@@ -194,7 +223,11 @@ impl Rev<'_, '_> {
                 cparams.push(self.e.fresh(tape_ty.clone(), None));
                 self.e.push_block(cparams);
                 self.forward_block(cond, recompute)?;
-                let cy: Vec<Value> = cond.yields.iter().map(|&y| self.get(y)).collect::<AdResult<_>>()?;
+                let cy: Vec<Value> = cond
+                    .yields
+                    .iter()
+                    .map(|&y| self.get(y))
+                    .collect::<AdResult<_>>()?;
                 let cond_b = self.e.pop_block(cy);
                 let body_b = self.copy_loop_body(body, 0, tape_ty.clone(), recompute)?;
                 let mut results = self.fresh_results(inst);
@@ -202,12 +235,25 @@ impl Rev<'_, '_> {
                 results.push(tape);
                 let mut args = args;
                 args.push(tape0);
-                self.e.push(Inst { kind: InstKind::While { cond: cond_b, body: body_b }, args, results, span: inst.span });
+                self.e.push(Inst {
+                    kind: InstKind::While {
+                        cond: cond_b,
+                        body: body_b,
+                    },
+                    args,
+                    results,
+                    span: inst.span,
+                });
                 self.tapes.insert(key(inst), tape);
             }
             kind => {
                 let results = self.fresh_results(inst);
-                self.e.push(Inst { kind: kind.clone(), args, results, span: inst.span });
+                self.e.push(Inst {
+                    kind: kind.clone(),
+                    args,
+                    results,
+                    span: inst.span,
+                });
             }
         }
         Ok(())
@@ -221,7 +267,13 @@ impl Rev<'_, '_> {
     }
 
     /// A loop body that first pushes its carried values onto the tape.
-    fn copy_loop_body(&mut self, body: &Block, leading: usize, tape_ty: Ty, recompute: bool) -> AdResult<Block> {
+    fn copy_loop_body(
+        &mut self,
+        body: &Block,
+        leading: usize,
+        tape_ty: Ty,
+        recompute: bool,
+    ) -> AdResult<Block> {
         let mut params = Vec::new();
         for &p in &body.params {
             let v = self.e.fresh(self.src_ty(p), self.src.name_of(p));
@@ -231,11 +283,20 @@ impl Rev<'_, '_> {
         let tape_in = self.e.fresh(tape_ty.clone(), None);
         params.push(tape_in);
         self.e.push_block(params.clone());
-        let state: Vec<Value> = params.iter().skip(leading).take(body.params.len() - leading).copied().collect();
+        let state: Vec<Value> = params
+            .iter()
+            .skip(leading)
+            .take(body.params.len() - leading)
+            .copied()
+            .collect();
         let st = self.e.tuple(state);
         let tape_out = self.e.inst(InstKind::ListPush, vec![tape_in, st], tape_ty);
         self.forward_block(body, recompute)?;
-        let mut ys: Vec<Value> = body.yields.iter().map(|&y| self.get(y)).collect::<AdResult<_>>()?;
+        let mut ys: Vec<Value> = body
+            .yields
+            .iter()
+            .map(|&y| self.get(y))
+            .collect::<AdResult<_>>()?;
         ys.push(tape_out);
         Ok(self.e.pop_block(ys))
     }
@@ -264,7 +325,11 @@ impl Rev<'_, '_> {
             | InstKind::ListLen => {}
             InstKind::Prim(p) => {
                 let r = inst.results.first().copied().unwrap_or(Value(0));
-                let g = self.adj.get(&r).copied().ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                let g = self
+                    .adj
+                    .get(&r)
+                    .copied()
+                    .ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
                 let args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
                 let out = self.get(r)?;
                 let wanted: Vec<bool> = inst.args.iter().map(|a| self.active.contains(a)).collect();
@@ -277,7 +342,11 @@ impl Rev<'_, '_> {
             }
             InstKind::Tuple | InstKind::Record(_) | InstKind::Closure(_) => {
                 let r = inst.results.first().copied().unwrap_or(Value(0));
-                let g = self.adj.get(&r).copied().ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                let g = self
+                    .adj
+                    .get(&r)
+                    .copied()
+                    .ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
                 for (i, &a) in inst.args.iter().enumerate() {
                     if self.active.contains(&a) {
                         let part = self.e.project(g, i)?;
@@ -293,14 +362,24 @@ impl Rev<'_, '_> {
             }
             InstKind::TupleGet(i) | InstKind::RecordGet(i) | InstKind::CaptureGet(i) => {
                 let r = inst.results.first().copied().unwrap_or(Value(0));
-                let g = self.adj.get(&r).copied().ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
-                let Some(&a) = inst.args.first() else { return Ok(()) };
+                let g = self
+                    .adj
+                    .get(&r)
+                    .copied()
+                    .ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                let Some(&a) = inst.args.first() else {
+                    return Ok(());
+                };
                 let whole = self.one_hot(a, *i as usize, g)?;
                 self.add_adj(a, whole)?;
             }
             InstKind::Call(h) => {
                 let r = inst.results.first().copied().unwrap_or(Value(0));
-                let g = self.adj.get(&r).copied().ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                let g = self
+                    .adj
+                    .get(&r)
+                    .copied()
+                    .ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
                 let wanted: Vec<bool> = inst.args.iter().map(|a| self.active.contains(a)).collect();
                 if !wanted.iter().any(|&w| w) {
                     return Ok(());
@@ -308,16 +387,25 @@ impl Rev<'_, '_> {
                 let d = vjp(self.program, *h, &wanted, self.cache)?;
                 let mut args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
                 args.push(g);
-                let ret_ty = self.program.func(d).and_then(|f| f.body.yields.first().and_then(|&y| f.ty(y).cloned()));
-                let ret_ty = match ret_ty {
-                    Some(t) => t,
-                    // Being built (recursion): the result is (y, dargs…) of the primal types.
-                    None => {
-                        let mut parts = vec![self.src_ty(r)];
-                        parts.extend(inst.args.iter().map(|&a| self.src_ty(a)));
-                        Ty::Tuple(parts)
-                    }
-                };
+                // `(y, dargs…)`, cotangents having their primal's types. Computed
+                // from the primal, since `d` may still be being built (recursion).
+                let callee = self
+                    .program
+                    .func(*h)
+                    .ok_or_else(|| Diagnostic::internal(span, "missing callee"))?;
+                let mut parts: Vec<Ty> = callee
+                    .body
+                    .yields
+                    .iter()
+                    .filter_map(|&y| callee.ty(y).cloned())
+                    .collect();
+                parts.extend(
+                    callee
+                        .param_values
+                        .iter()
+                        .map(|&p| cotangent(&callee.ty(p).cloned().unwrap_or(Ty::Never))),
+                );
+                let ret_ty = Ty::Tuple(parts);
                 let res = self.e.inst(InstKind::Call(d), args, ret_ty);
                 for (k, &a) in inst.args.iter().enumerate() {
                     if self.active.contains(&a) {
@@ -330,7 +418,10 @@ impl Rev<'_, '_> {
             InstKind::For { body } => self.reverse_loop(inst, body, true)?,
             InstKind::While { body, .. } => self.reverse_loop(inst, body, false)?,
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
-                return Err(Diagnostic::internal(span, "untyped instruction in a function being differentiated"));
+                return Err(Diagnostic::internal(
+                    span,
+                    "untyped instruction in a function being differentiated",
+                ));
             }
         }
         Ok(())
@@ -381,7 +472,11 @@ impl Rev<'_, '_> {
     }
 
     fn reverse_if(&mut self, inst: &Inst, then: &Block, else_: &Block) -> AdResult<()> {
-        let cond = inst.args.first().copied().ok_or_else(|| Diagnostic::internal(inst.span, "if without condition"))?;
+        let cond = inst
+            .args
+            .first()
+            .copied()
+            .ok_or_else(|| Diagnostic::internal(inst.span, "if without condition"))?;
         let c = self.get(cond)?;
         let free = self.free_active(&[then, else_]);
         // Result adjoints, materialized outside the branches.
@@ -412,11 +507,20 @@ impl Rev<'_, '_> {
         let results: Vec<Value> = free
             .iter()
             .map(|&f| {
-                let ty = tb.yields.get(free.iter().position(|x| *x == f).unwrap_or(0)).map(|&y| self.e.ty(y)).unwrap_or(Ty::Never);
+                let ty = tb
+                    .yields
+                    .get(free.iter().position(|x| *x == f).unwrap_or(0))
+                    .map(|&y| self.e.ty(y))
+                    .unwrap_or(Ty::Never);
                 self.e.fresh(ty, None)
             })
             .collect();
-        self.e.push(Inst { kind: InstKind::If { then: tb, else_: eb }, args: vec![c], results: results.clone(), span: inst.span });
+        self.e.push(Inst {
+            kind: InstKind::If { then: tb, else_: eb },
+            args: vec![c],
+            results: results.clone(),
+            span: inst.span,
+        });
         for (&f, &r) in free.iter().zip(&results) {
             self.add_adj(f, r)?;
         }
@@ -425,7 +529,10 @@ impl Rev<'_, '_> {
 
     fn reverse_loop(&mut self, inst: &Inst, body: &Block, is_for: bool) -> AdResult<()> {
         let span = inst.span;
-        let tape = *self.tapes.get(&key(inst)).ok_or_else(|| Diagnostic::internal(span, "loop without a tape"))?;
+        let tape = *self
+            .tapes
+            .get(&key(inst))
+            .ok_or_else(|| Diagnostic::internal(span, "loop without a tape"))?;
         let lead = usize::from(is_for);
         let init_args: Vec<Value> = inst.args.iter().skip(2 * lead).copied().collect();
         let carried_params: Vec<Value> = body.params.iter().skip(lead).copied().collect();
@@ -450,14 +557,21 @@ impl Rev<'_, '_> {
             init.push(self.e.zeros_like(&ty, like)?);
         }
         let n = self.e.inst(InstKind::ListLen, vec![tape], Ty::int());
-        let lo = if is_for { Some(self.get(*inst.args.first().unwrap_or(&Value(0)))?) } else { None };
+        let lo = if is_for {
+            Some(self.get(*inst.args.first().unwrap_or(&Value(0)))?)
+        } else {
+            None
+        };
         let zero = self.e.int(0);
         // The reverse body: k counts up, j = n - 1 - k walks the tape down.
         let k = self.e.fresh(Ty::int(), None);
-        let params: Vec<Value> = init.iter().map(|&v| {
-            let ty = self.e.ty(v);
-            self.e.fresh(ty, None)
-        }).collect();
+        let params: Vec<Value> = init
+            .iter()
+            .map(|&v| {
+                let ty = self.e.ty(v);
+                self.e.fresh(ty, None)
+            })
+            .collect();
         let mut bparams = vec![k];
         bparams.extend(params.iter().copied());
         self.e.push_block(bparams);
@@ -498,13 +612,21 @@ impl Rev<'_, '_> {
         self.adj = outer;
         // Carried adjoints keep the types they entered with.
         let blk = self.e.pop_block(ys);
-        let results: Vec<Value> = params.iter().map(|&p| {
-            let ty = self.e.ty(p);
-            self.e.fresh(ty, None)
-        }).collect();
+        let results: Vec<Value> = params
+            .iter()
+            .map(|&p| {
+                let ty = self.e.ty(p);
+                self.e.fresh(ty, None)
+            })
+            .collect();
         let mut args = vec![zero, n];
         args.extend(init);
-        self.e.push(Inst { kind: InstKind::For { body: blk }, args, results: results.clone(), span });
+        self.e.push(Inst {
+            kind: InstKind::For { body: blk },
+            args,
+            results: results.clone(),
+            span,
+        });
         for (&a, &d) in init_args.iter().zip(&results) {
             self.add_adj(a, d)?;
         }

@@ -65,7 +65,11 @@ pub fn reverse(
                     (da, db)
                 }
                 BinaryOp::Maximum | BinaryOp::Minimum => {
-                    let cmp = if *op == BinaryOp::Maximum { BinaryOp::Ge } else { BinaryOp::Le };
+                    let cmp = if *op == BinaryOp::Maximum {
+                        BinaryOp::Ge
+                    } else {
+                        BinaryOp::Le
+                    };
                     let m = e.binary(cmp, a, b)?;
                     let da = e.mask(m, g)?;
                     let not = e.unary(UnaryOp::Not, m)?;
@@ -153,7 +157,11 @@ pub fn reverse(
             let dx = e.mask(c, g)?;
             let nc = e.unary(UnaryOp::Not, c)?;
             let dy = e.mask(nc, g)?;
-            vec![None, unbroadcast(e, Some(dx), x, want(1))?, unbroadcast(e, Some(dy), y, want(2))?]
+            vec![
+                None,
+                unbroadcast(e, Some(dx), x, want(1))?,
+                unbroadcast(e, Some(dy), y, want(2))?,
+            ]
         }
         Prim::Clip => {
             let (lo, hi) = (b, args.get(2).copied().unwrap_or(Value(0)));
@@ -165,7 +173,11 @@ pub fn reverse(
         }
         Prim::Cast(_) => {
             let d = e.dtype(a);
-            if d.is_float() { vec![Some(e.cast(g, d)?)] } else { vec![None] }
+            if d.is_float() {
+                vec![Some(e.cast(g, d)?)]
+            } else {
+                vec![None]
+            }
         }
         Prim::MatMul => matmul(e, a, b, g, want(0), want(1))?,
         Prim::Reduce { op, axis, keepdims } => vec![reduce(e, *op, *axis, *keepdims, a, out, g)?],
@@ -192,7 +204,14 @@ pub fn reverse(
         Prim::Full(_) => {
             let value = b;
             if want(1) {
-                let s = e.prim(Prim::Reduce { op: ReduceOp::Sum, axis: None, keepdims: false }, vec![g])?;
+                let s = e.prim(
+                    Prim::Reduce {
+                        op: ReduceOp::Sum,
+                        axis: None,
+                        keepdims: false,
+                    },
+                    vec![g],
+                )?;
                 vec![None, Some(e.cast(s, e.dtype(value))?)]
             } else {
                 none
@@ -247,12 +266,18 @@ fn unbroadcast(e: &mut Emitter, c: Option<Value>, operand: Value, wanted: bool) 
         return Ok(None);
     }
     let (ct, ot) = (e.ty(c), e.ty(operand));
-    let (Some(ct), Some(ot)) = (ct.as_tensor(), ot.as_tensor()) else { return Ok(Some(c)) };
+    let (Some(ct), Some(ot)) = (ct.as_tensor(), ot.as_tensor()) else {
+        return Ok(Some(c));
+    };
     if !ot.dtype.is_float() {
         return Ok(None);
     }
     let same = ct.shape.concrete().is_some() && ct.shape == ot.shape;
-    let c = if same { c } else { e.prim(Prim::SumLike, vec![c, operand])? };
+    let c = if same {
+        c
+    } else {
+        e.prim(Prim::SumLike, vec![c, operand])?
+    };
     Ok(Some(e.cast(c, ot.dtype)?))
 }
 
@@ -292,10 +317,16 @@ fn matmul(e: &mut Emitter, a: Value, b: Value, g: Value, wa: bool, wb: bool) -> 
         _ => {
             let bt = swap_last(e, b)?;
             let at = swap_last(e, a)?;
-            (e.prim(Prim::MatMul, vec![g, bt])?, e.prim(Prim::MatMul, vec![at, g])?)
+            (
+                e.prim(Prim::MatMul, vec![g, bt])?,
+                e.prim(Prim::MatMul, vec![at, g])?,
+            )
         }
     };
-    Ok(vec![unbroadcast(e, Some(da), a, wa)?, unbroadcast(e, Some(db), b, wb)?])
+    Ok(vec![
+        unbroadcast(e, Some(da), a, wa)?,
+        unbroadcast(e, Some(db), b, wb)?,
+    ])
 }
 
 fn reduce(
@@ -329,7 +360,13 @@ fn reduce(
             Some(e.mul(gb, q)?)
         }
         ReduceOp::Max | ReduceOp::Min => {
-            let m = e.prim(Prim::ExtremeMask { min: op == ReduceOp::Min, axis }, vec![x])?;
+            let m = e.prim(
+                Prim::ExtremeMask {
+                    min: op == ReduceOp::Min,
+                    axis,
+                },
+                vec![x],
+            )?;
             let gb = expand(e, g)?;
             Some(e.mask(m, gb)?)
         }
@@ -354,7 +391,9 @@ fn reduce(
 fn count(e: &mut Emitter, axis: Option<usize>, x: Value) -> AdResult<Value> {
     let d = e.dtype(x);
     let t = e.ty(x);
-    let Some(t) = t.as_tensor() else { return Ok(e.float(1.0, d)) };
+    let Some(t) = t.as_tensor() else {
+        return Ok(e.float(1.0, d));
+    };
     let n = match axis {
         Some(a) => t.shape.0.get(a).copied().flatten(),
         None => t.shape.concrete().map(|dims| dims.iter().product()),
@@ -365,7 +404,14 @@ fn count(e: &mut Emitter, axis: Option<usize>, x: Value) -> AdResult<Value> {
     // Unknown statically: count the ones.
     let one = e.float(1.0, d);
     let ones = e.prim(Prim::BroadcastLike, vec![one, x])?;
-    e.prim(Prim::Reduce { op: ReduceOp::Sum, axis, keepdims: true }, vec![ones])
+    e.prim(
+        Prim::Reduce {
+            op: ReduceOp::Sum,
+            axis,
+            keepdims: true,
+        },
+        vec![ones],
+    )
 }
 
 #[allow(dead_code)]

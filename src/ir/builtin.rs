@@ -144,8 +144,8 @@ builtins! {
     Grad "grad" ["f" = R, "wrt" = Int(0)] false true;
     ValueAndGrad "value_and_grad" ["f" = R, "wrt" = Int(0)] false true;
     Vjp "vjp" ["f" = R] false true;
-    Jvp "jvp" ["f" = R] false false;
-    Hessian "hessian" ["f" = R] false false;
+    Jvp "jvp" ["f" = R] false true;
+    Hessian "hessian" ["f" = R] false true;
     StopGradient "stop_gradient" ["x" = R] false true;
     Gradcheck "gradcheck" ["f" = R] true false;
 }

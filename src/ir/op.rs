@@ -169,7 +169,10 @@ pub enum Prim {
     IndexGrad(Vec<IndexItem>),
     /// A bool mask of operand 0's shape, true at the first maximum (`min`:
     /// minimum) along `axis`, or of all elements when `axis` is `None`.
-    ExtremeMask { min: bool, axis: Option<usize> },
+    ExtremeMask {
+        min: bool,
+        axis: Option<usize>,
+    },
     /// `stop_gradient(x)`: `x`, with a zero derivative.
     StopGradient,
     /// `print(a, b, …)`: any values.

@@ -398,7 +398,11 @@ impl<'a> Printer<'a> {
 /// `grad[0, 1] tuple value`, `vjp`, `jvp`, `hessian`.
 fn deriv_kind_text(kind: &DerivKind) -> String {
     match kind {
-        DerivKind::Grad { wrt, tuple, with_value } => {
+        DerivKind::Grad {
+            wrt,
+            tuple,
+            with_value,
+        } => {
             let list: Vec<String> = wrt.iter().map(|w| w.to_string()).collect();
             let mut k = format!("grad[{}]", list.join(", "));
             if *tuple {
@@ -416,7 +420,6 @@ fn deriv_kind_text(kind: &DerivKind) -> String {
 }
 
 impl Printer<'_> {
-
     fn ann(&self, a: &TypeAnn) -> String {
         match a {
             TypeAnn::Int => "int".into(),

@@ -124,11 +124,17 @@ impl TensorTy {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FnTy {
     /// A lifted function of the untyped program and the types of its captures.
-    User { func: FuncId, captures: Vec<Ty> },
+    User {
+        func: FuncId,
+        captures: Vec<Ty>,
+    },
     Builtin(Builtin),
     /// `grad(f)`, `vjp(f)`, …: the derivative `kind` of the function value
     /// `of`. At run time its value is the value of `of`.
-    Derivative { kind: DerivKind, of: Box<FnTy> },
+    Derivative {
+        kind: DerivKind,
+        of: Box<FnTy>,
+    },
 }
 
 impl FnTy {
@@ -148,7 +154,11 @@ pub enum DerivKind {
     /// `grad(f, wrt: …)` and `value_and_grad(f, …)`: `wrt` lists argument
     /// positions; `tuple` is true when `wrt` was written as a tuple (the
     /// result is then a tuple of gradients).
-    Grad { wrt: Vec<usize>, tuple: bool, with_value: bool },
+    Grad {
+        wrt: Vec<usize>,
+        tuple: bool,
+        with_value: bool,
+    },
     /// `vjp(f)(x…, dy)`
     Vjp,
     /// `jvp(f)(x…, dx…)`

@@ -427,7 +427,10 @@ impl<'a> Checker<'a> {
             },
             InstKind::Derive(kind) => match (arg(0), result) {
                 (Some(Ty::Fn(f)), Some(Ty::Fn(r))) => {
-                    let want = FnTy::Derivative { kind: kind.clone(), of: f.clone() };
+                    let want = FnTy::Derivative {
+                        kind: kind.clone(),
+                        of: f.clone(),
+                    };
                     if **r != want {
                         self.err(s, "a derivative's type must name its function");
                     }

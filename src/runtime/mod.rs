@@ -28,7 +28,9 @@ mod tensor;
 
 pub use crate::ir::op::IndexItem;
 pub use crate::ir::types::DType;
-pub use adjoint_ops::{broadcast_like, expand_dims, extreme_mask, index_grad, reshape_like, sum_like, transpose};
+pub use adjoint_ops::{
+    broadcast_like, expand_dims, extreme_mask, index_grad, reshape_like, sum_like, transpose,
+};
 pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
 pub use elementwise::{binary, cast, clip, unary, where_};

@@ -227,7 +227,10 @@ fn get(frame: &Frame, v: Value) -> Val {
 /// Moves a value out of the frame (leaving `Undef`): for a list that is pushed
 /// to and then rebound, this keeps it unshared so the push is in place.
 fn take(frame: &mut Frame, v: Value) -> Val {
-    frame.get_mut(v.0 as usize).map(std::mem::take).unwrap_or(Val::Undef)
+    frame
+        .get_mut(v.0 as usize)
+        .map(std::mem::take)
+        .unwrap_or(Val::Undef)
 }
 
 fn set(frame: &mut Frame, v: Value, val: Val) {

@@ -142,14 +142,22 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
             t(runtime::stack(&xs, *dtype, *literal)?)
         }
         Prim::StopGradient => Ok(args.first().cloned().unwrap_or(Val::Undef)),
-        Prim::BroadcastLike => t(runtime::broadcast_like(tensor(args, 0)?, tensor(args, 1)?.shape())?),
+        Prim::BroadcastLike => t(runtime::broadcast_like(
+            tensor(args, 0)?,
+            tensor(args, 1)?.shape(),
+        )?),
         Prim::SumLike => t(runtime::sum_like(tensor(args, 0)?, tensor(args, 1)?.shape())?),
         Prim::ReshapeLike => t(runtime::reshape_like(tensor(args, 0)?, tensor(args, 1)?.shape())?),
         Prim::Transpose(perm) => t(runtime::transpose(tensor(args, 0)?, perm)?),
         Prim::ExpandDims(axis) => t(runtime::expand_dims(tensor(args, 0)?, *axis)?),
         Prim::IndexGrad(items) => {
             let operands: Vec<i64> = (2..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
-            t(runtime::index_grad(tensor(args, 0)?, tensor(args, 1)?.shape(), items, &operands)?)
+            t(runtime::index_grad(
+                tensor(args, 0)?,
+                tensor(args, 1)?.shape(),
+                items,
+                &operands,
+            )?)
         }
         Prim::ExtremeMask { min, axis } => t(runtime::extreme_mask(tensor(args, 0)?, *min, *axis)?),
         Prim::Print => Err(Failure::internal("print is executed by the interpreter")),

@@ -258,7 +258,12 @@ impl Lowerer<'_> {
                 DefaultArg::Bool(x) => Some(DefaultValue::Const(Const::Bool(x))),
                 DefaultArg::Str(s) => Some(DefaultValue::Const(Const::Str(s.to_string()))),
             };
-            func.params.push(ir::Param { name, span, ann: None, default });
+            func.params.push(ir::Param {
+                name,
+                span,
+                ann: None,
+                default,
+            });
         }
         let r = func.new_value(None, None);
         func.body.insts.push(ir::Inst {

@@ -167,7 +167,10 @@ impl Parser {
                 let kind = self.deriv_kind()?;
                 self.expect_word("of")?;
                 let of = self.fn_ty()?;
-                Ok(FnTy::Derivative { kind, of: Box::new(of) })
+                Ok(FnTy::Derivative {
+                    kind,
+                    of: Box::new(of),
+                })
             }
             _ => {
                 self.pos -= 1;
@@ -192,7 +195,11 @@ impl Parser {
                 }
                 let tuple = self.eat_word("tuple");
                 let with_value = self.eat_word("value");
-                Ok(DerivKind::Grad { wrt, tuple, with_value })
+                Ok(DerivKind::Grad {
+                    wrt,
+                    tuple,
+                    with_value,
+                })
             }
             "vjp" => Ok(DerivKind::Vjp),
             "jvp" => Ok(DerivKind::Jvp),
@@ -310,7 +317,11 @@ impl Parser {
                         break;
                     }
                 }
-                Ok(if grad { Prim::IndexGrad(items) } else { Prim::Index(items) })
+                Ok(if grad {
+                    Prim::IndexGrad(items)
+                } else {
+                    Prim::Index(items)
+                })
             }
             _ => {
                 self.pos -= 1;

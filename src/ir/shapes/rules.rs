@@ -57,23 +57,41 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
             let (x, like) = (tensor(ops, 0)?, tensor(ops, 1)?);
             let b = broadcast(&x.shape, &like.shape)?;
             if b.rank() != like.shape.rank() {
-                return Err(ShapeError::at(0, format!("cannot broadcast {} to {}", x.shape, like.shape)));
+                return Err(ShapeError::at(
+                    0,
+                    format!("cannot broadcast {} to {}", x.shape, like.shape),
+                ));
             }
-            Ok(Ty::Tensor(TensorTy { dtype: x.dtype, shape: like.shape.clone(), weak: x.weak }))
+            Ok(Ty::Tensor(TensorTy {
+                dtype: x.dtype,
+                shape: like.shape.clone(),
+                weak: x.weak,
+            }))
         }
         Prim::SumLike => {
             let (x, like) = (tensor(ops, 0)?, tensor(ops, 1)?);
             broadcast(&like.shape, &x.shape)?;
-            Ok(Ty::Tensor(TensorTy { dtype: x.dtype, shape: like.shape.clone(), weak: x.weak }))
+            Ok(Ty::Tensor(TensorTy {
+                dtype: x.dtype,
+                shape: like.shape.clone(),
+                weak: x.weak,
+            }))
         }
         Prim::ReshapeLike => {
             let (x, like) = (tensor(ops, 0)?, tensor(ops, 1)?);
             if let (Some(a), Some(b)) = (x.shape.concrete(), like.shape.concrete())
                 && a.iter().product::<usize>() != b.iter().product::<usize>()
             {
-                return Err(ShapeError::at(0, format!("cannot reshape {} to {}", x.shape, like.shape)));
+                return Err(ShapeError::at(
+                    0,
+                    format!("cannot reshape {} to {}", x.shape, like.shape),
+                ));
             }
-            Ok(Ty::Tensor(TensorTy { dtype: x.dtype, shape: like.shape.clone(), weak: x.weak }))
+            Ok(Ty::Tensor(TensorTy {
+                dtype: x.dtype,
+                shape: like.shape.clone(),
+                weak: x.weak,
+            }))
         }
         Prim::Transpose(perm) => {
             let x = tensor(ops, 0)?;
@@ -85,33 +103,59 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
                         *s = true;
                         dims.push(*d);
                     }
-                    _ => return Err(ShapeError::at(0, format!("{perm:?} is not a permutation of the axes of {}", x.shape))),
+                    _ => {
+                        return Err(ShapeError::at(
+                            0,
+                            format!("{perm:?} is not a permutation of the axes of {}", x.shape),
+                        ));
+                    }
                 }
             }
             if dims.len() != x.shape.rank() {
-                return Err(ShapeError::at(0, format!("{perm:?} is not a permutation of the axes of {}", x.shape)));
+                return Err(ShapeError::at(
+                    0,
+                    format!("{perm:?} is not a permutation of the axes of {}", x.shape),
+                ));
             }
-            Ok(Ty::Tensor(TensorTy { dtype: x.dtype, shape: Shape(dims), weak: x.weak }))
+            Ok(Ty::Tensor(TensorTy {
+                dtype: x.dtype,
+                shape: Shape(dims),
+                weak: x.weak,
+            }))
         }
         Prim::ExpandDims(axis) => {
             let x = tensor(ops, 0)?;
             if *axis > x.shape.rank() {
-                return Err(ShapeError::at(0, format!("axis {axis} is out of range for a new axis of {}", x.shape)));
+                return Err(ShapeError::at(
+                    0,
+                    format!("axis {axis} is out of range for a new axis of {}", x.shape),
+                ));
             }
             let mut dims = x.shape.0.clone();
             dims.insert(*axis, Some(1));
-            Ok(Ty::Tensor(TensorTy { dtype: x.dtype, shape: Shape(dims), weak: x.weak }))
+            Ok(Ty::Tensor(TensorTy {
+                dtype: x.dtype,
+                shape: Shape(dims),
+                weak: x.weak,
+            }))
         }
         Prim::IndexGrad(_) => {
             let (g, like) = (tensor(ops, 0)?, tensor(ops, 1)?);
-            Ok(Ty::Tensor(TensorTy { dtype: g.dtype, shape: like.shape.clone(), weak: g.weak }))
+            Ok(Ty::Tensor(TensorTy {
+                dtype: g.dtype,
+                shape: like.shape.clone(),
+                weak: g.weak,
+            }))
         }
         Prim::ExtremeMask { axis, .. } => {
             let x = tensor(ops, 0)?;
             if let Some(a) = axis
                 && *a >= x.shape.rank()
             {
-                return Err(ShapeError::at(0, format!("axis {a} is out of range for {}", x.shape)));
+                return Err(ShapeError::at(
+                    0,
+                    format!("axis {a} is out of range for {}", x.shape),
+                ));
             }
             Ok(Ty::Tensor(TensorTy::new(DType::Bool, x.shape.clone())))
         }

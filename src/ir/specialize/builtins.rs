@@ -110,16 +110,30 @@ impl Specializer<'_> {
                 let (wrt, tuple) = match (b.ty(wrt_v), b.known.get(&wrt_v)) {
                     (_, Some(Known::Int(w))) => (vec![*w], false),
                     (Ty::Tuple(_), Some(Known::Ints(ws))) => (ws.clone(), true),
-                    _ => return Err(Diagnostic::error(span, "`wrt:` must be a constant int or a tuple of constant ints")),
+                    _ => {
+                        return Err(Diagnostic::error(
+                            span,
+                            "`wrt:` must be a constant int or a tuple of constant ints",
+                        ));
+                    }
                 };
                 if let Some(w) = wrt.iter().find(|w| **w < 0) {
-                    return Err(Diagnostic::error(span, format!("`wrt: {w}` is out of range: arguments are numbered from 0")));
+                    return Err(Diagnostic::error(
+                        span,
+                        format!("`wrt: {w}` is out of range: arguments are numbered from 0"),
+                    ));
                 }
                 let wrt = wrt.into_iter().map(|w| w as usize).collect();
-                let kind = DerivKind::Grad { wrt, tuple, with_value: bi == Builtin::ValueAndGrad };
+                let kind = DerivKind::Grad {
+                    wrt,
+                    tuple,
+                    with_value: bi == Builtin::ValueAndGrad,
+                };
                 self.derive(b, kind, arg(0), span)
             }
             Builtin::Vjp => self.derive(b, DerivKind::Vjp, arg(0), span),
+            Builtin::Jvp => self.derive(b, DerivKind::Jvp, arg(0), span),
+            Builtin::Hessian => self.derive(b, DerivKind::Hessian, arg(0), span),
             Builtin::StopGradient => self.lifted(b, &Prim::StopGradient, &args, span),
             Builtin::Eye => self.emit_prim(b, Prim::Eye(df), vec![arg(0)], span),
             Builtin::F32 => self.lifted(b, &Prim::Cast(DType::F32), &args, span),
@@ -189,8 +203,6 @@ impl Specializer<'_> {
             | Builtin::Outer
             | Builtin::Diag
             | Builtin::Trace
-            | Builtin::Jvp
-            | Builtin::Hessian
             | Builtin::Gradcheck => Err(Diagnostic::error(
                 span,
                 format!("`{}` is not supported yet", bi.name()),
@@ -200,17 +212,37 @@ impl Specializer<'_> {
     }
 
     /// `grad(f)`, `vjp(f)`, …: a function value that is the derivative of `f`.
-    fn derive(&mut self, b: &mut FnBuild<'_>, kind: DerivKind, f: Value, span: Span) -> Result<Value, Diagnostic> {
+    fn derive(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        kind: DerivKind,
+        f: Value,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         let of = match b.ty(f) {
             Ty::Fn(of) => of,
             Ty::Never => return Ok(self.emit_undef(b, span)),
             t => {
-                return Err(Diagnostic::error(span, format!("can only differentiate a function, found {}", t.describe(&self.out))));
+                return Err(Diagnostic::error(
+                    span,
+                    format!(
+                        "can only differentiate a function, found {}",
+                        t.describe(&self.out)
+                    ),
+                ));
             }
         };
-        let ty = Ty::Fn(Box::new(FnTy::Derivative { kind: kind.clone(), of }));
+        let ty = Ty::Fn(Box::new(FnTy::Derivative {
+            kind: kind.clone(),
+            of,
+        }));
         let r = b.fresh(ty, None);
-        b.push(crate::ir::Inst { kind: InstKind::Derive(kind), args: vec![f], results: vec![r], span });
+        b.push(crate::ir::Inst {
+            kind: InstKind::Derive(kind),
+            args: vec![f],
+            results: vec![r],
+            span,
+        });
         Ok(r)
     }
 

@@ -110,7 +110,10 @@ impl Specializer<'_> {
             | InstKind::ListPush
             | InstKind::ListGet
             | InstKind::ListLen => {
-                return Err(Diagnostic::internal(span, "a typed-only instruction in untyped IR"));
+                return Err(Diagnostic::internal(
+                    span,
+                    "a typed-only instruction in untyped IR",
+                ));
             }
             InstKind::If { then, else_ } => return self.spec_if(b, inst, args, then, else_),
             InstKind::For { body } => return self.spec_for(b, inst, args, body),
@@ -360,7 +363,12 @@ impl Specializer<'_> {
                 }
                 let (id, call_args, _, ret) = self.resolve_callable(b, callee, &fty, rest, names, span)?;
                 let r = b.fresh(ret, None);
-                b.push(Inst { kind: InstKind::Call(id), args: call_args, results: vec![r], span });
+                b.push(Inst {
+                    kind: InstKind::Call(id),
+                    args: call_args,
+                    results: vec![r],
+                    span,
+                });
                 Ok(r)
             }
         }
@@ -381,20 +389,38 @@ impl Specializer<'_> {
         match fty {
             FnTy::Builtin(bi) => Err(Diagnostic::error(
                 span,
-                format!("`{}` takes any number of arguments and cannot be differentiated as a value", bi.name()),
+                format!(
+                    "`{}` takes any number of arguments and cannot be differentiated as a value",
+                    bi.name()
+                ),
             )),
             FnTy::User { func, captures } => {
-                let src_fn = self.src.func(*func).ok_or_else(|| Diagnostic::internal(span, "missing function"))?;
-                let declared: Vec<crate::ir::Param> = src_fn.params.iter().skip(src_fn.n_captures).cloned().collect();
+                let src_fn = self
+                    .src
+                    .func(*func)
+                    .ok_or_else(|| Diagnostic::internal(span, "missing function"))?;
+                let declared: Vec<crate::ir::Param> =
+                    src_fn.params.iter().skip(src_fn.n_captures).cloned().collect();
                 let fname = src_fn.name.to_string();
-                let slots: Vec<ParamSlot> =
-                    declared.iter().map(|p| ParamSlot { name: p.name, has_default: p.default.is_some() }).collect();
-                let idents: Vec<Option<Ident>> = names.iter().map(|n| n.map(|name| Ident { name, span })).collect();
+                let slots: Vec<ParamSlot> = declared
+                    .iter()
+                    .map(|p| ParamSlot {
+                        name: p.name,
+                        has_default: p.default.is_some(),
+                    })
+                    .collect();
+                let idents: Vec<Option<Ident>> =
+                    names.iter().map(|n| n.map(|name| Ident { name, span })).collect();
                 let bound = bind_args(&fname, &slots, &idents, span, span)?;
                 let mut call_args = Vec::new();
                 for (i, ty) in captures.iter().enumerate() {
                     let r = b.fresh(ty.clone(), None);
-                    b.push(Inst { kind: InstKind::CaptureGet(i as u32), args: vec![callee], results: vec![r], span });
+                    b.push(Inst {
+                        kind: InstKind::CaptureGet(i as u32),
+                        args: vec![callee],
+                        results: vec![r],
+                        span,
+                    });
                     call_args.push(r);
                 }
                 for (p, bd) in declared.iter().zip(bound) {
@@ -402,39 +428,82 @@ impl Specializer<'_> {
                         Bound::Arg(k) => user_args.get(k).copied().unwrap_or(Value(0)),
                         Bound::Default => match &p.default {
                             Some(DefaultValue::Const(c)) => {
-                                let inst = Inst { kind: InstKind::Const(c.clone()), args: vec![], results: vec![], span };
+                                let inst = Inst {
+                                    kind: InstKind::Const(c.clone()),
+                                    args: vec![],
+                                    results: vec![],
+                                    span,
+                                };
                                 self.const_of(b, &inst)
                             }
-                            Some(DefaultValue::Thunk(t)) => self.emit_call(b, *t, Vec::new(), Vec::new(), span)?,
+                            Some(DefaultValue::Thunk(t)) => {
+                                self.emit_call(b, *t, Vec::new(), Vec::new(), span)?
+                            }
                             None => return Err(Diagnostic::internal(span, "missing default")),
                         },
                     });
                 }
-                let infos = call_args.iter().map(|&a| ArgInfo { ty: b.ty(a), known: b.known.get(&a).cloned() }).collect();
+                let infos = call_args
+                    .iter()
+                    .map(|&a| ArgInfo {
+                        ty: b.ty(a),
+                        known: b.known.get(&a).cloned(),
+                    })
+                    .collect();
                 let (id, ret) = self.specialize_call(*func, infos, span)?;
                 Ok((id, call_args, captures.len(), ret))
             }
             FnTy::Derivative { kind, of } => {
-                let (inner_user, dy) = match kind {
+                // Arguments beyond the function's own: `dy` for vjp, the tangents for jvp.
+                let (inner_user, extra): (&[Value], &[Value]) = match kind {
                     DerivKind::Vjp => match user_args.split_last() {
-                        Some((dy, xs)) => (xs, Some(*dy)),
-                        None => return Err(Diagnostic::error(span, "`vjp(f)` takes f's arguments and then the output adjoint `dy`")),
+                        Some((dy, xs)) => (xs, std::slice::from_ref(dy)),
+                        None => {
+                            return Err(Diagnostic::error(
+                                span,
+                                "`vjp(f)` takes f's arguments and then the output adjoint `dy`",
+                            ));
+                        }
                     },
-                    DerivKind::Grad { .. } | DerivKind::Jvp | DerivKind::Hessian => (user_args, None),
+                    DerivKind::Jvp => {
+                        if user_args.len() % 2 != 0 {
+                            return Err(Diagnostic::error(
+                                span,
+                                "`jvp(f)` takes f's arguments and then one tangent for each of them",
+                            ));
+                        }
+                        user_args.split_at(user_args.len() / 2)
+                    }
+                    DerivKind::Grad { .. } | DerivKind::Hessian => (user_args, &[]),
                 };
-                let inner_names: Vec<Option<Symbol>> = if dy.is_some() { Vec::new() } else { names.to_vec() };
-                let inner_names = if inner_names.len() == inner_user.len() { inner_names } else { vec![None; inner_user.len()] };
+                let inner_names: Vec<Option<Symbol>> = if extra.is_empty() && names.len() == inner_user.len()
+                {
+                    names.to_vec()
+                } else {
+                    vec![None; inner_user.len()]
+                };
                 let (inner, mut call_args, n_lead, inner_ret) =
                     self.resolve_callable(b, callee, of, inner_user, &inner_names, span)?;
-                self.check_derivative(kind, &inner_ret, &call_args[n_lead.min(call_args.len())..], b, span)?;
-                let d = crate::ad::api::derivative(&mut self.out, inner, kind, n_lead, &mut self.vjp_cache, span)?;
-                if let Some(dy) = dy {
-                    let want = inner_ret.as_tensor().map(|t| t.dtype);
-                    let dy = match want {
-                        Some(dt) => self.coerce(b, dy, dt, span)?,
-                        None => dy,
+                self.check_derivative(kind, &inner_ret, call_args.get(n_lead..).unwrap_or(&[]), b, span)?;
+                let d = crate::ad::api::derivative(
+                    &mut self.out,
+                    inner,
+                    kind,
+                    n_lead,
+                    &mut self.vjp_cache,
+                    span,
+                )?;
+                // Each extra argument takes the dtype of what it is a derivative of.
+                for (k, &x) in extra.iter().enumerate() {
+                    let like = match kind {
+                        DerivKind::Vjp => Some(inner_ret.clone()),
+                        _ => call_args.get(n_lead + k).map(|&a| b.ty(a)),
                     };
-                    call_args.push(dy);
+                    let x = match like.as_ref().and_then(Ty::as_tensor).map(|t| t.dtype) {
+                        Some(dt) => self.coerce(b, x, dt, span)?,
+                        None => x,
+                    };
+                    call_args.push(x);
                 }
                 let ret = self
                     .out
@@ -456,15 +525,22 @@ impl Specializer<'_> {
         b: &FnBuild<'_>,
         span: Span,
     ) -> Result<(), Diagnostic> {
-        let DerivKind::Grad { wrt, .. } = kind else { return Ok(()) };
+        let DerivKind::Grad { wrt, .. } = kind else {
+            return Ok(());
+        };
         match ret {
             Ty::Tensor(t) if t.dtype.is_float() && t.shape.is_scalar() => {}
             other => {
                 return Err(Diagnostic::error(
                     span,
-                    format!("`grad` needs a function with a scalar float result, but this one returns {}", other.describe(&self.out)),
+                    format!(
+                        "`grad` needs a function with a scalar float result, but this one returns {}",
+                        other.describe(&self.out)
+                    ),
                 )
-                .with_help("reduce the result to a scalar (e.g. `sum(…)`), or use `vjp` for a non-scalar output"));
+                .with_help(
+                    "reduce the result to a scalar (e.g. `sum(…)`), or use `vjp` for a non-scalar output",
+                ));
             }
         }
         for &w in wrt {
@@ -473,9 +549,15 @@ impl Specializer<'_> {
                     let n = user_args.len();
                     return Err(Diagnostic::error(
                         span,
-                        format!("`wrt: {w}` is out of range: the function takes {n} argument{}", if n == 1 { "" } else { "s" }),
+                        format!(
+                            "`wrt: {w}` is out of range: the function takes {n} argument{}",
+                            if n == 1 { "" } else { "s" }
+                        ),
                     )
-                    .with_help(format!("arguments are numbered from 0 to {}", n.saturating_sub(1))));
+                    .with_help(format!(
+                        "arguments are numbered from 0 to {}",
+                        n.saturating_sub(1)
+                    )));
                 }
                 Some(&a) => {
                     let t = b.ty(a);

@@ -466,7 +466,7 @@ impl Specializer<'_> {
                         }
                     },
                     DerivKind::Jvp => {
-                        if user_args.len() % 2 != 0 {
+                        if !user_args.len().is_multiple_of(2) {
                             return Err(Diagnostic::error(
                                 span,
                                 "`jvp(f)` takes f's arguments and then one tangent for each of them",

@@ -7,5 +7,6 @@
 pub mod activity;
 pub mod api;
 pub mod emit;
+pub mod gradcheck;
 pub mod reverse;
 pub mod rules;

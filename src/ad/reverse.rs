@@ -46,6 +46,13 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
     cache.insert((f, active.to_vec()), id);
     let default_float = crate::ir::DType::F32;
     let name = Symbol::intern(&format!("{}'vjp", src.name));
+    if let Some(adj) = program.adjoint_of(f) {
+        let func = custom_vjp(program, f, adj, &src, name)?;
+        if let Some(slot) = program_slot(program, id) {
+            *slot = func;
+        }
+        return Ok(id);
+    }
     let mut r = Rev {
         program,
         cache,
@@ -89,6 +96,40 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
         *slot = func;
     }
     Ok(id)
+}
+
+/// The vjp of a function with a custom `adjoint`: `y = f(p…)`, then the
+/// adjoint function gives the arguments' adjoints from `(p…, y, dy)`.
+fn custom_vjp(program: &Program, f: FuncId, adj: FuncId, src: &Func, name: Symbol) -> AdResult<Func> {
+    let mut e = Emitter::new(name, src.span, crate::ir::DType::F32);
+    let mut params = Vec::new();
+    for (i, &p) in src.param_values.iter().enumerate() {
+        let ty = src.ty(p).cloned().unwrap_or(Ty::Never);
+        let pname = src.params.get(i).map(|p| p.name).unwrap_or_else(|| Symbol::intern("p"));
+        params.push(e.param(pname, ty));
+    }
+    let y_ty = src.body.yields.first().and_then(|&y| src.ty(y).cloned()).unwrap_or(Ty::Never);
+    let dy = e.param(Symbol::intern("dy"), y_ty.clone());
+    let y = e.inst(InstKind::Call(f), params.clone(), y_ty);
+    let a_ty = program
+        .func(adj)
+        .and_then(|a| a.body.yields.first().and_then(|&r| a.ty(r).cloned()))
+        .unwrap_or(Ty::Never);
+    let mut args = params.clone();
+    args.push(y);
+    args.push(dy);
+    let d = e.inst(InstKind::Call(adj), args, a_ty);
+    let mut outs = vec![y];
+    for (k, &p) in params.iter().enumerate() {
+        let part = if params.len() == 1 { d } else { e.project(d, k)? };
+        let part = match e.ty(p).as_tensor().map(|t| t.dtype) {
+            Some(dt) if dt.is_float() => e.cast(part, dt)?,
+            _ => part,
+        };
+        outs.push(part);
+    }
+    let result = e.tuple(outs);
+    Ok(e.finish(result))
 }
 
 fn program_slot(p: &mut Program, id: FuncId) -> Option<&mut Func> {

@@ -147,7 +147,7 @@ builtins! {
     Jvp "jvp" ["f" = R] false true;
     Hessian "hessian" ["f" = R] false true;
     StopGradient "stop_gradient" ["x" = R] false true;
-    Gradcheck "gradcheck" ["f" = R] true false;
+    Gradcheck "gradcheck" [] true true;
 }
 
 impl Builtin {

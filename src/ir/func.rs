@@ -37,6 +37,9 @@ pub struct Program {
     /// The top-level statements of the main file, as a function of no arguments.
     pub main: Option<FuncId>,
     pub tests: Vec<TestDef>,
+    /// Custom reverse rules: (function, its `adjoint` declaration as a
+    /// function of the arguments, the result and the result's adjoint).
+    pub adjoints: Vec<(FuncId, FuncId)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -230,6 +233,11 @@ impl Program {
 
     pub fn struct_def(&self, id: StructId) -> Option<&StructDef> {
         self.structs.get(id.0 as usize)
+    }
+
+    /// The custom adjoint declared for `f`, if any.
+    pub fn adjoint_of(&self, f: FuncId) -> Option<FuncId> {
+        self.adjoints.iter().find(|(g, _)| *g == f).map(|(_, a)| *a)
     }
 
     pub fn find_func(&self, name: &str) -> Option<FuncId> {

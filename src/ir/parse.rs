@@ -299,6 +299,12 @@ impl Parser {
                     self.expect_punct('=')?;
                     p.main = Some(self.func_ref()?);
                 }
+                "adjoint" => {
+                    let f = self.func_ref()?;
+                    self.expect_punct('=')?;
+                    let a = self.func_ref()?;
+                    p.adjoints.push((f, a));
+                }
                 "test" => {
                     let name = match self.next() {
                         Tok::Str(s) => s,

@@ -68,8 +68,11 @@ pub fn print_program(p: &Program) -> String {
         }
         out.push_str(&pr.func(FuncId(i as u32)));
     }
-    if p.main.is_some() || !p.tests.is_empty() {
+    if p.main.is_some() || !p.tests.is_empty() || !p.adjoints.is_empty() {
         out.push('\n');
+    }
+    for (f, a) in &p.adjoints {
+        let _ = writeln!(out, "adjoint {} = {}", pr.func_ref(*f), pr.func_ref(*a));
     }
     if let Some(m) = p.main {
         let _ = writeln!(out, "main = {}", pr.func_ref(m));

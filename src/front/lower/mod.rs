@@ -117,10 +117,7 @@ impl Lowerer<'_> {
                             span: t.span,
                         });
                     }
-                    Item::Adjoint(a) => self.diags.push(
-                        Diagnostic::error(a.name.span, "custom `adjoint` declarations are not supported yet")
-                            .with_label("not supported yet"),
-                    ),
+                    Item::Adjoint(a) => self.lower_adjoint(module, a),
                     Item::Fn(_) | Item::Struct(_) | Item::Import(_) | Item::Test(_) => {}
                 }
             }
@@ -146,6 +143,48 @@ impl Lowerer<'_> {
                 );
             }
         }
+    }
+
+    /// `adjoint f(x, y, out, dout) { … }`: a function of f's arguments, its
+    /// result and the result's adjoint, returning the arguments' adjoints.
+    fn lower_adjoint(&mut self, module: ModuleId, a: &ast::AdjointDecl) {
+        let Some(Global::Func(f)) = self.globals.lookup(module, a.name.name) else {
+            self.error(
+                Diagnostic::error(a.name.span, format!("no function `{}` to give an adjoint to", a.name.name))
+                    .with_help("declare `fn` with this name in the same file"),
+            );
+            return;
+        };
+        let n = self.globals.fn_decls.get(f.0 as usize).map(|(_, d)| d.params.len()).unwrap_or(0);
+        if a.params.len() != n + 2 {
+            let decl = self.globals.fn_decls.get(f.0 as usize).map(|(_, d)| d.name.span);
+            let mut d = Diagnostic::error(
+                a.name.span,
+                format!(
+                    "the adjoint of `{}` must take its {n} argument{}, then `out` and `dout` ({} parameters), but takes {}",
+                    a.name.name,
+                    if n == 1 { "" } else { "s" },
+                    n + 2,
+                    a.params.len()
+                ),
+            );
+            if let Some(s) = decl {
+                d = d.with_secondary(s, "function declared here");
+            }
+            self.error(d);
+            return;
+        }
+        if self.program.adjoint_of(f).is_some() {
+            self.error(Diagnostic::error(a.name.span, format!("`{}` has two adjoints", a.name.name)));
+            return;
+        }
+        check_duplicate_params(&a.params, &mut self.diags);
+        let params = self.lower_params(module, &a.params);
+        let name = Symbol::intern(&format!("{}'adjoint", self.qualified(module, a.name.name)));
+        let body = ast::Expr { kind: ExprKind::Block(a.body.clone()), span: a.body.span };
+        let func = self.lower_function(module, name, params, None, &body, a.span);
+        let id = self.push_func(func);
+        self.program.adjoints.push((f, id));
     }
 
     fn push_func(&mut self, f: ir::Func) -> FuncId {

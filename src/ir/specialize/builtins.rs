@@ -132,6 +132,7 @@ impl Specializer<'_> {
                 self.derive(b, kind, arg(0), span)
             }
             Builtin::Vjp => self.derive(b, DerivKind::Vjp, arg(0), span),
+            Builtin::Gradcheck => self.gradcheck(b, &args, span),
             Builtin::Jvp => self.derive(b, DerivKind::Jvp, arg(0), span),
             Builtin::Hessian => self.derive(b, DerivKind::Hessian, arg(0), span),
             Builtin::StopGradient => self.lifted(b, &Prim::StopGradient, &args, span),
@@ -202,13 +203,47 @@ impl Specializer<'_> {
             | Builtin::Cholesky
             | Builtin::Outer
             | Builtin::Diag
-            | Builtin::Trace
-            | Builtin::Gradcheck => Err(Diagnostic::error(
+            | Builtin::Trace => Err(Diagnostic::error(
                 span,
                 format!("`{}` is not supported yet", bi.name()),
             )
             .with_label("not supported yet in this version of diffl")),
         }
+    }
+
+    /// `gradcheck(f, x…)`: arguments cast to f64, then a generated check
+    /// function (see `ad::gradcheck`) comparing AD with finite differences.
+    fn gradcheck(&mut self, b: &mut FnBuild<'_>, args: &[Value], span: Span) -> Result<Value, Diagnostic> {
+        let Some((&f, xs)) = args.split_first() else {
+            return Err(Diagnostic::error(span, "`gradcheck` needs a function and its arguments"));
+        };
+        let fty = match b.ty(f) {
+            Ty::Fn(t) => *t,
+            t => return Err(Diagnostic::error(span, format!("`gradcheck` needs a function, found {}", t.describe(&self.out)))),
+        };
+        if xs.is_empty() {
+            return Err(Diagnostic::error(span, "`gradcheck` needs at least one argument to check at"));
+        }
+        let mut xs64 = Vec::new();
+        for &x in xs {
+            xs64.push(self.lifted(b, &Prim::Cast(DType::F64), &[x], span)?);
+        }
+        let (fid, call_args, n_lead, ret) = self.resolve_callable(b, f, &fty, &xs64, &vec![None; xs64.len()], span)?;
+        match &ret {
+            Ty::Tensor(t) if t.dtype.is_float() && t.shape.is_scalar() => {}
+            other => {
+                return Err(Diagnostic::error(
+                    span,
+                    format!("`gradcheck` needs a function with a scalar float result, found {}", other.describe(&self.out)),
+                ));
+            }
+        }
+        let kind = DerivKind::Grad { wrt: vec![0], tuple: false, with_value: false };
+        let grad = crate::ad::api::derivative(&mut self.out, fid, &kind, n_lead, &mut self.vjp_cache, span)?;
+        let check = crate::ad::gradcheck::build(&mut self.out, fid, grad, n_lead, span)?;
+        let r = b.fresh(Ty::scalar(DType::F64), None);
+        b.push(crate::ir::Inst { kind: InstKind::Call(check), args: call_args, results: vec![r], span });
+        Ok(r)
     }
 
     /// `grad(f)`, `vjp(f)`, …: a function value that is the derivative of `f`.

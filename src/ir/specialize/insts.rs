@@ -377,7 +377,7 @@ impl Specializer<'_> {
     /// The specialized function that calling a function value of type `fty`
     /// with `user_args` runs, its full argument list (captures first), the
     /// number of captures, and its result type. Derivatives are built here.
-    fn resolve_callable(
+    pub(super) fn resolve_callable(
         &mut self,
         b: &mut FnBuild<'_>,
         callee: Value,

@@ -110,6 +110,7 @@ impl<'a> Specializer<'a> {
             funcs: Vec::new(),
             main: None,
             tests: Vec::new(),
+            adjoints: Vec::new(),
         };
         Specializer {
             src,
@@ -124,9 +125,24 @@ impl<'a> Specializer<'a> {
     }
 
     /// Specializes an entry point of no arguments (main, a test).
+    /// On an error, everything specialized for this entry is dropped, so the
+    /// other entries' program stays well-formed.
     pub fn entry(&mut self, f: FuncId) -> Result<FuncId, Diagnostic> {
-        self.specialize_call(f, Vec::new(), Span::default())
-            .map(|(id, _)| id)
+        let mark = self.out.funcs.len();
+        let log = self.cache_log.len();
+        let result = self.specialize_call(f, Vec::new(), Span::default()).map(|(id, _)| id);
+        if result.is_err() {
+            self.out.funcs.truncate(mark);
+            for k in self.cache_log.drain(log..) {
+                self.cache.remove(&k);
+            }
+            let keep = |id: &FuncId| (id.0 as usize) < mark;
+            self.cache.retain(|_, (id, _)| keep(id));
+            self.vjp_cache.retain(|(f, _), d| keep(f) && keep(d));
+            self.out.adjoints.retain(|(f, a)| keep(f) && keep(a));
+            self.in_progress.clear();
+        }
+        result
     }
 
     pub fn finish(self) -> Program {
@@ -226,7 +242,8 @@ impl<'a> Specializer<'a> {
                     .with_help("add a base case that returns without recursing"));
                 }
                 self.cache_log.push(key.clone());
-                self.cache.insert(key, (id, ret.clone()));
+                self.cache.insert(key.clone(), (id, ret.clone()));
+                self.specialize_adjoint(f, &key, id, &ret, span)?;
                 return Ok((id, ret));
             }
             // Work done under the wrong assumption is redone in the next round.
@@ -239,6 +256,39 @@ impl<'a> Specializer<'a> {
             src_fn.span,
             format!("cannot infer the result type of recursive `{}`", src_fn.name),
         ))
+    }
+
+    /// Specializes the custom `adjoint` of `f` (if it has one) for the
+    /// specialization `id`, and checks that it returns one adjoint per argument.
+    fn specialize_adjoint(&mut self, f: FuncId, key: &SpecKey, id: FuncId, ret: &Ty, span: Span) -> Result<(), Diagnostic> {
+        let Some(adj) = self.src.adjoint_of(f) else { return Ok(()) };
+        if self.out.adjoint_of(id).is_some() {
+            return Ok(());
+        }
+        let mut args: Vec<ArgInfo> = key.args.iter().map(|t| ArgInfo { ty: t.clone(), known: None }).collect();
+        args.push(ArgInfo { ty: ret.clone(), known: None });
+        args.push(ArgInfo { ty: ret.clone(), known: None });
+        let (aid, aret) = self.specialize_call(adj, args, span)?;
+        let n = key.args.len();
+        let fits = |have: &Ty, want: &Ty| match (have, want) {
+            (Ty::Tensor(h), Ty::Tensor(w)) => h.dtype.is_float() == w.dtype.is_float() && h.shape.rank() == w.shape.rank(),
+            (h, w) => std::mem::discriminant(h) == std::mem::discriminant(w),
+        };
+        let ok = if n == 1 {
+            key.args.first().is_some_and(|a| fits(&aret, a))
+        } else {
+            matches!(&aret, Ty::Tuple(parts) if parts.len() == n && parts.iter().zip(&key.args).all(|(h, w)| fits(h, w)))
+        };
+        if !ok {
+            let adj_span = self.src.func(adj).map(|a| a.span).unwrap_or(span);
+            let want = if n == 1 { "the adjoint of its argument".to_string() } else { format!("a tuple of {n} adjoints, one per argument") };
+            return Err(Diagnostic::error(
+                adj_span,
+                format!("this adjoint must return {want}, but returns {}", aret.describe(&self.out)),
+            ));
+        }
+        self.out.adjoints.push((id, aid));
+        Ok(())
     }
 
     /// Builds the typed body of `f` for `key`.

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod diag;
 pub mod front;
 pub mod ir;
+pub mod opt;
 pub mod pipeline;
 pub mod runtime;
 pub mod syntax;

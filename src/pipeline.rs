@@ -3,7 +3,8 @@
 //! re-checks the IR after every pass that produces it.
 //!
 //! ```text
-//! source ─ load (parse each file) ─ lower ─ [verify] ─ specialize ─ [verify] ─ interpret
+//! source ─ load (parse each file) ─ lower ─ [verify] ─ specialize (+ AD on demand)
+//!        ─ optimize (CSE, DCE) ─ [verify] ─ interpret
 //! ```
 
 use crate::diag::Diagnostic;
@@ -57,7 +58,8 @@ pub fn specialize(untyped: &Program, entries: &[FuncId], opts: Options) -> Speci
         },
     );
     let results: Vec<Result<FuncId, Diagnostic>> = entries.iter().map(|&e| s.entry(e)).collect();
-    let program = s.finish();
+    let mut program = s.finish();
+    crate::opt::optimize(&mut program);
     let problems = check(&program, Stage::Specialized);
     let entries = match problems.into_iter().next() {
         Some(d) => results.into_iter().map(|r| r.and(Err(d.clone()))).collect(),

@@ -15,7 +15,10 @@ pub fn differentiable(t: &Ty) -> bool {
             crate::ir::FnTy::User { captures, .. } => captures.iter().any(differentiable),
             _ => false,
         },
-        Ty::Str | Ty::Never | Ty::List(_) => false,
+        // A loop's tape in a derivative: active when its states are, so that
+        // differentiating through it is seen (and refused) rather than missed.
+        Ty::List(e) => differentiable(e),
+        Ty::Str | Ty::Never => false,
     }
 }
 

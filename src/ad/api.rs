@@ -48,12 +48,8 @@ pub fn derivative(
                 .collect(),
         ),
         DerivKind::Vjp => ("vjp", (0..n).map(|i| i >= n_leading).collect()),
-        DerivKind::Jvp | DerivKind::Hessian => {
-            return Err(Diagnostic::error(
-                span,
-                "`jvp` and `hessian` are not supported yet",
-            ));
-        }
+        DerivKind::Jvp => return super::forward::jvp_wrapper(program, f, n_leading, cache, span),
+        DerivKind::Hessian => return super::forward::hessian_wrapper(program, f, n_leading, cache, span),
     };
     let v = vjp(program, f, &active, cache)?;
     let v_ret = program

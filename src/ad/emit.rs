@@ -148,6 +148,15 @@ impl Emitter {
         v
     }
 
+    /// The value of a float constant, if `v` is one.
+    pub fn known_float(&self, v: Value) -> Option<f64> {
+        match self.known.get(&v) {
+            Some(Known::Float(x)) => Some(*x),
+            Some(Known::Int(i)) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
     pub fn float(&mut self, x: f64, dtype: DType) -> Value {
         self.konst(Const::Float(x), Ty::scalar(dtype))
     }

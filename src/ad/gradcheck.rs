@@ -15,21 +15,41 @@ use crate::syntax::{Span, Symbol};
 /// Builds the check for the specialized `f` (its arguments already f64) and
 /// its gradient function `grad` (same parameters); the first `n_leading`
 /// parameters are captures.
-pub fn build(program: &mut Program, f: FuncId, grad: FuncId, n_leading: usize, span: Span) -> AdResult<FuncId> {
-    let src = program.func(f).cloned().ok_or_else(|| Diagnostic::internal(span, "gradcheck of a missing function"))?;
+pub fn build(
+    program: &mut Program,
+    f: FuncId,
+    grad: FuncId,
+    n_leading: usize,
+    span: Span,
+) -> AdResult<FuncId> {
+    let src = program
+        .func(f)
+        .cloned()
+        .ok_or_else(|| Diagnostic::internal(span, "gradcheck of a missing function"))?;
     let g_ty = program
         .func(grad)
         .and_then(|g| g.body.yields.first().and_then(|&y| g.ty(y).cloned()))
         .unwrap_or(Ty::Never);
-    let y_ty = src.body.yields.first().and_then(|&y| src.ty(y).cloned()).unwrap_or(Ty::Never);
-    let mut e = Emitter::new(Symbol::intern(&format!("{}'gradcheck", src.name)), span, DType::F64);
+    let y_ty = src
+        .body
+        .yields
+        .first()
+        .and_then(|&y| src.ty(y).cloned())
+        .unwrap_or(Ty::Never);
+    let mut e = Emitter::new(
+        Symbol::intern(&format!("{}'gradcheck", src.name)),
+        span,
+        DType::F64,
+    );
     let params: Vec<Value> = src
         .param_values
         .iter()
         .zip(&src.params)
         .map(|(&p, decl)| e.param(decl.name, src.ty(p).cloned().unwrap_or(Ty::Never)))
         .collect();
-    let x0 = *params.get(n_leading).ok_or_else(|| Diagnostic::error(span, "`gradcheck` needs an argument"))?;
+    let x0 = *params
+        .get(n_leading)
+        .ok_or_else(|| Diagnostic::error(span, "`gradcheck` needs an argument"))?;
     let g = e.inst(InstKind::Call(grad), params.clone(), g_ty);
     let mut err = e.float(0.0, DType::F64);
     let mut leaves = Vec::new();
@@ -66,7 +86,9 @@ fn at_path(e: &mut Emitter, mut v: Value, path: &[usize]) -> AdResult<Value> {
 
 /// `v` with the leaf at `path` replaced by `leaf`.
 fn replace(e: &mut Emitter, v: Value, path: &[usize], leaf: Value) -> AdResult<Value> {
-    let Some((&first, rest)) = path.split_first() else { return Ok(leaf) };
+    let Some((&first, rest)) = path.split_first() else {
+        return Ok(leaf);
+    };
     let ty = e.ty(v);
     let n = match &ty {
         Ty::Tuple(p) | Ty::Record(_, p) => p.len(),
@@ -118,7 +140,11 @@ fn check_leaf(
         Some(e.prim(Prim::Full(DType::F64), vec![shape, z])?)
     };
     let n = e.int(numel as i64);
-    let eye = if scalar { None } else { Some(e.prim(Prim::Eye(DType::F64), vec![n])?) };
+    let eye = if scalar {
+        None
+    } else {
+        Some(e.prim(Prim::Eye(DType::F64), vec![n])?)
+    };
     let lo = e.int(0);
     let i = e.fresh(Ty::int(), None);
     let acc = e.fresh(Ty::scalar(DType::F64), None);
@@ -169,6 +195,11 @@ fn check_leaf(
     let n_iter = e.int(numel as i64);
     let r = e.fresh(Ty::scalar(DType::F64), None);
     let span = e.span;
-    e.push(crate::ir::Inst { kind: InstKind::For { body }, args: vec![lo, n_iter, err], results: vec![r], span });
+    e.push(crate::ir::Inst {
+        kind: InstKind::For { body },
+        args: vec![lo, n_iter, err],
+        results: vec![r],
+        span,
+    });
     Ok(r)
 }

@@ -7,6 +7,8 @@
 pub mod activity;
 pub mod api;
 pub mod emit;
+pub mod forward;
 pub mod gradcheck;
 pub mod reverse;
 pub mod rules;
+pub mod source;

@@ -105,10 +105,19 @@ fn custom_vjp(program: &Program, f: FuncId, adj: FuncId, src: &Func, name: Symbo
     let mut params = Vec::new();
     for (i, &p) in src.param_values.iter().enumerate() {
         let ty = src.ty(p).cloned().unwrap_or(Ty::Never);
-        let pname = src.params.get(i).map(|p| p.name).unwrap_or_else(|| Symbol::intern("p"));
+        let pname = src
+            .params
+            .get(i)
+            .map(|p| p.name)
+            .unwrap_or_else(|| Symbol::intern("p"));
         params.push(e.param(pname, ty));
     }
-    let y_ty = src.body.yields.first().and_then(|&y| src.ty(y).cloned()).unwrap_or(Ty::Never);
+    let y_ty = src
+        .body
+        .yields
+        .first()
+        .and_then(|&y| src.ty(y).cloned())
+        .unwrap_or(Ty::Never);
     let dy = e.param(Symbol::intern("dy"), y_ty.clone());
     let y = e.inst(InstKind::Call(f), params.clone(), y_ty);
     let a_ty = program
@@ -287,6 +296,14 @@ impl Rev<'_, '_> {
                 });
                 self.tapes.insert(key(inst), tape);
             }
+            InstKind::Const(c) => {
+                // Through the emitter, so rules can see constant operands.
+                for &r in &inst.results {
+                    let ty = self.src_ty(r);
+                    let v = self.e.konst(c.clone(), ty);
+                    self.map.insert(r, v);
+                }
+            }
             kind => {
                 let results = self.fresh_results(inst);
                 self.e.push(Inst {
@@ -358,12 +375,14 @@ impl Rev<'_, '_> {
         let span = inst.span;
         self.e.span = span;
         match &inst.kind {
-            InstKind::Const(_)
-            | InstKind::BuiltinRef(_)
-            | InstKind::ListNew
-            | InstKind::ListPush
-            | InstKind::ListGet
-            | InstKind::ListLen => {}
+            InstKind::Const(_) | InstKind::BuiltinRef(_) | InstKind::ListNew | InstKind::ListLen => {}
+            InstKind::ListPush | InstKind::ListGet => {
+                return Err(Diagnostic::error(
+                    span,
+                    "reverse mode through the derivative of a loop is not supported yet",
+                )
+                .with_help("for second derivatives of code with loops use forward-over-reverse: `hessian`, or `jvp` of `grad`"));
+            }
             InstKind::Prim(p) => {
                 let r = inst.results.first().copied().unwrap_or(Value(0));
                 let g = self

@@ -46,7 +46,21 @@ pub fn reverse(
                     (Some(q), db)
                 }
                 BinaryOp::Pow => {
-                    let da = if want(0) {
+                    // A constant exponent k >= 1 (`x ** 2`): k * x^(k-1) is finite, no guard.
+                    let const_exp = e.known_float(b).filter(|k| *k >= 1.0);
+                    let da = if want(0) && const_exp.is_some() {
+                        let k = const_exp.unwrap_or(1.0);
+                        let f = if k == 1.0 {
+                            b
+                        } else if k == 2.0 {
+                            e.mul(b, a)?
+                        } else {
+                            let km1 = e.float(k - 1.0, e.dtype(b));
+                            let p = e.binary(BinaryOp::Pow, a, km1)?;
+                            e.mul(b, p)?
+                        };
+                        Some(e.mul(g, f)?)
+                    } else if want(0) {
                         let one = e.float(1.0, e.dtype(b));
                         let bm1 = e.sub(b, one)?;
                         let p = e.binary(BinaryOp::Pow, a, bm1)?;

@@ -236,11 +236,55 @@ fn run_test(program: &Program, f: FuncId, timeout: Option<f64>) -> Result<(), Di
     })
 }
 
-pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> i32 {
-    if grad {
-        eprintln!("error: `--grad` needs reverse-mode differentiation, which is not supported yet");
+/// The derivative IR of every specialization of `name`: its gradient with
+/// respect to all float arguments and the vector-Jacobian product it calls.
+fn print_derivatives(program: &mut Program, name: &str) -> i32 {
+    let copies: Vec<FuncId> = (0..program.funcs.len())
+        .map(|i| FuncId(i as u32))
+        .filter(|&f| program.func(f).is_some_and(|x| x.name.as_str() == name))
+        .collect();
+    if copies.is_empty() {
+        eprintln!(
+            "error: `{name}` is not called from the main body or the tests, so its argument types are unknown"
+        );
+        eprintln!("help: call it once (for example in a `test` block) to fix its argument types");
         return EXIT_ERROR;
     }
+    let mut cache = crate::ad::reverse::VjpCache::new();
+    for f in copies {
+        let Some(func) = program.func(f) else { continue };
+        let n_lead = func.n_captures;
+        let wrt: Vec<usize> = func
+            .param_values
+            .iter()
+            .skip(n_lead)
+            .enumerate()
+            .filter(|(_, p)| func.ty(**p).is_some_and(crate::ad::activity::differentiable))
+            .map(|(i, _)| i)
+            .collect();
+        if wrt.is_empty() {
+            continue;
+        }
+        let span = func.span;
+        let mark = program.funcs.len();
+        let kind = crate::ir::DerivKind::Grad {
+            wrt,
+            tuple: true,
+            with_value: true,
+        };
+        if let Err(d) = crate::ad::api::derivative(program, f, &kind, n_lead, &mut cache, span) {
+            eprintln!("error: {}", d.message);
+            return EXIT_ERROR;
+        }
+        crate::opt::optimize(program);
+        for i in mark..program.funcs.len() {
+            print!("{}", crate::ir::print::print_func(program, FuncId(i as u32)));
+        }
+    }
+    0
+}
+
+pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> i32 {
     let (mut sources, main) = match load_file(path) {
         Ok(x) => x,
         Err(code) => return code,
@@ -265,7 +309,7 @@ pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> 
         }
         return EXIT_ERROR;
     };
-    if !specialized {
+    if !specialized && !grad {
         print!("{}", crate::ir::print::print_func(&program, id));
         return 0;
     }
@@ -274,7 +318,10 @@ pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> 
         .into_iter()
         .chain(program.tests.iter().map(|t| t.func))
         .collect();
-    let spec = pipeline::specialize(&program, &entries, options(f64));
+    let mut spec = pipeline::specialize(&program, &entries, options(f64));
+    if grad {
+        return print_derivatives(&mut spec.program, name);
+    }
     let mut found = false;
     for (i, f) in spec.program.funcs.iter().enumerate() {
         if f.name.as_str() == name {
@@ -289,4 +336,115 @@ pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> 
         eprintln!("`{name}` is not called from the main body or the tests, so it has no specialization");
     }
     0
+}
+
+/// `diffl grad FILE --fn NAME`: the gradient of `name` with respect to every
+/// parameter (each a float scalar of the default float type), printed as
+/// diffl source.
+pub fn grad(path: &Path, name: &str, f64: bool) -> i32 {
+    let (mut sources, main) = match load_file(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (program, diags) = pipeline::front_end(&mut sources, main);
+    if !diags.is_empty() {
+        report(&diags, &sources);
+        return EXIT_ERROR;
+    }
+    let Some(func) = program.find_func(name).and_then(|id| program.func(id)) else {
+        eprintln!("error: no function named `{name}` in {}", path.display());
+        let names: Vec<&str> = program
+            .funcs
+            .iter()
+            .map(|f| f.name.as_str())
+            .filter(|n| !n.starts_with("lambda@") && !n.starts_with("test ") && !n.starts_with("default"))
+            .collect();
+        if let Some(h) = crate::diag::did_you_mean(name, names.iter().copied()) {
+            eprintln!("help: {h}");
+        }
+        return EXIT_ERROR;
+    };
+    let params: Vec<String> = func
+        .params
+        .iter()
+        .skip(func.n_captures)
+        .map(|p| p.name.as_str().to_string())
+        .collect();
+    if params.is_empty() {
+        eprintln!("error: `{name}` has no parameters, so it has no gradient");
+        return EXIT_ERROR;
+    }
+    // Specialize a probe that takes the gradient at float scalars.
+    let mut probe = String::from("__grad_probe");
+    while program.find_func(&probe).is_some() {
+        probe.push('_');
+    }
+    let dtype = if f64 { "f64" } else { "f32" };
+    let wrt = if params.len() == 1 {
+        "0".to_string()
+    } else {
+        let idx: Vec<String> = (0..params.len()).map(|i| i.to_string()).collect();
+        format!("({})", idx.join(", "))
+    };
+    let args = vec![format!("{dtype}(1.0)"); params.len()].join(", ");
+    let text = sources.get(main).map(|f| f.text.clone()).unwrap_or_default();
+    let text = format!("{text}\nfn {probe}() = grad({name}, wrt: {wrt})({args});\n");
+    let mut sources = SourceMap::new();
+    let main = sources.add(path.display().to_string(), Some(path.to_path_buf()), text);
+    let (program, diags) = pipeline::front_end(&mut sources, main);
+    if !diags.is_empty() {
+        report(&diags, &sources);
+        return EXIT_ERROR;
+    }
+    let Some(entry) = program.find_func(&probe) else {
+        eprintln!("error: internal error: the gradient probe was not found");
+        return EXIT_ERROR;
+    };
+    let spec = pipeline::specialize(&program, &[entry], options(f64));
+    let probe_fn = match spec.entries.into_iter().next() {
+        Some(Ok(f)) => f,
+        Some(Err(d)) => {
+            report(&[d], &sources);
+            eprintln!("note: `diffl grad` differentiates functions whose parameters are all float scalars");
+            return EXIT_ERROR;
+        }
+        None => return EXIT_ERROR,
+    };
+    let wanted = format!("{name}'grad");
+    let deriv = spec.program.func(probe_fn).and_then(|f| {
+        f.body.insts.iter().find_map(|inst| match inst.kind {
+            crate::ir::InstKind::Call(id)
+                if spec.program.func(id).is_some_and(|g| g.name.as_str() == wanted) =>
+            {
+                Some(id)
+            }
+            _ => None,
+        })
+    });
+    let Some(deriv) = deriv else {
+        eprintln!("error: internal error: the gradient of `{name}` was not built");
+        return EXIT_ERROR;
+    };
+    let existing: std::collections::HashSet<String> = program
+        .funcs
+        .iter()
+        .map(|f| f.name.as_str().to_string())
+        .filter(|n| n != &probe)
+        .collect();
+    match crate::ad::source::function_to_source_beside(&spec.program, deriv, &existing) {
+        Ok(src) => {
+            let wrt_text = if params.len() == 1 {
+                params.join("")
+            } else {
+                format!("({})", params.join(", "))
+            };
+            println!("// gradient of {name} with respect to {wrt_text}, generated by diffl");
+            print!("{src}");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: the gradient of `{name}`: {e}");
+            EXIT_ERROR
+        }
+    }
 }

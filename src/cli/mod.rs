@@ -1,4 +1,4 @@
-//! The command line: `diffl run | check | test | ir`. Parses arguments with
+//! The command line: `diffl run | check | test | ir | grad`. Parses arguments with
 //! clap, reads files, runs the pipeline and renders diagnostics. Exit codes:
 //! 0 success, 1 a program error, 2 a usage error.
 
@@ -80,6 +80,16 @@ pub enum Command {
         #[arg(long)]
         f64: bool,
     },
+    /// Print the derivative of a function as readable diffl source.
+    Grad {
+        file: PathBuf,
+        /// The function's name; its parameters must be float scalars.
+        #[arg(long = "fn", value_name = "NAME")]
+        func: String,
+        /// Make f64 the default float type.
+        #[arg(long)]
+        f64: bool,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -95,5 +105,6 @@ pub fn main_with_args(cli: Cli) -> i32 {
             specialized,
             f64,
         } => commands::ir(&file, &func, grad, specialized, f64),
+        Command::Grad { file, func, f64 } => commands::grad(&file, &func, f64),
     }
 }

@@ -150,12 +150,20 @@ impl Lowerer<'_> {
     fn lower_adjoint(&mut self, module: ModuleId, a: &ast::AdjointDecl) {
         let Some(Global::Func(f)) = self.globals.lookup(module, a.name.name) else {
             self.error(
-                Diagnostic::error(a.name.span, format!("no function `{}` to give an adjoint to", a.name.name))
-                    .with_help("declare `fn` with this name in the same file"),
+                Diagnostic::error(
+                    a.name.span,
+                    format!("no function `{}` to give an adjoint to", a.name.name),
+                )
+                .with_help("declare `fn` with this name in the same file"),
             );
             return;
         };
-        let n = self.globals.fn_decls.get(f.0 as usize).map(|(_, d)| d.params.len()).unwrap_or(0);
+        let n = self
+            .globals
+            .fn_decls
+            .get(f.0 as usize)
+            .map(|(_, d)| d.params.len())
+            .unwrap_or(0);
         if a.params.len() != n + 2 {
             let decl = self.globals.fn_decls.get(f.0 as usize).map(|(_, d)| d.name.span);
             let mut d = Diagnostic::error(
@@ -175,13 +183,19 @@ impl Lowerer<'_> {
             return;
         }
         if self.program.adjoint_of(f).is_some() {
-            self.error(Diagnostic::error(a.name.span, format!("`{}` has two adjoints", a.name.name)));
+            self.error(Diagnostic::error(
+                a.name.span,
+                format!("`{}` has two adjoints", a.name.name),
+            ));
             return;
         }
         check_duplicate_params(&a.params, &mut self.diags);
         let params = self.lower_params(module, &a.params);
         let name = Symbol::intern(&format!("{}'adjoint", self.qualified(module, a.name.name)));
-        let body = ast::Expr { kind: ExprKind::Block(a.body.clone()), span: a.body.span };
+        let body = ast::Expr {
+            kind: ExprKind::Block(a.body.clone()),
+            span: a.body.span,
+        };
         let func = self.lower_function(module, name, params, None, &body, a.span);
         let id = self.push_func(func);
         self.program.adjoints.push((f, id));

@@ -183,6 +183,7 @@ pub(crate) fn fact(typed: bool) -> Program {
             func: FuncId(2),
             span: sp(5),
         }],
+        adjoints: Vec::new(),
     }
 }
 
@@ -279,6 +280,7 @@ pub(crate) fn loops(typed: bool) -> Program {
         funcs: vec![b.finish(body)],
         main: None,
         tests: Vec::new(),
+        adjoints: Vec::new(),
     }
 }
 
@@ -364,6 +366,7 @@ pub(crate) fn closure(typed: bool) -> Program {
         funcs: vec![outer, lam, thunk],
         main: None,
         tests: Vec::new(),
+        adjoints: Vec::new(),
     }
 }
 
@@ -569,5 +572,6 @@ pub(crate) fn all_prims() -> Program {
         funcs: vec![b.finish(body)],
         main: None,
         tests: Vec::new(),
+        adjoints: Vec::new(),
     }
 }

@@ -203,11 +203,10 @@ impl Specializer<'_> {
             | Builtin::Cholesky
             | Builtin::Outer
             | Builtin::Diag
-            | Builtin::Trace => Err(Diagnostic::error(
-                span,
-                format!("`{}` is not supported yet", bi.name()),
-            )
-            .with_label("not supported yet in this version of diffl")),
+            | Builtin::Trace => Err(
+                Diagnostic::error(span, format!("`{}` is not supported yet", bi.name()))
+                    .with_label("not supported yet in this version of diffl"),
+            ),
         }
     }
 
@@ -215,34 +214,58 @@ impl Specializer<'_> {
     /// function (see `ad::gradcheck`) comparing AD with finite differences.
     fn gradcheck(&mut self, b: &mut FnBuild<'_>, args: &[Value], span: Span) -> Result<Value, Diagnostic> {
         let Some((&f, xs)) = args.split_first() else {
-            return Err(Diagnostic::error(span, "`gradcheck` needs a function and its arguments"));
+            return Err(Diagnostic::error(
+                span,
+                "`gradcheck` needs a function and its arguments",
+            ));
         };
         let fty = match b.ty(f) {
             Ty::Fn(t) => *t,
-            t => return Err(Diagnostic::error(span, format!("`gradcheck` needs a function, found {}", t.describe(&self.out)))),
+            t => {
+                return Err(Diagnostic::error(
+                    span,
+                    format!("`gradcheck` needs a function, found {}", t.describe(&self.out)),
+                ));
+            }
         };
         if xs.is_empty() {
-            return Err(Diagnostic::error(span, "`gradcheck` needs at least one argument to check at"));
+            return Err(Diagnostic::error(
+                span,
+                "`gradcheck` needs at least one argument to check at",
+            ));
         }
         let mut xs64 = Vec::new();
         for &x in xs {
             xs64.push(self.lifted(b, &Prim::Cast(DType::F64), &[x], span)?);
         }
-        let (fid, call_args, n_lead, ret) = self.resolve_callable(b, f, &fty, &xs64, &vec![None; xs64.len()], span)?;
+        let (fid, call_args, n_lead, ret) =
+            self.resolve_callable(b, f, &fty, &xs64, &vec![None; xs64.len()], span)?;
         match &ret {
             Ty::Tensor(t) if t.dtype.is_float() && t.shape.is_scalar() => {}
             other => {
                 return Err(Diagnostic::error(
                     span,
-                    format!("`gradcheck` needs a function with a scalar float result, found {}", other.describe(&self.out)),
+                    format!(
+                        "`gradcheck` needs a function with a scalar float result, found {}",
+                        other.describe(&self.out)
+                    ),
                 ));
             }
         }
-        let kind = DerivKind::Grad { wrt: vec![0], tuple: false, with_value: false };
+        let kind = DerivKind::Grad {
+            wrt: vec![0],
+            tuple: false,
+            with_value: false,
+        };
         let grad = crate::ad::api::derivative(&mut self.out, fid, &kind, n_lead, &mut self.vjp_cache, span)?;
         let check = crate::ad::gradcheck::build(&mut self.out, fid, grad, n_lead, span)?;
         let r = b.fresh(Ty::scalar(DType::F64), None);
-        b.push(crate::ir::Inst { kind: InstKind::Call(check), args: call_args, results: vec![r], span });
+        b.push(crate::ir::Inst {
+            kind: InstKind::Call(check),
+            args: call_args,
+            results: vec![r],
+            span,
+        });
         Ok(r)
     }
 

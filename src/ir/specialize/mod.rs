@@ -130,7 +130,9 @@ impl<'a> Specializer<'a> {
     pub fn entry(&mut self, f: FuncId) -> Result<FuncId, Diagnostic> {
         let mark = self.out.funcs.len();
         let log = self.cache_log.len();
-        let result = self.specialize_call(f, Vec::new(), Span::default()).map(|(id, _)| id);
+        let result = self
+            .specialize_call(f, Vec::new(), Span::default())
+            .map(|(id, _)| id);
         if result.is_err() {
             self.out.funcs.truncate(mark);
             for k in self.cache_log.drain(log..) {
@@ -260,18 +262,42 @@ impl<'a> Specializer<'a> {
 
     /// Specializes the custom `adjoint` of `f` (if it has one) for the
     /// specialization `id`, and checks that it returns one adjoint per argument.
-    fn specialize_adjoint(&mut self, f: FuncId, key: &SpecKey, id: FuncId, ret: &Ty, span: Span) -> Result<(), Diagnostic> {
-        let Some(adj) = self.src.adjoint_of(f) else { return Ok(()) };
+    fn specialize_adjoint(
+        &mut self,
+        f: FuncId,
+        key: &SpecKey,
+        id: FuncId,
+        ret: &Ty,
+        span: Span,
+    ) -> Result<(), Diagnostic> {
+        let Some(adj) = self.src.adjoint_of(f) else {
+            return Ok(());
+        };
         if self.out.adjoint_of(id).is_some() {
             return Ok(());
         }
-        let mut args: Vec<ArgInfo> = key.args.iter().map(|t| ArgInfo { ty: t.clone(), known: None }).collect();
-        args.push(ArgInfo { ty: ret.clone(), known: None });
-        args.push(ArgInfo { ty: ret.clone(), known: None });
+        let mut args: Vec<ArgInfo> = key
+            .args
+            .iter()
+            .map(|t| ArgInfo {
+                ty: t.clone(),
+                known: None,
+            })
+            .collect();
+        args.push(ArgInfo {
+            ty: ret.clone(),
+            known: None,
+        });
+        args.push(ArgInfo {
+            ty: ret.clone(),
+            known: None,
+        });
         let (aid, aret) = self.specialize_call(adj, args, span)?;
         let n = key.args.len();
         let fits = |have: &Ty, want: &Ty| match (have, want) {
-            (Ty::Tensor(h), Ty::Tensor(w)) => h.dtype.is_float() == w.dtype.is_float() && h.shape.rank() == w.shape.rank(),
+            (Ty::Tensor(h), Ty::Tensor(w)) => {
+                h.dtype.is_float() == w.dtype.is_float() && h.shape.rank() == w.shape.rank()
+            }
             (h, w) => std::mem::discriminant(h) == std::mem::discriminant(w),
         };
         let ok = if n == 1 {
@@ -281,10 +307,17 @@ impl<'a> Specializer<'a> {
         };
         if !ok {
             let adj_span = self.src.func(adj).map(|a| a.span).unwrap_or(span);
-            let want = if n == 1 { "the adjoint of its argument".to_string() } else { format!("a tuple of {n} adjoints, one per argument") };
+            let want = if n == 1 {
+                "the adjoint of its argument".to_string()
+            } else {
+                format!("a tuple of {n} adjoints, one per argument")
+            };
             return Err(Diagnostic::error(
                 adj_span,
-                format!("this adjoint must return {want}, but returns {}", aret.describe(&self.out)),
+                format!(
+                    "this adjoint must return {want}, but returns {}",
+                    aret.describe(&self.out)
+                ),
             ));
         }
         self.out.adjoints.push((id, aid));

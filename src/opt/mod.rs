@@ -1,0 +1,20 @@
+//! Optimizations of specialized IR. Each pass is a module named after it;
+//! `pipeline.rs` runs them in order. They keep behaviour exactly (no
+//! floating-point reassociation), and never remove effects (`print`,
+//! `assert`) or calls of functions that may have them.
+
+pub mod cse;
+pub mod dce;
+pub mod purity;
+
+use crate::ir::Program;
+
+/// The optimization passes, in order.
+pub fn optimize(p: &mut Program) {
+    let pure = purity::pure_functions(p);
+    for f in &mut p.funcs {
+        cse::run(f, &pure);
+        dce::run(f, &pure);
+        f.compact();
+    }
+}

@@ -19,6 +19,7 @@
 
 use super::activity::{active_values, cotangent, differentiable};
 use super::emit::{AdResult, Emitter};
+use super::rules::safe_div;
 use crate::diag::Diagnostic;
 use crate::ir::types::{DType, DerivKind, Ty};
 use crate::ir::{
@@ -681,14 +682,6 @@ fn fit(e: &mut Emitter, t: Value, out: Value) -> AdResult<Value> {
     Ok(t)
 }
 
-/// `g / d`, zero where `g` is zero.
-fn safe_div(e: &mut Emitter, g: Value, d: Value) -> AdResult<Value> {
-    let q = e.div(g, d)?;
-    let z = e.float(0.0, e.dtype(g));
-    let nz = e.binary(BinaryOp::Ne, g, z)?;
-    e.prim(Prim::Where, vec![nz, q, z])
-}
-
 /// `a + b` where either may be absent (zero).
 fn add_opt(e: &mut Emitter, a: Option<Value>, b: Option<Value>) -> AdResult<Option<Value>> {
     Ok(match (a, b) {
@@ -804,53 +797,7 @@ fn prim_tangent(
         },
         Prim::Unary(op) => {
             let Some(t) = ta else { return Ok(None) };
-            match op {
-                UnaryOp::Neg => Some(e.neg(t)?),
-                UnaryOp::Exp => Some(e.mul(t, out)?),
-                UnaryOp::Log => Some(safe_div(e, t, a)?),
-                UnaryOp::Sqrt => {
-                    let two = e.float(2.0, e.dtype(out));
-                    let d = e.mul(two, out)?;
-                    Some(safe_div(e, t, d)?)
-                }
-                UnaryOp::Sin => {
-                    let c = e.unary(UnaryOp::Cos, a)?;
-                    Some(e.mul(t, c)?)
-                }
-                UnaryOp::Cos => {
-                    let s = e.unary(UnaryOp::Sin, a)?;
-                    let m = e.mul(t, s)?;
-                    Some(e.neg(m)?)
-                }
-                UnaryOp::Tan => {
-                    let one = e.float(1.0, e.dtype(out));
-                    let sq = e.mul(out, out)?;
-                    let f = e.add(one, sq)?;
-                    Some(e.mul(t, f)?)
-                }
-                UnaryOp::Tanh => {
-                    let one = e.float(1.0, e.dtype(out));
-                    let sq = e.mul(out, out)?;
-                    let f = e.sub(one, sq)?;
-                    Some(e.mul(t, f)?)
-                }
-                UnaryOp::Sigmoid => {
-                    let one = e.float(1.0, e.dtype(out));
-                    let c = e.sub(one, out)?;
-                    let f = e.mul(out, c)?;
-                    Some(e.mul(t, f)?)
-                }
-                UnaryOp::Relu => {
-                    let z = e.float(0.0, e.dtype(a));
-                    let pos = e.binary(BinaryOp::Gt, a, z)?;
-                    Some(e.mask(pos, t)?)
-                }
-                UnaryOp::Abs => {
-                    let s = e.unary(UnaryOp::Sign, a)?;
-                    Some(e.mul(t, s)?)
-                }
-                UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Not => None,
-            }
+            super::rules::unary_derivative(e, *op, t, a, out)?
         }
         Prim::Where => {
             if tb.is_none() && tc.is_none() {

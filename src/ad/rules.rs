@@ -115,56 +115,7 @@ pub fn reverse(
             };
             vec![unbroadcast(e, da, a, want(0))?, unbroadcast(e, db, b, want(1))?]
         }
-        Prim::Unary(op) => {
-            let d = match op {
-                UnaryOp::Neg => Some(e.neg(g)?),
-                UnaryOp::Exp => Some(e.mul(g, out)?),
-                UnaryOp::Log => Some(safe_div(e, g, a)?),
-                UnaryOp::Sqrt => {
-                    let two = e.float(2.0, e.dtype(out));
-                    let d = e.mul(two, out)?;
-                    Some(safe_div(e, g, d)?)
-                }
-                UnaryOp::Sin => {
-                    let c = e.unary(UnaryOp::Cos, a)?;
-                    Some(e.mul(g, c)?)
-                }
-                UnaryOp::Cos => {
-                    let s = e.unary(UnaryOp::Sin, a)?;
-                    let t = e.mul(g, s)?;
-                    Some(e.neg(t)?)
-                }
-                UnaryOp::Tan => {
-                    let one = e.float(1.0, e.dtype(out));
-                    let sq = e.mul(out, out)?;
-                    let f = e.add(one, sq)?;
-                    Some(e.mul(g, f)?)
-                }
-                UnaryOp::Tanh => {
-                    let one = e.float(1.0, e.dtype(out));
-                    let sq = e.mul(out, out)?;
-                    let f = e.sub(one, sq)?;
-                    Some(e.mul(g, f)?)
-                }
-                UnaryOp::Sigmoid => {
-                    let one = e.float(1.0, e.dtype(out));
-                    let c = e.sub(one, out)?;
-                    let f = e.mul(out, c)?;
-                    Some(e.mul(g, f)?)
-                }
-                UnaryOp::Relu => {
-                    let z = e.float(0.0, e.dtype(a));
-                    let pos = e.binary(BinaryOp::Gt, a, z)?;
-                    Some(e.mask(pos, g)?)
-                }
-                UnaryOp::Abs => {
-                    let s = e.unary(UnaryOp::Sign, a)?;
-                    Some(e.mul(g, s)?)
-                }
-                UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Not => None,
-            };
-            vec![d]
-        }
+        Prim::Unary(op) => vec![unary_derivative(e, *op, g, a, out)?],
         Prim::Where => {
             let c = a;
             let (x, y) = (b, args.get(2).copied().unwrap_or(Value(0)));
@@ -264,8 +215,68 @@ pub fn reverse(
     })
 }
 
+/// `s * f'(a)` for an elementwise function `f` with result `out`: the same
+/// in both modes, since the Jacobian is diagonal (`s` is the adjoint in
+/// reverse mode, the tangent in forward mode). `None` for a zero derivative.
+pub fn unary_derivative(
+    e: &mut Emitter,
+    op: UnaryOp,
+    s: Value,
+    a: Value,
+    out: Value,
+) -> AdResult<Option<Value>> {
+    let g = s;
+    Ok(match op {
+        UnaryOp::Neg => Some(e.neg(g)?),
+        UnaryOp::Exp => Some(e.mul(g, out)?),
+        UnaryOp::Log => Some(safe_div(e, g, a)?),
+        UnaryOp::Sqrt => {
+            let two = e.float(2.0, e.dtype(out));
+            let d = e.mul(two, out)?;
+            Some(safe_div(e, g, d)?)
+        }
+        UnaryOp::Sin => {
+            let c = e.unary(UnaryOp::Cos, a)?;
+            Some(e.mul(g, c)?)
+        }
+        UnaryOp::Cos => {
+            let s = e.unary(UnaryOp::Sin, a)?;
+            let t = e.mul(g, s)?;
+            Some(e.neg(t)?)
+        }
+        UnaryOp::Tan => {
+            let one = e.float(1.0, e.dtype(out));
+            let sq = e.mul(out, out)?;
+            let f = e.add(one, sq)?;
+            Some(e.mul(g, f)?)
+        }
+        UnaryOp::Tanh => {
+            let one = e.float(1.0, e.dtype(out));
+            let sq = e.mul(out, out)?;
+            let f = e.sub(one, sq)?;
+            Some(e.mul(g, f)?)
+        }
+        UnaryOp::Sigmoid => {
+            let one = e.float(1.0, e.dtype(out));
+            let c = e.sub(one, out)?;
+            let f = e.mul(out, c)?;
+            Some(e.mul(g, f)?)
+        }
+        UnaryOp::Relu => {
+            let z = e.float(0.0, e.dtype(a));
+            let pos = e.binary(BinaryOp::Gt, a, z)?;
+            Some(e.mask(pos, g)?)
+        }
+        UnaryOp::Abs => {
+            let s = e.unary(UnaryOp::Sign, a)?;
+            Some(e.mul(g, s)?)
+        }
+        UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Not => None,
+    })
+}
+
 /// `g / d`, zero where `g` is zero.
-fn safe_div(e: &mut Emitter, g: Value, d: Value) -> AdResult<Value> {
+pub fn safe_div(e: &mut Emitter, g: Value, d: Value) -> AdResult<Value> {
     let q = e.div(g, d)?;
     let z = e.float(0.0, e.dtype(g));
     let nz = e.binary(BinaryOp::Ne, g, z)?;

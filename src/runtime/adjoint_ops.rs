@@ -9,7 +9,7 @@
 //! element as `argmax`/`argmin` (the first extreme, the first NaN if any).
 
 use super::error::shape_str;
-use super::index::slice_bounds;
+use super::index::index_box;
 use super::tensor::{Real, filled, map_data};
 use super::{
     DType, Data, IndexItem, KResult, KernelError, Tensor, broadcast_shapes, broadcast_to, checked_numel,
@@ -186,68 +186,6 @@ pub fn index_grad(g: &Tensor, shape: &[usize], items: &[IndexItem], operands: &[
         }
     };
     Tensor::new(shape.to_vec(), data)
-}
-
-/// The box that `index` selects from a tensor of `shape`: its start and length
-/// on every axis, and the shape of the result (without the `At` axes).
-fn index_box(
-    shape: &[usize],
-    items: &[IndexItem],
-    operands: &[i64],
-) -> KResult<(Vec<usize>, Vec<usize>, Vec<usize>)> {
-    if items.len() > shape.len() {
-        return Err(KernelError::TooManyIndices {
-            given: items.len(),
-            rank: shape.len(),
-        });
-    }
-    let mut ops = operands.iter().copied();
-    let mut next = || {
-        ops.next().ok_or_else(|| {
-            KernelError::Internal("index_grad: fewer operands than the items need".to_string())
-        })
-    };
-    let mut starts = Vec::with_capacity(shape.len());
-    let mut lens = Vec::with_capacity(shape.len());
-    let mut out_shape = Vec::with_capacity(shape.len());
-    for (axis, &len) in shape.iter().enumerate() {
-        match items.get(axis) {
-            Some(IndexItem::At) => {
-                let i = next()?;
-                starts.push(at_position(i, axis, len)?);
-                lens.push(1);
-            }
-            Some(&IndexItem::Slice { lo, hi }) => {
-                let lo = if lo { Some(next()?) } else { None };
-                let hi = if hi { Some(next()?) } else { None };
-                let (start, count) = slice_bounds(lo, hi, len);
-                starts.push(start);
-                lens.push(count);
-                out_shape.push(count);
-            }
-            None => {
-                starts.push(0);
-                lens.push(len);
-                out_shape.push(len);
-            }
-        }
-    }
-    if next().is_ok() {
-        return Err(KernelError::Internal(
-            "index_grad: more operands than the items need".to_string(),
-        ));
-    }
-    Ok((starts, lens, out_shape))
-}
-
-/// The position `t[i]` selects on an axis of length `len` (as `index` does).
-fn at_position(i: i64, axis: usize, len: usize) -> KResult<usize> {
-    let n = i64::try_from(len).unwrap_or(i64::MAX);
-    let j = if i < 0 { i.saturating_add(n) } else { i };
-    if j < 0 || j >= n {
-        return Err(KernelError::IndexOutOfRange { axis, index: i, len });
-    }
-    usize::try_from(j).map_err(|_| KernelError::IndexOutOfRange { axis, index: i, len })
 }
 
 /// A bool tensor of `x`'s shape, true at the first maximum (`min`: minimum)

@@ -15,6 +15,18 @@ use crate::ir::op::IndexItem;
 /// `x[items]`, with `operands` supplying the ints the items consume.
 pub fn index(x: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
     let shape = x.shape();
+    let (starts, lens, out_shape) = index_box(shape, items, operands)?;
+    let data = map_data!(x.data(), v => copy_box(v, shape, &starts, &lens)?);
+    Tensor::new(out_shape, data)
+}
+
+/// The box that `index` selects from a tensor of `shape`: its start and length
+/// on every axis, and the shape of the result (without the `At` axes).
+pub(crate) fn index_box(
+    shape: &[usize],
+    items: &[IndexItem],
+    operands: &[i64],
+) -> KResult<(Vec<usize>, Vec<usize>, Vec<usize>)> {
     if items.len() > shape.len() {
         return Err(KernelError::TooManyIndices {
             given: items.len(),
@@ -56,8 +68,7 @@ pub fn index(x: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tenso
             "index: more operands than the items need".to_string(),
         ));
     }
-    let data = map_data!(x.data(), v => copy_box(v, shape, &starts, &lens)?);
-    Tensor::new(out_shape, data)
+    Ok((starts, lens, out_shape))
 }
 
 /// The position `t[i]` selects on an axis of length `len`.

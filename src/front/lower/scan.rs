@@ -48,90 +48,83 @@ pub fn block_exits(b: &Block) -> Exits {
     e
 }
 
-/// Exits of an expression; `break`/`continue` inside a nested loop belong to
-/// that loop, and nothing inside a lambda leaves the enclosing function.
-pub fn expr_exits(e: &Expr) -> Exits {
-    let mut acc = Exits::default();
-    let mut sub = |x: &Expr| acc = acc.or(expr_exits(x));
+/// The direct sub-expressions of an expression that is not block-like
+/// (blocks, `if`, loops and lambdas are handled by each scan itself).
+fn operands(e: &Expr) -> Vec<&Expr> {
+    let mut out: Vec<&Expr> = Vec::new();
     match &e.kind {
-        ExprKind::Break => {
-            return Exits {
-                brk: true,
-                ..Exits::default()
-            };
-        }
-        ExprKind::Continue => {
-            return Exits {
-                cont: true,
-                ..Exits::default()
-            };
-        }
-        ExprKind::Return(v) => {
-            let inner = v.as_deref().map(expr_exits).unwrap_or_default();
-            return inner.or(Exits {
-                ret: true,
-                ..Exits::default()
-            });
-        }
         ExprKind::Int(_)
         | ExprKind::Float(_)
         | ExprKind::Bool(_)
         | ExprKind::Str(_)
         | ExprKind::Name(_)
         | ExprKind::Error
-        | ExprKind::Lambda { .. } => {}
-        ExprKind::Unary(_, a) => sub(a),
-        ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b } => {
-            sub(a);
-            sub(b);
+        | ExprKind::Break
+        | ExprKind::Continue
+        | ExprKind::Lambda { .. }
+        | ExprKind::Block(_)
+        | ExprKind::If { .. }
+        | ExprKind::For { .. }
+        | ExprKind::While { .. } => {}
+        ExprKind::Return(v) => out.extend(v.as_deref()),
+        ExprKind::Unary(_, a) | ExprKind::Field { base: a, .. } | ExprKind::TupleIndex { base: a, .. } => {
+            out.push(a)
         }
+        ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b } => out.extend([&**a, &**b]),
         ExprKind::Call { callee, args } => {
-            sub(callee);
-            args.iter().for_each(|a| sub(&a.value));
+            out.push(callee);
+            out.extend(args.iter().map(|a| &a.value));
         }
         ExprKind::Index { base, indices } => {
-            sub(base);
+            out.push(base);
             for ix in indices {
                 match ix {
-                    IndexArg::Index(x) => sub(x),
-                    IndexArg::Slice { lo, hi, .. } => {
-                        lo.iter().for_each(&mut sub);
-                        hi.iter().for_each(&mut sub);
-                    }
+                    IndexArg::Index(x) => out.push(x),
+                    IndexArg::Slice { lo, hi, .. } => out.extend(lo.iter().chain(hi.iter())),
                 }
             }
         }
-        ExprKind::Field { base, .. } | ExprKind::TupleIndex { base, .. } => sub(base),
         ExprKind::StructLit { fields, base, .. } => {
-            fields.iter().for_each(|(_, v)| sub(v));
-            base.iter().for_each(|b| sub(b));
+            out.extend(fields.iter().map(|(_, v)| v));
+            out.extend(base.as_deref());
         }
-        ExprKind::Tuple(xs) | ExprKind::TensorLit(xs) => xs.iter().for_each(sub),
-        ExprKind::Block(b) => return block_exits(b),
-        ExprKind::If { cond, then, else_ } => {
-            sub(cond);
-            let t = block_exits(then);
-            let e2 = else_.as_deref().map(expr_exits).unwrap_or_default();
-            return acc.or(t).or(e2);
-        }
-        ExprKind::For { iter, body, .. } => {
-            sub(iter);
-            let inner = block_exits(body);
-            return acc.or(Exits {
-                ret: inner.ret,
-                ..Exits::default()
-            });
-        }
-        ExprKind::While { cond, body } => {
-            let c = expr_exits(cond);
-            let inner = block_exits(body);
-            return c.or(Exits {
-                ret: inner.ret,
-                ..Exits::default()
-            });
-        }
+        ExprKind::Tuple(xs) | ExprKind::TensorLit(xs) => out.extend(xs.iter()),
     }
-    acc
+    out
+}
+
+/// Exits of an expression; `break`/`continue` inside a nested loop belong to
+/// that loop, and nothing inside a lambda leaves the enclosing function.
+pub fn expr_exits(e: &Expr) -> Exits {
+    let own = match &e.kind {
+        ExprKind::Break => Exits {
+            brk: true,
+            ..Exits::default()
+        },
+        ExprKind::Continue => Exits {
+            cont: true,
+            ..Exits::default()
+        },
+        ExprKind::Return(_) => Exits {
+            ret: true,
+            ..Exits::default()
+        },
+        ExprKind::Block(b) => block_exits(b),
+        ExprKind::If { cond, then, else_ } => {
+            let e2 = else_.as_deref().map(expr_exits).unwrap_or_default();
+            expr_exits(cond).or(block_exits(then)).or(e2)
+        }
+        ExprKind::For { iter, body, .. } => expr_exits(iter).or(Exits {
+            ret: block_exits(body).ret,
+            ..Exits::default()
+        }),
+        ExprKind::While { cond, body } => expr_exits(cond).or(Exits {
+            ret: block_exits(body).ret,
+            ..Exits::default()
+        }),
+        _ => Exits::default(),
+    };
+    operands(e).into_iter().fold(own, |acc, x| acc.or(expr_exits(x)))
 }
 
 /// Names assigned anywhere in a block (not inside lambdas): the candidates for
@@ -169,58 +162,17 @@ pub fn pattern_names(p: &Pattern, out: &mut HashSet<Symbol>) {
 }
 
 fn expr_assigns(e: &Expr, out: &mut HashSet<Symbol>) {
-    let mut sub = |x: &Expr| expr_assigns(x, out);
     match &e.kind {
-        ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Str(_)
-        | ExprKind::Name(_)
-        | ExprKind::Error
-        | ExprKind::Break
-        | ExprKind::Continue
-        | ExprKind::Lambda { .. } => {}
-        ExprKind::Return(v) => v.iter().for_each(|x| sub(x)),
-        ExprKind::Unary(_, a) => sub(a),
-        ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b } => {
-            sub(a);
-            sub(b);
-        }
-        ExprKind::Call { callee, args } => {
-            sub(callee);
-            args.iter().for_each(|a| sub(&a.value));
-        }
-        ExprKind::Index { base, indices } => {
-            sub(base);
-            for ix in indices {
-                match ix {
-                    IndexArg::Index(x) => sub(x),
-                    IndexArg::Slice { lo, hi, .. } => {
-                        lo.iter().for_each(&mut sub);
-                        hi.iter().for_each(&mut sub);
-                    }
-                }
-            }
-        }
-        ExprKind::Field { base, .. } | ExprKind::TupleIndex { base, .. } => sub(base),
-        ExprKind::StructLit { fields, base, .. } => {
-            fields.iter().for_each(|(_, v)| sub(v));
-            base.iter().for_each(|b| sub(b));
-        }
-        ExprKind::Tuple(xs) | ExprKind::TensorLit(xs) => xs.iter().for_each(sub),
         ExprKind::Block(b) => block_assigns(b, out),
         ExprKind::If { cond, then, else_ } => {
-            sub(cond);
+            expr_assigns(cond, out);
             block_assigns(then, out);
             else_.iter().for_each(|x| expr_assigns(x, out));
         }
-        ExprKind::For { iter, body, .. } => {
-            sub(iter);
+        ExprKind::For { iter: c, body, .. } | ExprKind::While { cond: c, body } => {
+            expr_assigns(c, out);
             block_assigns(body, out);
         }
-        ExprKind::While { cond, body } => {
-            sub(cond);
-            block_assigns(body, out);
-        }
+        _ => operands(e).into_iter().for_each(|x| expr_assigns(x, out)),
     }
 }

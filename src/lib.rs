@@ -24,5 +24,6 @@ pub mod front;
 pub mod ir;
 pub mod opt;
 pub mod pipeline;
+pub mod repl;
 pub mod runtime;
 pub mod syntax;

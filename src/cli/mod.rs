@@ -1,4 +1,4 @@
-//! The command line: `diffl run | check | test | ir | grad`. Parses arguments with
+//! The command line: `diffl run | check | test | ir | grad | repl`. Parses arguments with
 //! clap, reads files, runs the pipeline and renders diagnostics. Exit codes:
 //! 0 success, 1 a program error, 2 a usage error.
 
@@ -90,6 +90,12 @@ pub enum Command {
         #[arg(long)]
         f64: bool,
     },
+    /// Start the interactive prompt.
+    Repl {
+        /// Make f64 the default float type.
+        #[arg(long)]
+        f64: bool,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -106,5 +112,6 @@ pub fn main_with_args(cli: Cli) -> i32 {
             f64,
         } => commands::ir(&file, &func, grad, specialized, f64),
         Command::Grad { file, func, f64 } => commands::grad(&file, &func, f64),
+        Command::Repl { f64 } => crate::repl::main(f64),
     }
 }

@@ -9,6 +9,8 @@ use crate::runtime::Tensor;
 use crate::syntax::Span;
 use std::io::Write;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// An error while running: always a diagnostic with the failing span.
@@ -23,6 +25,7 @@ pub struct Interp<'p> {
     depth: usize,
     deadline: Option<(Instant, f64)>,
     ticks: u32,
+    interrupt: Option<Arc<AtomicBool>>,
 }
 
 type Frame = Vec<Val>;
@@ -36,12 +39,19 @@ impl<'p> Interp<'p> {
             depth: 0,
             deadline: None,
             ticks: 0,
+            interrupt: None,
         }
     }
 
     /// Stops the run with an error after `seconds`.
     pub fn with_timeout(mut self, seconds: Option<f64>) -> Interp<'p> {
         self.deadline = seconds.map(|s| (Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)), s));
+        self
+    }
+
+    /// Stops the run with an "interrupted" error once `flag` is set (Ctrl-C in the REPL).
+    pub fn with_interrupt(mut self, flag: Arc<AtomicBool>) -> Interp<'p> {
+        self.interrupt = Some(flag);
         self
     }
 
@@ -76,6 +86,12 @@ impl<'p> Interp<'p> {
 
     fn tick(&mut self, span: Span) -> Result<(), RunError> {
         self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks.is_multiple_of(1024)
+            && let Some(flag) = &self.interrupt
+            && flag.load(Ordering::Relaxed)
+        {
+            return Err(Diagnostic::error(span, "interrupted").with_label("running here when interrupted"));
+        }
         if self.ticks.is_multiple_of(1024)
             && let Some((deadline, secs)) = self.deadline
             && Instant::now() > deadline

@@ -18,7 +18,7 @@
 //!
 //! Only active values (see `activity`) get adjoints.
 
-use super::activity::{active_values, cotangent, differentiable};
+use super::activity::{active_values, cotangent};
 use super::emit::{AdResult, Emitter};
 use super::rules;
 use crate::diag::Diagnostic;
@@ -599,16 +599,8 @@ impl Rev<'_, '_> {
         let free = self.free_active(&[body]);
         // Initial adjoints: of the loop's results, and zeros for the free values.
         let mut init = Vec::new();
-        for (k, &r) in inst.results.iter().enumerate() {
-            let d = match self.adj.get(&r) {
-                Some(&d) => d,
-                None => {
-                    let ty = self.src_ty(r);
-                    let like = self.map.get(&r).copied();
-                    let _ = k;
-                    self.e.zeros_like(&ty, like)?
-                }
-            };
+        for &r in &inst.results {
+            let d = self.adjoint_or_zero(r)?;
             init.push(d);
         }
         for &f in &free {
@@ -719,9 +711,4 @@ fn collect(b: &Block, defined: &mut HashSet<Value>, used: &mut Vec<Value>) {
         defined.extend(inst.results.iter().copied());
     }
     used.extend(b.yields.iter().copied());
-}
-
-#[allow(dead_code)]
-fn is_differentiable(t: &Ty) -> bool {
-    differentiable(t)
 }

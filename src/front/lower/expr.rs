@@ -288,7 +288,6 @@ impl Lowerer<'_> {
         }
         // The innermost enclosing function that has it; only lambdas see outward.
         let mut found = None;
-        let mut all_lambdas = true;
         for idx in (0..self.outer.len()).rev() {
             let ctx = self.outer.get(idx)?;
             if let Some(v) = ctx.lookup(name) {
@@ -296,11 +295,9 @@ impl Lowerer<'_> {
                 break;
             }
             if !ctx.is_lambda {
-                all_lambdas = false;
                 break;
             }
         }
-        let _ = all_lambdas;
         let (idx, mut var) = found?;
         for j in idx + 1..self.outer.len() {
             let ctx: &mut FnCtx = self.outer.get_mut(j)?;

@@ -761,7 +761,7 @@ impl Specializer<'_> {
         span: Span,
         mut build: impl FnMut(&mut Self, &mut FnBuild<'_>, &[Ty]) -> Result<(Vec<Block>, Vec<Ty>), Diagnostic>,
     ) -> Result<(Vec<Block>, Vec<Ty>), Diagnostic> {
-        let mut tys: Vec<Ty> = init.iter().map(|&v| forget_consts(&b.ty(v))).collect();
+        let mut tys: Vec<Ty> = init.iter().map(|&v| b.ty(v)).collect();
         for _ in 0..super::MAX_FIXPOINT_ROUNDS {
             let (blocks, yielded) = build(self, b, &tys)?;
             let next = self.join_all(
@@ -904,9 +904,4 @@ impl Specializer<'_> {
         });
         Ok(())
     }
-}
-
-/// Loop-carried values are not constants; weak floats stay weak.
-fn forget_consts(t: &Ty) -> Ty {
-    t.clone()
 }

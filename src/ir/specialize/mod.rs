@@ -215,7 +215,7 @@ impl<'a> Specializer<'a> {
                 assumed: assumed.clone(),
                 used: false,
             });
-            let built = self.build_func(f, &key, id, span);
+            let built = self.build_func(f, &key, span);
             let used = self.in_progress.pop().is_some_and(|p| p.used);
             let (func, ret) = built?;
             let next = join::join(&assumed, &ret, self.opts.default_float).map_err(|e| {
@@ -329,7 +329,6 @@ impl<'a> Specializer<'a> {
         &mut self,
         f: FuncId,
         key: &SpecKey,
-        id: FuncId,
         call: Span,
     ) -> Result<(Func, Ty), Diagnostic> {
         let src_fn = self
@@ -397,7 +396,6 @@ impl<'a> Specializer<'a> {
         let mut func = b.out;
         func.body = body;
         func.compact();
-        let _ = id;
         Ok((func, ret))
     }
 

@@ -325,12 +325,7 @@ impl<'a> Specializer<'a> {
     }
 
     /// Builds the typed body of `f` for `key`.
-    fn build_func(
-        &mut self,
-        f: FuncId,
-        key: &SpecKey,
-        call: Span,
-    ) -> Result<(Func, Ty), Diagnostic> {
+    fn build_func(&mut self, f: FuncId, key: &SpecKey, call: Span) -> Result<(Func, Ty), Diagnostic> {
         let src_fn = self
             .src
             .func(f)

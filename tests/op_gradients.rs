@@ -71,6 +71,14 @@ fn surface(p: &Prim) -> Option<&'static str> {
         Prim::Index(_) => "a[1:3] * b[0] + a[-1]",
         Prim::Stack { .. } => "[a[0], b[1], a[2] * b[3]]",
         Prim::Cast(_) => "f64(a) * b",
+        Prim::Reshape(_) => "reshape([a, b], [4, -1]) @ [1.0, -0.5]",
+        Prim::Concat(_) => "concat([a[0:1], b, a * b], axis: 0)",
+        Prim::Take(_) => "take(a, [2, 0, 2, 3]) * b",
+        Prim::Solve => "solve([a, b, a * b, a - b] * 0.3 + eye(4) * 4.0, b)",
+        Prim::Det => "det([a, b, a * b, a - b] * 0.3 + eye(4) * 4.0) * b",
+        Prim::Cholesky => {
+            "cholesky([a, b, a * b, a - b] * 0.3 @ transpose([a, b, a * b, a - b]) + eye(4))[:, 1]"
+        }
         // Zero by definition, which finite differences do not see: checked by the
         // conformance suite (c06) instead.
         Prim::StopGradient => return None,
@@ -89,6 +97,7 @@ fn surface(p: &Prim) -> Option<&'static str> {
         | Prim::Transpose(_)
         | Prim::ExpandDims(_)
         | Prim::IndexGrad(_)
+        | Prim::TakeGrad(_)
         | Prim::ExtremeMask { .. } => return None,
     })
 }
@@ -182,6 +191,13 @@ fn every_prim() -> Vec<Prim> {
         Prim::ReshapeLike,
         Prim::Transpose(vec![1, 0]),
         Prim::ExpandDims(0),
+        Prim::Reshape(vec![2, -1]),
+        Prim::Concat(0),
+        Prim::Take(0),
+        Prim::TakeGrad(0),
+        Prim::Solve,
+        Prim::Det,
+        Prim::Cholesky,
         Prim::IndexGrad(vec![IndexItem::At]),
         Prim::ExtremeMask {
             min: false,

@@ -879,6 +879,73 @@ fn prim_tangent(
             ops.extend(rest(1));
             e.prim(prim.clone(), ops)
         })?,
+        Prim::Reshape(_) => map_t(e, ta, |e, t| e.prim(prim.clone(), vec![t]))?,
+        Prim::Concat(_) => {
+            if tans.iter().all(Option::is_none) {
+                return Ok(None);
+            }
+            let mut parts = Vec::new();
+            for (i, &x) in args.iter().enumerate() {
+                match tans.get(i).copied().flatten() {
+                    Some(t) => parts.push(t),
+                    None => {
+                        let ty = e.ty(x);
+                        parts.push(e.zeros_like(&ty, Some(x))?);
+                    }
+                }
+            }
+            Some(e.prim(prim.clone(), parts)?)
+        }
+        Prim::Take(_) => map_t(e, ta, |e, t| e.prim(prim.clone(), vec![t, b]))?,
+        Prim::TakeGrad(_) => map_t(e, ta, |e, t| {
+            let mut ops = vec![t];
+            ops.extend(rest(1));
+            e.prim(prim.clone(), ops)
+        })?,
+        Prim::Solve => {
+            // dx = A⁻¹ (db - dA x).
+            let rhs = match (ta, tb) {
+                (None, None) => return Ok(None),
+                (Some(da), tb) => {
+                    let p = e.prim(Prim::MatMul, vec![da, out])?;
+                    match tb {
+                        Some(db) => e.sub(db, p)?,
+                        None => e.neg(p)?,
+                    }
+                }
+                (None, Some(db)) => db,
+            };
+            Some(e.prim(Prim::Solve, vec![a, rhs])?)
+        }
+        Prim::Det => map_t(e, ta, |e, t| {
+            // d det = det · trace(A⁻¹ dA).
+            let q = e.prim(Prim::Solve, vec![a, t])?;
+            let eye = super::rules::eye_like(e, a)?;
+            let d = e.mul(q, eye)?;
+            let tr = e.prim(
+                Prim::Reduce {
+                    op: ReduceOp::Sum,
+                    axis: None,
+                    keepdims: false,
+                },
+                vec![d],
+            )?;
+            e.mul(out, tr)
+        })?,
+        Prim::Cholesky => map_t(e, ta, |e, t| {
+            // dL = L Φ(L⁻¹ sym(dA) L⁻ᵀ), sym(dA) = (dA + dAᵀ) / 2.
+            let tt = super::rules::swap_last(e, t)?;
+            let sum = e.add(t, tt)?;
+            let half = e.float(0.5, e.dtype(out));
+            let sym = e.mul(half, sum)?;
+            let z = e.prim(Prim::Solve, vec![out, sym])?;
+            let zt = super::rules::swap_last(e, z)?;
+            let wt = e.prim(Prim::Solve, vec![out, zt])?;
+            let w = super::rules::swap_last(e, wt)?;
+            let m = super::rules::lower_half_mask(e, out)?;
+            let phi = e.mul(w, m)?;
+            e.prim(Prim::MatMul, vec![out, phi])
+        })?,
         Prim::StopGradient
         | Prim::Shape
         | Prim::Len

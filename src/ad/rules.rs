@@ -195,6 +195,71 @@ pub fn reverse(
             vec![Some(e.prim(Prim::Transpose(inv), vec![g])?)]
         }
         Prim::ExpandDims(_) => vec![Some(e.prim(Prim::ReshapeLike, vec![g, a])?)],
+        Prim::Reshape(_) => vec![Some(e.prim(Prim::ReshapeLike, vec![g, a])?)],
+        Prim::Concat(axis) => {
+            let mut v = Vec::new();
+            // The start of each part along the axis: a constant while all
+            // lengths so far are known statically.
+            let mut known = Some(0i64);
+            let mut offset = e.int(0);
+            for (i, &x) in args.iter().enumerate() {
+                let n = e
+                    .ty(x)
+                    .as_tensor()
+                    .and_then(|t| t.shape.0.get(*axis).copied().flatten());
+                known = known.zip(n).map(|(k, n)| k + n as i64);
+                let end = match known {
+                    Some(k) => e.int(k),
+                    None => {
+                        let len = axis_len(e, x, *axis)?;
+                        e.add(offset, len)?
+                    }
+                };
+                if want(i) {
+                    let mut items = vec![IndexItem::Slice { lo: false, hi: false }; *axis];
+                    items.push(IndexItem::Slice { lo: true, hi: true });
+                    let part = e.prim(Prim::Index(items), vec![g, offset, end])?;
+                    v.push(Some(e.cast(part, e.dtype(x))?));
+                } else {
+                    v.push(None);
+                }
+                offset = end;
+            }
+            v
+        }
+        Prim::Take(axis) => vec![Some(e.prim(Prim::TakeGrad(*axis), vec![g, a, b])?), None],
+        Prim::TakeGrad(axis) => {
+            let idx = args.get(2).copied().unwrap_or(Value(0));
+            vec![Some(e.prim(Prim::Take(*axis), vec![g, idx])?), None, None]
+        }
+        Prim::Solve => {
+            // x = A⁻¹ b: db = A⁻ᵀ g, dA = -db xᵀ.
+            let at = swap_last(e, a)?;
+            let db = e.prim(Prim::Solve, vec![at, g])?;
+            let da = if want(0) {
+                let p = if rank(e, b) == 1 {
+                    let c = e.prim(Prim::ExpandDims(1), vec![db])?;
+                    let r = e.prim(Prim::ExpandDims(0), vec![out])?;
+                    e.mul(c, r)?
+                } else {
+                    let xt = swap_last(e, out)?;
+                    e.prim(Prim::MatMul, vec![db, xt])?
+                };
+                Some(e.neg(p)?)
+            } else {
+                None
+            };
+            vec![da, want(1).then_some(db)]
+        }
+        Prim::Det => {
+            // d det(A) / dA = det(A) A⁻ᵀ.
+            let at = swap_last(e, a)?;
+            let eye = eye_like(e, a)?;
+            let inv_t = e.prim(Prim::Solve, vec![at, eye])?;
+            let s = e.mul(g, out)?;
+            vec![Some(e.mul(s, inv_t)?)]
+        }
+        Prim::Cholesky => vec![Some(cholesky_adjoint(e, out, g)?)],
         Prim::IndexGrad(items) => {
             let mut ops = vec![g];
             ops.extend(args.iter().skip(2).copied());
@@ -311,7 +376,7 @@ fn rank(e: &Emitter, v: Value) -> usize {
 }
 
 /// The last two axes swapped.
-fn swap_last(e: &mut Emitter, v: Value) -> AdResult<Value> {
+pub fn swap_last(e: &mut Emitter, v: Value) -> AdResult<Value> {
     let r = rank(e, v);
     let mut perm: Vec<usize> = (0..r).collect();
     if r >= 2 {
@@ -437,6 +502,60 @@ fn count(e: &mut Emitter, axis: Option<usize>, x: Value) -> AdResult<Value> {
         },
         vec![ones],
     )
+}
+
+/// The length of axis `axis` of `x`: a constant when known statically.
+fn axis_len(e: &mut Emitter, x: Value, axis: usize) -> AdResult<Value> {
+    let known = e
+        .ty(x)
+        .as_tensor()
+        .and_then(|t| t.shape.0.get(axis).copied().flatten());
+    if let Some(n) = known {
+        return Ok(e.int(n as i64));
+    }
+    let s = e.prim(Prim::Shape, vec![x])?;
+    e.project(s, axis)
+}
+
+/// The identity matrix of the size and dtype of the square matrix `a`.
+pub fn eye_like(e: &mut Emitter, a: Value) -> AdResult<Value> {
+    let n = axis_len(e, a, 0)?;
+    let d = e.dtype(a);
+    e.prim(Prim::Eye(d), vec![n])
+}
+
+/// The mask of `Φ`: 1 below the diagonal, 1/2 on it, 0 above (the shape
+/// and dtype of the square matrix `l`).
+pub fn lower_half_mask(e: &mut Emitter, l: Value) -> AdResult<Value> {
+    let n = axis_len(e, l, 0)?;
+    let d = e.dtype(l);
+    let r = e.prim(Prim::Arange, vec![n])?;
+    let rows = e.prim(Prim::ExpandDims(1), vec![r])?;
+    let cols = e.prim(Prim::ExpandDims(0), vec![r])?;
+    let below = e.binary(BinaryOp::Gt, rows, cols)?;
+    let below = e.cast(below, d)?;
+    let eye = e.prim(Prim::Eye(d), vec![n])?;
+    let half = e.float(0.5, d);
+    let diag = e.mul(half, eye)?;
+    e.add(below, diag)
+}
+
+/// The adjoint of `a` for `l = cholesky(a)` (whose kernel reads the
+/// symmetric part of `a`): with `P = Φ(lᵀ g)` and `S = l⁻ᵀ P l⁻¹`, it is the
+/// symmetric part of `S`.
+fn cholesky_adjoint(e: &mut Emitter, l: Value, g: Value) -> AdResult<Value> {
+    let lt = swap_last(e, l)?;
+    let ltg = e.prim(Prim::MatMul, vec![lt, g])?;
+    let m = lower_half_mask(e, l)?;
+    let p = e.mul(ltg, m)?;
+    // Y = l⁻ᵀ P; S = Y l⁻¹ = (l⁻ᵀ Yᵀ)ᵀ.
+    let y = e.prim(Prim::Solve, vec![lt, p])?;
+    let yt = swap_last(e, y)?;
+    let st = e.prim(Prim::Solve, vec![lt, yt])?;
+    let s = swap_last(e, st)?;
+    let sum = e.add(s, st)?;
+    let half = e.float(0.5, e.dtype(l));
+    e.mul(half, sum)
 }
 
 #[allow(dead_code)]

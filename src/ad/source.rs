@@ -666,6 +666,13 @@ impl<'a> FuncWriter<'a> {
                 format!("transpose({}, [{}])", arg(0)?, perm.join(", "))
             }
             Prim::ExpandDims(ax) => format!("expand_dims({}, {ax})", arg(0)?),
+            Prim::Reshape(to) => {
+                let to: Vec<String> = to.iter().map(|d| d.to_string()).collect();
+                format!("reshape({}, [{}])", arg(0)?, to.join(", "))
+            }
+            Prim::Concat(ax) => format!("concat([{}], axis: {ax})", a.join(", ")),
+            Prim::Take(ax) => format!("take({}, {}, axis: {ax})", arg(0)?, arg(1)?),
+            Prim::Solve | Prim::Det | Prim::Cholesky => call(p.info().name),
             Prim::BroadcastLike | Prim::SumLike | Prim::ReshapeLike => {
                 // Between equal shapes these are the identity.
                 if same_type() {
@@ -673,7 +680,7 @@ impl<'a> FuncWriter<'a> {
                 }
                 return Err(no_syntax(&format!("the internal operation `{}`", p.info().name)));
             }
-            Prim::IndexGrad(_) | Prim::ExtremeMask { .. } => {
+            Prim::IndexGrad(_) | Prim::TakeGrad(_) | Prim::ExtremeMask { .. } => {
                 return Err(no_syntax(&format!("the internal operation `{}`", p.info().name)));
             }
             Prim::Print => return Ok(Rhs::Effect(call("print"))),

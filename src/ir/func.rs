@@ -210,6 +210,28 @@ pub enum InstKind {
     },
 }
 
+impl Inst {
+    /// The blocks this instruction owns, in order (`if`: then, else; `while`:
+    /// cond, body), so passes can walk nested code without matching on kinds.
+    pub fn blocks(&self) -> Vec<&Block> {
+        match &self.kind {
+            InstKind::If { then, else_ } => vec![then, else_],
+            InstKind::For { body } => vec![body],
+            InstKind::While { cond, body } => vec![cond, body],
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn blocks_mut(&mut self) -> Vec<&mut Block> {
+        match &mut self.kind {
+            InstKind::If { then, else_ } => vec![then, else_],
+            InstKind::For { body } => vec![body],
+            InstKind::While { cond, body } => vec![cond, body],
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl Func {
     /// A fresh value with optional type and name.
     pub fn new_value(&mut self, ty: Option<Ty>, name: Option<Symbol>) -> Value {
@@ -287,17 +309,8 @@ fn rename_defs(b: &mut Block, define: &mut dyn FnMut(&mut Value)) {
         define(p);
     }
     for inst in &mut b.insts {
-        match &mut inst.kind {
-            InstKind::If { then, else_ } => {
-                rename_defs(then, define);
-                rename_defs(else_, define);
-            }
-            InstKind::For { body } => rename_defs(body, define),
-            InstKind::While { cond, body } => {
-                rename_defs(cond, define);
-                rename_defs(body, define);
-            }
-            _ => {}
+        for inner in inst.blocks_mut() {
+            rename_defs(inner, define);
         }
         for r in &mut inst.results {
             define(r);
@@ -313,17 +326,8 @@ fn rename_uses(b: &mut Block, map: &std::collections::HashMap<Value, Value>) {
     };
     for inst in &mut b.insts {
         inst.args.iter_mut().for_each(get);
-        match &mut inst.kind {
-            InstKind::If { then, else_ } => {
-                rename_uses(then, map);
-                rename_uses(else_, map);
-            }
-            InstKind::For { body } => rename_uses(body, map),
-            InstKind::While { cond, body } => {
-                rename_uses(cond, map);
-                rename_uses(body, map);
-            }
-            _ => {}
+        for inner in inst.blocks_mut() {
+            rename_uses(inner, map);
         }
     }
     b.yields.iter_mut().for_each(get);

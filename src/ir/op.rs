@@ -163,6 +163,24 @@ pub enum Prim {
     Transpose(Vec<usize>),
     /// Inserts an axis of length 1 at this position.
     ExpandDims(usize),
+    /// `reshape(x, [2, -1])`: the new shape, with at most one `-1` (inferred).
+    Reshape(Vec<i64>),
+    /// `concat([a, b], axis: k)`: operands of one rank and dtype, joined along
+    /// this axis (their lengths may differ there only).
+    Concat(usize),
+    /// `take(x, idx, axis: k)`: operand 0 gathered along this axis at the int
+    /// indices of operand 1 (any shape, which replaces the axis).
+    Take(usize),
+    /// The transpose of `Take(axis)`: operands are the adjoint `g`, a tensor
+    /// whose shape the result takes, and the indices; zeros with each slice of
+    /// `g` added at its index.
+    TakeGrad(usize),
+    /// `solve(a, b)`: `x` with `a @ x = b`, `a` square, `b` a vector or matrix.
+    Solve,
+    /// `det(a)` of a square matrix.
+    Det,
+    /// `cholesky(a)`: lower-triangular `l` with `l @ transpose(l) = a`.
+    Cholesky,
     /// The transpose of `Index(items)`: operands are the adjoint `g`, a tensor
     /// whose shape the result takes, then the index operands; the result is
     /// zeros with `g` added at the indexed region.
@@ -269,6 +287,13 @@ impl Prim {
             Prim::Transpose(_) => row("transpose", Some(1), C::Shape, true, D::Real),
             Prim::ExpandDims(_) => row("expand_dims", Some(1), C::Shape, true, D::Real),
             Prim::IndexGrad(_) => row("index_grad", None, C::Shape, true, D::Real),
+            Prim::Reshape(_) => row("reshape", Some(1), C::Shape, true, D::Real),
+            Prim::Concat(_) => row("concat", None, C::Shape, true, D::Real),
+            Prim::Take(_) => row("take", Some(2), C::Shape, true, D::Real),
+            Prim::TakeGrad(_) => row("take_grad", Some(3), C::Shape, true, D::Real),
+            Prim::Solve => row("solve", Some(2), C::Contraction, false, D::Real),
+            Prim::Det => row("det", Some(1), C::Contraction, false, D::Real),
+            Prim::Cholesky => row("cholesky", Some(1), C::Contraction, false, D::Real),
             Prim::ExtremeMask { .. } => row("extreme_mask", Some(1), C::Reduction, false, D::None),
             Prim::StopGradient => row("stop_gradient", Some(1), C::Elementwise, false, D::None),
             Prim::Print => row("print", None, C::Effect, false, D::None),

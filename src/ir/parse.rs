@@ -56,34 +56,8 @@ pub fn clear_spans(p: &mut Program) {
     fn block(b: &mut Block) {
         for inst in &mut b.insts {
             inst.span = Span::default();
-            match &mut inst.kind {
-                InstKind::If { then, else_ } => {
-                    block(then);
-                    block(else_);
-                }
-                InstKind::For { body } => block(body),
-                InstKind::While { cond, body } => {
-                    block(cond);
-                    block(body);
-                }
-                InstKind::Const(_)
-                | InstKind::Prim(_)
-                | InstKind::Builtin(_)
-                | InstKind::BuiltinRef(_)
-                | InstKind::Call(_)
-                | InstKind::CallValue { .. }
-                | InstKind::Closure(_)
-                | InstKind::CaptureGet(_)
-                | InstKind::Tuple
-                | InstKind::TupleGet(_)
-                | InstKind::Record(_)
-                | InstKind::Field(_)
-                | InstKind::RecordGet(_)
-                | InstKind::Derive(_)
-                | InstKind::ListNew
-                | InstKind::ListPush
-                | InstKind::ListGet
-                | InstKind::ListLen => {}
+            for inner in inst.blocks_mut() {
+                block(inner);
             }
         }
     }

@@ -470,7 +470,13 @@ pub(crate) fn prim_text(prim: &Prim) -> String {
             let list: Vec<String> = perm.iter().map(|p| p.to_string()).collect();
             format!("{name}{{{}}}", list.join(","))
         }
-        Prim::ExpandDims(axis) => format!("{name}{{{axis}}}"),
+        Prim::ExpandDims(axis) | Prim::Concat(axis) | Prim::Take(axis) | Prim::TakeGrad(axis) => {
+            format!("{name}{{{axis}}}")
+        }
+        Prim::Reshape(to) => {
+            let list: Vec<String> = to.iter().map(|d| d.to_string()).collect();
+            format!("{name}{{{}}}", list.join(","))
+        }
         Prim::IndexGrad(items) => format!("{name}{}", index_items_text(items)),
         Prim::ExtremeMask { min, axis } => {
             let mut attrs = Vec::new();
@@ -503,7 +509,10 @@ pub(crate) fn prim_text(prim: &Prim) -> String {
         | Prim::StopGradient
         | Prim::BroadcastLike
         | Prim::SumLike
-        | Prim::ReshapeLike => name.to_string(),
+        | Prim::ReshapeLike
+        | Prim::Solve
+        | Prim::Det
+        | Prim::Cholesky => name.to_string(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! that have no effect, repeating until nothing changes.
 
 use super::purity::removable;
-use crate::ir::{Block, Func, FuncId, InstKind, Value};
+use crate::ir::{Block, Func, FuncId, Value};
 use std::collections::HashSet;
 
 pub fn run(f: &mut Func, pure: &HashSet<FuncId>) {
@@ -21,17 +21,8 @@ pub fn run(f: &mut Func, pure: &HashSet<FuncId>) {
 fn uses(b: &Block, used: &mut HashSet<Value>) {
     for inst in &b.insts {
         used.extend(inst.args.iter().copied());
-        match &inst.kind {
-            InstKind::If { then, else_ } => {
-                uses(then, used);
-                uses(else_, used);
-            }
-            InstKind::For { body } => uses(body, used),
-            InstKind::While { cond, body } => {
-                uses(cond, used);
-                uses(body, used);
-            }
-            _ => {}
+        for inner in inst.blocks() {
+            uses(inner, used);
         }
     }
     used.extend(b.yields.iter().copied());
@@ -44,17 +35,8 @@ fn sweep(b: &mut Block, used: &HashSet<Value>, f: &Func, pure: &HashSet<FuncId>)
         .retain(|inst| !(removable(inst, f, pure) && inst.results.iter().all(|r| !used.contains(r))));
     let mut changed = b.insts.len() != before;
     for inst in &mut b.insts {
-        match &mut inst.kind {
-            InstKind::If { then, else_ } => {
-                changed |= sweep(then, used, f, pure);
-                changed |= sweep(else_, used, f, pure);
-            }
-            InstKind::For { body } => changed |= sweep(body, used, f, pure),
-            InstKind::While { cond, body } => {
-                changed |= sweep(cond, used, f, pure);
-                changed |= sweep(body, used, f, pure);
-            }
-            _ => {}
+        for inner in inst.blocks_mut() {
+            changed |= sweep(inner, used, f, pure);
         }
     }
     changed

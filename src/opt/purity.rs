@@ -22,13 +22,13 @@ pub fn pure_functions(p: &Program) -> HashSet<FuncId> {
 }
 
 fn has_effect(b: &Block, pure: &HashSet<FuncId>) -> bool {
-    b.insts.iter().any(|inst| match &inst.kind {
-        InstKind::Prim(Prim::Print | Prim::Assert | Prim::AssertClose) => true,
-        InstKind::Call(f) => !pure.contains(f),
-        InstKind::If { then, else_ } => has_effect(then, pure) || has_effect(else_, pure),
-        InstKind::For { body } => has_effect(body, pure),
-        InstKind::While { cond, body } => has_effect(cond, pure) || has_effect(body, pure),
-        _ => false,
+    b.insts.iter().any(|inst| {
+        let own = match &inst.kind {
+            InstKind::Prim(Prim::Print | Prim::Assert | Prim::AssertClose) => true,
+            InstKind::Call(f) => !pure.contains(f),
+            _ => false,
+        };
+        own || inst.blocks().into_iter().any(|inner| has_effect(inner, pure))
     })
 }
 
@@ -77,7 +77,12 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::Arange
             | Prim::Linspace(_)
             | Prim::Eye(_)
-            | Prim::Len => false,
+            | Prim::Len
+            | Prim::Reshape(_)
+            | Prim::Take(_)
+            | Prim::TakeGrad(_)
+            | Prim::Solve
+            | Prim::Cholesky => false,
             Prim::Unary(_)
             | Prim::Binary(_)
             | Prim::Where
@@ -93,6 +98,8 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::ReshapeLike
             | Prim::Transpose(_)
             | Prim::ExpandDims(_)
+            | Prim::Concat(_)
+            | Prim::Det
             | Prim::ExtremeMask { .. } => true,
         }
 }

@@ -48,6 +48,12 @@ pub enum KernelError {
     },
     /// `assert_close` on tensors of different shapes.
     CloseShapes { a: Vec<usize>, b: Vec<usize> },
+    /// `reshape` to a shape with a different number of elements (`-1`: inferred).
+    Reshape { from: Vec<usize>, to: Vec<i64> },
+    /// `solve`, `inv` or `det`-based derivatives of a (numerically) singular matrix.
+    Singular { op: &'static str },
+    /// `cholesky` of a matrix that is not symmetric positive definite.
+    NotPositiveDefinite,
     /// Internal: an operation received a dtype it does not accept.
     DType { op: &'static str, dtype: DType },
     /// Internal: two operands that should share a dtype do not.
@@ -164,6 +170,16 @@ impl KernelError {
                 b.name()
             ),
             KernelError::Internal(s) => format!("internal error: {s}"),
+            KernelError::Reshape { from, to } => {
+                let to: Vec<String> = to.iter().map(|d| d.to_string()).collect();
+                format!(
+                    "cannot reshape a tensor of shape {} to [{}]",
+                    shape_str(from),
+                    to.join(", ")
+                )
+            }
+            KernelError::Singular { op } => format!("{op}: matrix is singular"),
+            KernelError::NotPositiveDefinite => "cholesky: matrix is not positive definite".to_string(),
         }
     }
 
@@ -202,6 +218,15 @@ impl KernelError {
                 }
             }
             KernelError::CloseShapes { .. } => None,
+            KernelError::Reshape { .. } => {
+                Some("the new shape must have as many elements as the old one".to_string())
+            }
+            KernelError::Singular { .. } => {
+                Some("the matrix has no inverse; check for dependent rows or columns".to_string())
+            }
+            KernelError::NotPositiveDefinite => {
+                Some("cholesky needs a symmetric positive definite matrix".to_string())
+            }
             KernelError::DType { .. } | KernelError::DTypeMismatch { .. } | KernelError::Internal(_) => {
                 Some("this is a bug in diffl; please report it".to_string())
             }

@@ -13,6 +13,8 @@
 //! - `index`: [`index`];
 //! - `construct`: [`full`], [`arange`], [`linspace`], [`eye`], [`stack`],
 //!   [`max_close_violation`];
+//! - `shape_ops`: [`reshape`], [`concat`], [`take`], [`take_grad`];
+//! - `linalg`: [`solve`], [`det`], [`cholesky`];
 //! - `format`: `Display` for tensors.
 
 mod adjoint_ops;
@@ -22,8 +24,10 @@ mod elementwise;
 mod error;
 mod format;
 mod index;
+mod linalg;
 mod matmul;
 mod reduce;
+mod shape_ops;
 mod tensor;
 
 pub use crate::ir::op::IndexItem;
@@ -37,6 +41,8 @@ pub use elementwise::{binary, cast, clip, unary, where_};
 pub use error::{KResult, KernelError};
 pub use format::format_f64;
 pub use index::index;
+pub use linalg::{cholesky, det, solve};
 pub use matmul::matmul;
 pub use reduce::reduce;
+pub use shape_ops::{concat, reshape, resolve_shape, take, take_grad};
 pub use tensor::{Data, Tensor, checked_numel};

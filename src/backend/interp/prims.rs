@@ -150,6 +150,23 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
         Prim::ReshapeLike => t(runtime::reshape_like(tensor(args, 0)?, tensor(args, 1)?.shape())?),
         Prim::Transpose(perm) => t(runtime::transpose(tensor(args, 0)?, perm)?),
         Prim::ExpandDims(axis) => t(runtime::expand_dims(tensor(args, 0)?, *axis)?),
+        Prim::Reshape(to) => t(runtime::reshape(tensor(args, 0)?, to)?),
+        Prim::Concat(axis) => {
+            let xs: Vec<Tensor> = (0..args.len())
+                .map(|i| tensor(args, i).cloned())
+                .collect::<Result<_, _>>()?;
+            t(runtime::concat(&xs, *axis)?)
+        }
+        Prim::Take(axis) => t(runtime::take(tensor(args, 0)?, tensor(args, 1)?, *axis)?),
+        Prim::TakeGrad(axis) => t(runtime::take_grad(
+            tensor(args, 0)?,
+            tensor(args, 1)?.shape(),
+            tensor(args, 2)?,
+            *axis,
+        )?),
+        Prim::Solve => t(runtime::solve(tensor(args, 0)?, tensor(args, 1)?)?),
+        Prim::Det => t(runtime::det(tensor(args, 0)?)?),
+        Prim::Cholesky => t(runtime::cholesky(tensor(args, 0)?)?),
         Prim::IndexGrad(items) => {
             let operands: Vec<i64> = (2..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
             t(runtime::index_grad(

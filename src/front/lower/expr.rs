@@ -488,7 +488,19 @@ impl Lowerer<'_> {
     }
 
     fn lower_builtin_call(&mut self, b: Builtin, callee_span: Span, args: &[ast::Arg], span: Span) -> Value {
-        let values: Vec<Value> = args.iter().map(|a| self.lower_expr(&a.value)).collect();
+        let values: Vec<Value> = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match &a.value.kind {
+                // `concat([a, b])`: the parts may differ in length along the
+                // axis, so the list is a tuple rather than a stacked tensor.
+                ExprKind::TensorLit(xs) if b == Builtin::Concat && i == 0 && a.name.is_none() => {
+                    let vs = xs.iter().map(|x| self.lower_expr(x)).collect();
+                    self.emit(InstKind::Tuple, vs, a.value.span)
+                }
+                _ => self.lower_expr(&a.value),
+            })
+            .collect();
         if !b.supported() {
             self.error(
                 Diagnostic::error(callee_span, format!("`{}` is not supported yet", b.name()))

@@ -275,11 +275,34 @@ impl Parser {
                 }
                 Ok(Prim::Transpose(perm))
             }
-            "expand_dims" => {
+            "expand_dims" | "concat" | "take" | "take_grad" => {
                 self.expect_punct('{')?;
                 let axis = self.uint()? as usize;
                 self.expect_punct('}')?;
-                Ok(Prim::ExpandDims(axis))
+                Ok(match name.as_str() {
+                    "expand_dims" => Prim::ExpandDims(axis),
+                    "concat" => Prim::Concat(axis),
+                    "take" => Prim::Take(axis),
+                    _ => Prim::TakeGrad(axis),
+                })
+            }
+            "reshape" => {
+                self.expect_punct('{')?;
+                let mut to = Vec::new();
+                while !self.eat_punct('}') {
+                    match self.next() {
+                        Tok::Int(d) => to.push(d),
+                        _ => {
+                            self.pos -= 1;
+                            return self.error(format!("expected a dimension, found {}", self.found()));
+                        }
+                    }
+                    if !self.eat_punct(',') {
+                        self.expect_punct('}')?;
+                        break;
+                    }
+                }
+                Ok(Prim::Reshape(to))
             }
             "extreme_mask" => {
                 self.expect_punct('{')?;
@@ -378,6 +401,9 @@ const SIMPLE_PRIMS: &[Prim] = &[
     Prim::BroadcastLike,
     Prim::SumLike,
     Prim::ReshapeLike,
+    Prim::Solve,
+    Prim::Det,
+    Prim::Cholesky,
 ];
 
 const REDUCE_OPS: &[ReduceOp] = &[

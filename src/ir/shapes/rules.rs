@@ -139,6 +139,23 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
                 weak: x.weak,
             }))
         }
+        Prim::Reshape(to) => reshape(to, tensor(ops, 0)?),
+        Prim::Concat(axis) => concat(*axis, ops),
+        Prim::Take(axis) => take(*axis, tensor(ops, 0)?, tensor(ops, 1)?),
+        Prim::TakeGrad(_) => {
+            let (g, like) = (tensor(ops, 0)?, tensor(ops, 1)?);
+            Ok(Ty::Tensor(TensorTy {
+                dtype: g.dtype,
+                shape: like.shape.clone(),
+                weak: g.weak,
+            }))
+        }
+        Prim::Solve => solve(tensor(ops, 0)?, tensor(ops, 1)?),
+        Prim::Det => {
+            let a = square(tensor(ops, 0)?, "det", 0)?;
+            Ok(tensor_ty(a.dtype, Shape::scalar(), a.weak))
+        }
+        Prim::Cholesky => Ok(Ty::Tensor(square(tensor(ops, 0)?, "cholesky", 0)?.clone())),
         Prim::IndexGrad(_) => {
             let (g, like) = (tensor(ops, 0)?, tensor(ops, 1)?);
             Ok(Ty::Tensor(TensorTy {
@@ -591,6 +608,190 @@ fn stack(dtype: DType, literal: bool, ops: &[Operand<'_>]) -> Result<Ty, ShapeEr
     dims.extend(merged.map(|m| m.0).unwrap_or_default());
     let weak = !ts.is_empty() && ts.iter().all(|t| t.weak && t.dtype.is_float());
     Ok(tensor_ty(dtype, Shape(dims), weak))
+}
+
+fn reshape(to: &[i64], x: &TensorTy) -> Result<Ty, ShapeError> {
+    let text = || {
+        let parts: Vec<String> = to.iter().map(|d| d.to_string()).collect();
+        format!("[{}]", parts.join(", "))
+    };
+    if to.iter().filter(|d| **d == -1).count() > 1 {
+        return Err(ShapeError::new(format!(
+            "reshape to {}: at most one dimension can be -1",
+            text()
+        )));
+    }
+    if let Some(d) = to.iter().find(|d| **d < -1) {
+        return Err(ShapeError::new(format!("negative dimension {d} in a shape")));
+    }
+    let dims = match x.shape.concrete() {
+        Some(from) => {
+            let n: usize = from.iter().product();
+            let known: usize = to.iter().filter(|d| **d >= 0).map(|d| *d as usize).product();
+            let inferred = if to.contains(&-1) {
+                if known == 0 || !n.is_multiple_of(known) {
+                    None
+                } else {
+                    Some(n / known)
+                }
+            } else if known == n {
+                Some(0)
+            } else {
+                None
+            };
+            let Some(inferred) = inferred else {
+                return Err(ShapeError::at(
+                    0,
+                    format!("cannot reshape a tensor of shape {} to {}", x.shape, text()),
+                ));
+            };
+            to.iter()
+                .map(|&d| Some(if d == -1 { inferred } else { d as usize }))
+                .collect()
+        }
+        None => to
+            .iter()
+            .map(|&d| if d == -1 { None } else { Some(d as usize) })
+            .collect(),
+    };
+    Ok(tensor_ty(x.dtype, Shape(dims), x.weak))
+}
+
+fn concat(axis: usize, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
+    let ts = (0..ops.len())
+        .map(|i| tensor(ops, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = ts.first() else {
+        return Err(ShapeError::new("concat needs at least one tensor"));
+    };
+    let rank = first.shape.rank();
+    if axis >= rank {
+        return Err(ShapeError::new(format!(
+            "concat: axis {axis} is out of range for a tensor of rank {rank}"
+        )));
+    }
+    let mut dims = first.shape.0.clone();
+    let mut total = Some(0usize);
+    for (i, t) in ts.iter().enumerate() {
+        if t.dtype != first.dtype {
+            return Err(ShapeError::at(
+                i,
+                format!(
+                    "concat: tensor {} is {}, but tensor 1 is {}",
+                    i + 1,
+                    kind_name(t.dtype),
+                    kind_name(first.dtype)
+                ),
+            ));
+        }
+        let agrees = t.shape.rank() == rank
+            && dims
+                .iter()
+                .zip(&t.shape.0)
+                .enumerate()
+                .all(|(k, (x, y))| k == axis || x.is_none() || y.is_none() || x == y);
+        if !agrees {
+            return Err(ShapeError::at(
+                i,
+                format!(
+                    "concat: tensor {} has shape {}, which does not match {} outside axis {axis}",
+                    i + 1,
+                    t.shape,
+                    first.shape
+                ),
+            ));
+        }
+        for (k, (x, y)) in dims.iter_mut().zip(&t.shape.0).enumerate() {
+            if k != axis && x.is_none() {
+                *x = *y;
+            }
+        }
+        total = match (total, t.shape.0.get(axis).copied().flatten()) {
+            (Some(s), Some(n)) => Some(s + n),
+            _ => None,
+        };
+    }
+    if let Some(slot) = dims.get_mut(axis) {
+        *slot = total;
+    }
+    let weak = ts.iter().all(|t| t.weak);
+    Ok(tensor_ty(first.dtype, Shape(dims), weak))
+}
+
+fn take(axis: usize, x: &TensorTy, idx: &TensorTy) -> Result<Ty, ShapeError> {
+    if idx.dtype != DType::I64 {
+        return Err(ShapeError::at(
+            1,
+            format!("take: indices must be ints, found {}", kind_name(idx.dtype)),
+        ));
+    }
+    let rank = x.shape.rank();
+    if axis >= rank {
+        return Err(ShapeError::at(
+            0,
+            format!("take: axis {axis} is out of range for a tensor of rank {rank}"),
+        ));
+    }
+    let mut dims: Vec<_> = x.shape.0.iter().take(axis).copied().collect();
+    dims.extend(idx.shape.0.iter().copied());
+    dims.extend(x.shape.0.iter().skip(axis + 1).copied());
+    Ok(tensor_ty(x.dtype, Shape(dims), x.weak))
+}
+
+/// A square float matrix operand of a linear-algebra prim.
+fn square<'a>(a: &'a TensorTy, what: &str, i: usize) -> Result<&'a TensorTy, ShapeError> {
+    if !a.dtype.is_float() {
+        return Err(ShapeError::at(
+            i,
+            format!("{what} needs a float matrix, found {}", describe(a)),
+        ));
+    }
+    match a.shape.0.as_slice() {
+        [n, m] if n.is_none() || m.is_none() || n == m => Ok(a),
+        _ => Err(ShapeError::at(
+            i,
+            format!("{what} needs a square matrix, found {}", describe(a)),
+        )),
+    }
+}
+
+fn solve(a: &TensorTy, b: &TensorTy) -> Result<Ty, ShapeError> {
+    square(a, "solve", 0)?;
+    if b.dtype != a.dtype {
+        return Err(ShapeError::at(
+            1,
+            format!(
+                "solve: the right-hand side is {}, the matrix {}",
+                kind_name(b.dtype),
+                kind_name(a.dtype)
+            ),
+        ));
+    }
+    let n = a.shape.0.first().copied().flatten();
+    let rows = match b.shape.0.as_slice() {
+        [m] | [m, _] => *m,
+        _ => {
+            return Err(ShapeError::at(
+                1,
+                format!(
+                    "solve: the right-hand side must be a vector or a matrix, found {}",
+                    describe(b)
+                ),
+            ));
+        }
+    };
+    if let (Some(n), Some(m)) = (n, rows)
+        && n != m
+    {
+        return Err(ShapeError::at(
+            1,
+            format!(
+                "solve: a matrix of {} with a right-hand side of {}: {n} rows vs {m}",
+                a.shape, b.shape
+            ),
+        ));
+    }
+    Ok(tensor_ty(a.dtype, b.shape.clone(), a.weak && b.weak))
 }
 
 fn dims_text(s: &Shape) -> String {

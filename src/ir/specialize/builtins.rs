@@ -137,10 +137,24 @@ impl Specializer<'_> {
             Builtin::Hessian => self.derive(b, DerivKind::Hessian, arg(0), span),
             Builtin::StopGradient => self.lifted(b, &Prim::StopGradient, &args, span),
             Builtin::Eye => self.emit_prim(b, Prim::Eye(df), vec![arg(0)], span),
-            Builtin::F32 => self.lifted(b, &Prim::Cast(DType::F32), &args, span),
-            Builtin::F64 => self.lifted(b, &Prim::Cast(DType::F64), &args, span),
+            Builtin::F32 | Builtin::F64 | Builtin::Float => {
+                let d = match bi {
+                    Builtin::F32 => DType::F32,
+                    Builtin::F64 => DType::F64,
+                    _ => df,
+                };
+                // A float literal (weak, value known) takes the new precision
+                // directly: `f64(0.1)` is the f64 nearest 0.1, not a widened f32.
+                if let (Some(t), Some(Known::Float(f))) = (b.ty(arg(0)).as_tensor(), b.known.get(&arg(0)))
+                    && t.weak
+                    && t.shape.is_scalar()
+                {
+                    let f = *f;
+                    return Ok(self.emit_const(b, Const::Float(f), Ty::scalar(d), span));
+                }
+                self.lifted(b, &Prim::Cast(d), &args, span)
+            }
             Builtin::Int => self.lifted(b, &Prim::Cast(DType::I64), &args, span),
-            Builtin::Float => self.lifted(b, &Prim::Cast(df), &args, span),
             Builtin::Print => self.emit_prim(b, Prim::Print, args, span),
             Builtin::Assert => {
                 match b.ty(arg(0)) {
@@ -177,7 +191,14 @@ impl Specializer<'_> {
             | Builtin::Squeeze
             | Builtin::OneHot
             | Builtin::Take
-            | Builtin::Conv2d
+            | Builtin::Solve
+            | Builtin::Inv
+            | Builtin::Det
+            | Builtin::Cholesky
+            | Builtin::Outer
+            | Builtin::Diag
+            | Builtin::Trace => self.tensor_builtin(b, bi, &args, span),
+            Builtin::Conv2d
             | Builtin::MaxPool2d
             | Builtin::AvgPool2d
             | Builtin::Seed
@@ -196,17 +217,393 @@ impl Specializer<'_> {
             | Builtin::Batches
             | Builtin::TempPath
             | Builtin::Progress
-            | Builtin::Plot
-            | Builtin::Solve
-            | Builtin::Inv
-            | Builtin::Det
-            | Builtin::Cholesky
-            | Builtin::Outer
-            | Builtin::Diag
-            | Builtin::Trace => Err(
+            | Builtin::Plot => Err(
                 Diagnostic::error(span, format!("`{}` is not supported yet", bi.name()))
                     .with_label("not supported yet in this version of diffl"),
             ),
+        }
+    }
+
+    /// Shape and linear-algebra builtins. Axes, shapes and permutations must
+    /// be constants; `flatten`, `squeeze`, `one_hot`, `inv`, `outer`, `diag`
+    /// and `trace` are written with other prims, so they need no rules of
+    /// their own.
+    fn tensor_builtin(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        bi: Builtin,
+        args: &[Value],
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
+        let arg = |i: usize| args.get(i).copied().unwrap_or(Value(0));
+        let name = bi.name();
+        // Tensor operands (a tuple is the list of `concat`).
+        let operands: &[usize] = match bi {
+            Builtin::Concat | Builtin::Reshape | Builtin::Transpose | Builtin::Flatten => &[],
+            Builtin::Solve | Builtin::Outer | Builtin::Take | Builtin::OneHot => &[0, 1],
+            _ => &[0],
+        };
+        for &i in operands {
+            match b.ty(arg(i)) {
+                Ty::Tensor(_) => {}
+                Ty::Never => return Ok(self.emit_undef(b, span)),
+                t => {
+                    return Err(Diagnostic::error(
+                        span,
+                        format!("`{name}` needs a tensor, found {}", t.describe(&self.out)),
+                    ));
+                }
+            }
+        }
+        let rank_of = |b: &FnBuild<'_>, v: Value| b.ty(v).as_tensor().map(|t| t.shape.rank());
+        match bi {
+            Builtin::Reshape | Builtin::Flatten | Builtin::Transpose => {
+                let x = arg(0);
+                let rank = match b.ty(x) {
+                    Ty::Tensor(t) => t.shape.rank(),
+                    Ty::Never => return Ok(self.emit_undef(b, span)),
+                    t => {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!("`{name}` needs a tensor, found {}", t.describe(&self.out)),
+                        ));
+                    }
+                };
+                match bi {
+                    Builtin::Flatten => self.emit_prim(b, Prim::Reshape(vec![-1]), vec![x], span),
+                    Builtin::Reshape => {
+                        let dims = match b.known.get(&arg(1)) {
+                            Some(Known::Ints(d)) => d.clone(),
+                            Some(Known::Int(d)) => vec![*d],
+                            _ => {
+                                return Err(Diagnostic::error(
+                                    span,
+                                    "the shape of `reshape` must be a constant list of ints like `[2, -1]`",
+                                ));
+                            }
+                        };
+                        self.emit_prim(b, Prim::Reshape(dims), vec![x], span)
+                    }
+                    _ => {
+                        let perm: Vec<usize> = if b.ty(arg(1)).is_unit() {
+                            (0..rank).rev().collect()
+                        } else {
+                            let Some(Known::Ints(p)) = b.known.get(&arg(1)) else {
+                                return Err(Diagnostic::error(
+                                    span,
+                                    "the axes of `transpose` must be a constant list of ints like `[1, 0]`",
+                                ));
+                            };
+                            let mut perm = Vec::new();
+                            for &a in p {
+                                perm.push(normalize_axis(a, rank, rank, span)?);
+                            }
+                            perm
+                        };
+                        self.emit_prim(b, Prim::Transpose(perm), vec![x], span)
+                    }
+                }
+            }
+            Builtin::Concat => {
+                let list = arg(0);
+                let parts = match b.ty(list) {
+                    Ty::Tuple(ps) => {
+                        let mut parts = Vec::new();
+                        for i in 0..ps.len() {
+                            parts.push(self.project(b, list, InstKind::TupleGet(i as u32), span)?);
+                        }
+                        parts
+                    }
+                    Ty::Tensor(t) => {
+                        // A stacked tensor: its elements along the first axis.
+                        let Some(Some(k)) = t.shape.0.first().copied() else {
+                            return Err(Diagnostic::error(
+                                span,
+                                "`concat` needs a list of tensors like `[a, b]`",
+                            ));
+                        };
+                        let mut parts = Vec::new();
+                        for i in 0..k {
+                            let idx = self.emit_const(b, Const::Int(i as i64), Ty::int(), span);
+                            parts.push(self.emit_prim(
+                                b,
+                                Prim::Index(vec![crate::ir::IndexItem::At]),
+                                vec![list, idx],
+                                span,
+                            )?);
+                        }
+                        parts
+                    }
+                    Ty::Never => return Ok(self.emit_undef(b, span)),
+                    t => {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!(
+                                "`concat` needs a list of tensors, found {}",
+                                t.describe(&self.out)
+                            ),
+                        ));
+                    }
+                };
+                if parts.is_empty() {
+                    return Err(Diagnostic::error(span, "`concat` needs at least one tensor"));
+                }
+                for &p in &parts {
+                    match b.ty(p) {
+                        Ty::Tensor(t) if !t.shape.is_scalar() => {}
+                        Ty::Never => return Ok(self.emit_undef(b, span)),
+                        t => {
+                            return Err(Diagnostic::error(
+                                span,
+                                format!(
+                                    "`concat` joins tensors of rank 1 or more, found {}",
+                                    t.describe(&self.out)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                let rank = parts.first().and_then(|&p| rank_of(b, p)).unwrap_or(0);
+                let axis = self.const_axis(b, arg(1), rank, rank, span)?;
+                let d = self.common_dtype(b, &parts, span)?;
+                let parts = parts
+                    .into_iter()
+                    .map(|p| self.coerce(b, p, d, span))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.emit_prim(b, Prim::Concat(axis), parts, span)
+            }
+            Builtin::ExpandDims => {
+                let rank = rank_of(b, arg(0)).unwrap_or(0);
+                let axis = self.const_axis(b, arg(1), rank + 1, rank + 1, span)?;
+                self.emit_prim(b, Prim::ExpandDims(axis), vec![arg(0)], span)
+            }
+            Builtin::Squeeze => {
+                let x = arg(0);
+                let shape = b
+                    .ty(x)
+                    .as_tensor()
+                    .map(|t| t.shape.clone())
+                    .unwrap_or_else(crate::ir::types::Shape::scalar);
+                let rank = shape.rank();
+                let axes: Vec<usize> = if b.ty(arg(1)).is_unit() {
+                    if shape.concrete().is_none() {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!("`squeeze` without an axis needs a known shape, found {shape}"),
+                        )
+                        .with_help("name the axis: `squeeze(x, 0)`"));
+                    }
+                    (0..rank).filter(|&i| shape.0.get(i) == Some(&Some(1))).collect()
+                } else {
+                    let a = self.const_axis(b, arg(1), rank, rank, span)?;
+                    match shape.0.get(a) {
+                        Some(Some(1)) | Some(None) => {}
+                        _ => {
+                            return Err(Diagnostic::error(
+                                span,
+                                format!("`squeeze`: axis {a} of {shape} does not have length 1"),
+                            ));
+                        }
+                    }
+                    vec![a]
+                };
+                if let Some(dims) = shape.concrete() {
+                    let to: Vec<i64> = dims
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !axes.contains(i))
+                        .map(|(_, &d)| d as i64)
+                        .collect();
+                    return self.emit_prim(b, Prim::Reshape(to), vec![x], span);
+                }
+                // Unknown lengths elsewhere: index 0 along the axis.
+                let a = axes.first().copied().unwrap_or(0);
+                let mut items = vec![crate::ir::IndexItem::Slice { lo: false, hi: false }; a];
+                items.push(crate::ir::IndexItem::At);
+                let zero = self.emit_const(b, Const::Int(0), Ty::int(), span);
+                self.emit_prim(b, Prim::Index(items), vec![x, zero], span)
+            }
+            Builtin::OneHot => {
+                let labels = arg(0);
+                match b.ty(labels).as_tensor() {
+                    Some(t) if t.dtype == DType::I64 => {}
+                    _ => {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!(
+                                "`one_hot` needs int labels, found {}",
+                                b.ty(labels).describe(&self.out)
+                            ),
+                        ));
+                    }
+                }
+                if !matches!(b.known.get(&arg(1)), Some(Known::Int(n)) if *n >= 0) {
+                    return Err(Diagnostic::error(
+                        span,
+                        "the class count of `one_hot` must be a constant non-negative int",
+                    ));
+                }
+                let rank = rank_of(b, labels).unwrap_or(0);
+                let col = self.emit_prim(b, Prim::ExpandDims(rank), vec![labels], span)?;
+                let classes = self.emit_prim(b, Prim::Arange, vec![arg(1)], span)?;
+                let eq = self.emit_prim(b, Prim::Binary(BinaryOp::Eq), vec![col, classes], span)?;
+                self.emit_prim(b, Prim::Cast(self.opts.default_float), vec![eq], span)
+            }
+            Builtin::Take => {
+                let (x, idx) = (arg(0), arg(1));
+                match b.ty(idx).as_tensor() {
+                    Some(t) if t.dtype == DType::I64 => {}
+                    _ => {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!(
+                                "`take` needs int indices, found {}",
+                                b.ty(idx).describe(&self.out)
+                            ),
+                        ));
+                    }
+                }
+                let rank = rank_of(b, x).unwrap_or(0);
+                if rank == 0 {
+                    return Err(Diagnostic::error(span, "`take` needs a tensor of rank 1 or more"));
+                }
+                let axis = self.const_axis(b, arg(2), rank, rank, span)?;
+                self.emit_prim(b, Prim::Take(axis), vec![x, idx], span)
+            }
+            Builtin::Solve => {
+                let (a, rhs) = self.floats(b, &[arg(0), arg(1)], span)?;
+                self.emit_prim(b, Prim::Solve, vec![a, rhs], span)
+            }
+            Builtin::Outer => {
+                for i in 0..2 {
+                    if rank_of(b, arg(i)) != Some(1) {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!(
+                                "`outer` needs two vectors, found {}",
+                                b.ty(arg(i)).describe(&self.out)
+                            ),
+                        ));
+                    }
+                }
+                let col = self.emit_prim(b, Prim::ExpandDims(1), vec![arg(0)], span)?;
+                let row = self.emit_prim(b, Prim::ExpandDims(0), vec![arg(1)], span)?;
+                self.lifted(b, &Prim::Binary(BinaryOp::Mul), &[col, row], span)
+            }
+            Builtin::Inv | Builtin::Det | Builtin::Cholesky | Builtin::Diag | Builtin::Trace => {
+                let a = arg(0);
+                let rank = rank_of(b, a).unwrap_or(0);
+                let square_only = bi != Builtin::Diag || rank == 2;
+                if square_only {
+                    let shape = b
+                        .ty(a)
+                        .as_tensor()
+                        .map(|t| t.shape.clone())
+                        .unwrap_or_else(crate::ir::types::Shape::scalar);
+                    let square = match shape.0.as_slice() {
+                        [n, m] => n.is_none() || m.is_none() || n == m,
+                        _ => false,
+                    };
+                    if !square {
+                        return Err(Diagnostic::error(
+                            span,
+                            format!(
+                                "`{name}` needs a square matrix, found {}",
+                                b.ty(a).describe(&self.out)
+                            ),
+                        ));
+                    }
+                } else if rank != 1 {
+                    return Err(Diagnostic::error(
+                        span,
+                        format!(
+                            "`diag` needs a vector or a square matrix, found {}",
+                            b.ty(a).describe(&self.out)
+                        ),
+                    ));
+                }
+                let float = matches!(bi, Builtin::Inv | Builtin::Det | Builtin::Cholesky);
+                let a = if float { self.floats(b, &[a], span)?.0 } else { a };
+                let d = b
+                    .ty(a)
+                    .as_tensor()
+                    .map(|t| t.dtype)
+                    .unwrap_or(self.opts.default_float);
+                let eye = |s: &mut Self, b: &mut FnBuild<'_>| -> Result<Value, Diagnostic> {
+                    let n = match b
+                        .ty(a)
+                        .as_tensor()
+                        .and_then(|t| t.shape.0.first().copied().flatten())
+                    {
+                        Some(n) => s.emit_const(b, Const::Int(n as i64), Ty::int(), span),
+                        None => s.emit_prim(b, Prim::Len, vec![a], span)?,
+                    };
+                    let d = if d == DType::Bool { DType::I64 } else { d };
+                    s.emit_prim(b, Prim::Eye(d), vec![n], span)
+                };
+                match bi {
+                    Builtin::Inv => {
+                        let i = eye(self, b)?;
+                        self.emit_prim(b, Prim::Solve, vec![a, i], span)
+                    }
+                    Builtin::Det => self.emit_prim(b, Prim::Det, vec![a], span),
+                    Builtin::Cholesky => self.emit_prim(b, Prim::Cholesky, vec![a], span),
+                    Builtin::Diag if rank == 1 => {
+                        let i = eye(self, b)?;
+                        let row = self.emit_prim(b, Prim::ExpandDims(0), vec![a], span)?;
+                        self.lifted(b, &Prim::Binary(BinaryOp::Mul), &[row, i], span)
+                    }
+                    _ => {
+                        // The diagonal (`diag`) or its sum (`trace`) of a * I.
+                        let i = eye(self, b)?;
+                        let m = self.lifted(b, &Prim::Binary(BinaryOp::Mul), &[a, i], span)?;
+                        let axis = if bi == Builtin::Diag { Some(1) } else { None };
+                        let op = Prim::Reduce {
+                            op: ReduceOp::Sum,
+                            axis,
+                            keepdims: false,
+                        };
+                        self.emit_prim(b, op, vec![m], span)
+                    }
+                }
+            }
+            _ => Err(Diagnostic::internal(
+                span,
+                format!("`{name}` is not a tensor builtin"),
+            )),
+        }
+    }
+
+    /// Operands of a linear-algebra builtin converted to one float dtype.
+    fn floats(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        vs: &[Value],
+        span: Span,
+    ) -> Result<(Value, Value), Diagnostic> {
+        let d = self.common_dtype(b, vs, span)?;
+        let d = if d.is_float() { d } else { self.opts.default_float };
+        let mut out = Vec::new();
+        for &v in vs {
+            out.push(self.coerce(b, v, d, span)?);
+        }
+        let first = out.first().copied().unwrap_or(Value(0));
+        Ok((first, out.get(1).copied().unwrap_or(first)))
+    }
+
+    /// A constant axis argument, negative values counting from the end of
+    /// `len` positions; `rank` is used in the message.
+    fn const_axis(
+        &self,
+        b: &FnBuild<'_>,
+        v: Value,
+        len: usize,
+        rank: usize,
+        span: Span,
+    ) -> Result<usize, Diagnostic> {
+        match b.known.get(&v) {
+            Some(Known::Int(a)) => normalize_axis(*a, len, rank, span),
+            _ => Err(Diagnostic::error(span, "`axis` must be a constant int")),
         }
     }
 
@@ -429,4 +826,17 @@ impl Specializer<'_> {
             )),
         }
     }
+}
+
+/// `a` as an index into `len` positions (negative: from the end).
+fn normalize_axis(a: i64, len: usize, rank: usize, span: Span) -> Result<usize, Diagnostic> {
+    let n = len as i64;
+    let k = if a < 0 { a + n } else { a };
+    if k < 0 || k >= n {
+        return Err(Diagnostic::error(
+            span,
+            format!("axis {a} is out of range for a tensor of rank {rank}"),
+        ));
+    }
+    Ok(k as usize)
 }

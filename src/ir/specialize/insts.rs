@@ -198,6 +198,13 @@ impl Specializer<'_> {
             | Prim::Transpose(_)
             | Prim::ExpandDims(_)
             | Prim::IndexGrad(_)
+            | Prim::Reshape(_)
+            | Prim::Concat(_)
+            | Prim::Take(_)
+            | Prim::TakeGrad(_)
+            | Prim::Solve
+            | Prim::Det
+            | Prim::Cholesky
             | Prim::ExtremeMask { .. } => self.emit_prim(b, p.clone(), args, span),
         }
     }

@@ -8,6 +8,7 @@ pub mod activity;
 pub mod api;
 pub mod emit;
 pub mod forward;
+mod forward_rules;
 pub mod gradcheck;
 pub mod reverse;
 pub mod rules;

@@ -25,17 +25,7 @@ pub fn derivative(
         .cloned()
         .ok_or_else(|| Diagnostic::internal(span, "derivative of a missing function"))?;
     let n = src.param_values.len();
-    let param_tys: Vec<Ty> = src
-        .param_values
-        .iter()
-        .map(|&p| src.ty(p).cloned().unwrap_or(Ty::Never))
-        .collect();
-    let ret_ty = src
-        .body
-        .yields
-        .first()
-        .and_then(|&y| src.ty(y).cloned())
-        .unwrap_or(Ty::Never);
+    let ret_ty = src.result_ty();
     let default_float = ret_ty
         .as_tensor()
         .map(|t| t.dtype)
@@ -61,12 +51,7 @@ pub fn derivative(
         span,
         default_float,
     );
-    let params: Vec<_> = src
-        .params
-        .iter()
-        .zip(&param_tys)
-        .map(|(p, t)| e.param(p.name, t.clone()))
-        .collect();
+    let params = e.params_like(&src);
     let dy = match kind {
         DerivKind::Vjp => e.param(Symbol::intern("dy"), ret_ty.clone()),
         _ => {

@@ -54,6 +54,15 @@ impl Emitter {
         v
     }
 
+    /// Parameters with the names and types of `f`'s parameters.
+    pub fn params_like(&mut self, f: &Func) -> Vec<Value> {
+        f.params
+            .iter()
+            .zip(f.param_tys())
+            .map(|(p, t)| self.param(p.name, t))
+            .collect()
+    }
+
     pub fn fresh(&mut self, ty: Ty, name: Option<Symbol>) -> Value {
         self.func.values.push(ValueInfo { ty: Some(ty), name });
         Value((self.func.values.len() - 1) as u32)

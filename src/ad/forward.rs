@@ -237,27 +237,12 @@ pub fn hessian_wrapper(
 }
 
 fn result_ty(f: &Func) -> Ty {
-    f.body
-        .yields
-        .first()
-        .and_then(|&y| f.ty(y).cloned())
-        .unwrap_or(Ty::Never)
+    f.result_ty()
 }
 
 /// Parameters of a wrapper with the names and types of `src`'s.
 fn wrapper_params(e: &mut Emitter, src: &Func) -> (Vec<Value>, Vec<Ty>) {
-    let tys: Vec<Ty> = src
-        .param_values
-        .iter()
-        .map(|&p| src.ty(p).cloned().unwrap_or(Ty::Never))
-        .collect();
-    let params = src
-        .params
-        .iter()
-        .zip(&tys)
-        .map(|(p, t)| e.param(p.name, t.clone()))
-        .collect();
-    (params, tys)
+    (e.params_like(src), src.param_tys())
 }
 
 struct Fwd<'p, 's> {
@@ -432,17 +417,8 @@ impl Fwd<'_, '_> {
             .program
             .func(h)
             .ok_or_else(|| Diagnostic::internal(span, "missing callee"))?;
-        let ptys: Vec<Ty> = callee
-            .param_values
-            .iter()
-            .map(|&p| callee.ty(p).cloned().unwrap_or(Ty::Never))
-            .collect();
-        let ret = callee
-            .body
-            .yields
-            .first()
-            .and_then(|&y| callee.ty(y).cloned())
-            .unwrap_or(Ty::Never);
+        let ptys: Vec<Ty> = callee.param_tys();
+        let ret = callee.result_ty();
         let mut all = args;
         for (k, &a) in inst.args.iter().enumerate() {
             let ty = ptys.get(k).cloned().unwrap_or_else(|| self.src_ty(a));

@@ -30,23 +30,13 @@ pub fn build(
         .func(grad)
         .and_then(|g| g.body.yields.first().and_then(|&y| g.ty(y).cloned()))
         .unwrap_or(Ty::Never);
-    let y_ty = src
-        .body
-        .yields
-        .first()
-        .and_then(|&y| src.ty(y).cloned())
-        .unwrap_or(Ty::Never);
+    let y_ty = src.result_ty();
     let mut e = Emitter::new(
         Symbol::intern(&format!("{}'gradcheck", src.name)),
         span,
         DType::F64,
     );
-    let params: Vec<Value> = src
-        .param_values
-        .iter()
-        .zip(&src.params)
-        .map(|(&p, decl)| e.param(decl.name, src.ty(p).cloned().unwrap_or(Ty::Never)))
-        .collect();
+    let params: Vec<Value> = e.params_like(&src);
     let x0 = *params
         .get(n_leading)
         .ok_or_else(|| Diagnostic::error(span, "`gradcheck` needs an argument"))?;

@@ -63,14 +63,7 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
         adj: HashMap::new(),
         tapes: HashMap::new(),
     };
-    for (i, &p) in src.param_values.iter().enumerate() {
-        let ty = src.ty(p).cloned().unwrap_or(Ty::Never);
-        let pname = src
-            .params
-            .get(i)
-            .map(|p| p.name)
-            .unwrap_or_else(|| Symbol::intern("p"));
-        let v = r.e.param(pname, ty);
+    for (&p, v) in src.param_values.iter().zip(r.e.params_like(&src)) {
         r.map.insert(p, v);
     }
     let y_src = src
@@ -102,22 +95,8 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
 /// adjoint function gives the arguments' adjoints from `(p…, y, dy)`.
 fn custom_vjp(program: &Program, f: FuncId, adj: FuncId, src: &Func, name: Symbol) -> AdResult<Func> {
     let mut e = Emitter::new(name, src.span, crate::ir::DType::F32);
-    let mut params = Vec::new();
-    for (i, &p) in src.param_values.iter().enumerate() {
-        let ty = src.ty(p).cloned().unwrap_or(Ty::Never);
-        let pname = src
-            .params
-            .get(i)
-            .map(|p| p.name)
-            .unwrap_or_else(|| Symbol::intern("p"));
-        params.push(e.param(pname, ty));
-    }
-    let y_ty = src
-        .body
-        .yields
-        .first()
-        .and_then(|&y| src.ty(y).cloned())
-        .unwrap_or(Ty::Never);
+    let params = e.params_like(src);
+    let y_ty = src.result_ty();
     let dy = e.param(Symbol::intern("dy"), y_ty.clone());
     let y = e.inst(InstKind::Call(f), params.clone(), y_ty);
     let a_ty = program

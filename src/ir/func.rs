@@ -243,6 +243,23 @@ impl Func {
         self.values.get(v.0 as usize).and_then(|i| i.ty.as_ref())
     }
 
+    /// The type of the function's result (`Never` when unknown).
+    pub fn result_ty(&self) -> Ty {
+        self.body
+            .yields
+            .first()
+            .and_then(|&y| self.ty(y).cloned())
+            .unwrap_or(Ty::Never)
+    }
+
+    /// The types of the parameters, in order (`Never` when unknown).
+    pub fn param_tys(&self) -> Vec<Ty> {
+        self.param_values
+            .iter()
+            .map(|&p| self.ty(p).cloned().unwrap_or(Ty::Never))
+            .collect()
+    }
+
     pub fn name_of(&self, v: Value) -> Option<Symbol> {
         self.values.get(v.0 as usize).and_then(|i| i.name)
     }

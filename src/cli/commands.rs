@@ -154,11 +154,23 @@ pub fn check(path: &Path, f64: bool) -> i32 {
     }
 }
 
-pub fn test(files: &[std::path::PathBuf], opts: &RunOptions) -> i32 {
+/// `diffl test FILE… [--stdlib]`: the tests of each file, and with `--stdlib`
+/// those of every embedded standard-library module (named `stdlib/NAME.dl`).
+pub fn test(files: &[std::path::PathBuf], stdlib: bool, opts: &RunOptions) -> i32 {
     if let Err(code) = check_backend(opts.backend) {
         return code;
     }
     let (mut passed, mut failed) = (0usize, 0usize);
+    if stdlib {
+        for name in crate::front::load::stdlib_modules() {
+            let text = crate::front::load::stdlib_source(name).unwrap_or_default();
+            let mut sources = SourceMap::new();
+            let main = sources.add(format!("stdlib/{name}.dl"), None, text);
+            let (p, f) = test_file(sources, main, opts);
+            passed += p;
+            failed += f;
+        }
+    }
     for path in files {
         let (p, f) = match load_file(path) {
             Ok((sources, main)) => test_file(sources, main, opts),

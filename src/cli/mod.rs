@@ -60,8 +60,11 @@ pub enum Command {
     },
     /// Run the `test` blocks of one or more files.
     Test {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "stdlib")]
         files: Vec<PathBuf>,
+        /// Also run the tests of every standard-library module built into diffl.
+        #[arg(long)]
+        stdlib: bool,
         #[command(flatten)]
         opts: RunOptions,
     },
@@ -103,7 +106,7 @@ pub fn main_with_args(cli: Cli) -> i32 {
     match cli.command {
         Command::Run { file, opts, seed } => commands::run(&file, &opts, seed),
         Command::Check { file, f64 } => commands::check(&file, f64),
-        Command::Test { files, opts } => commands::test(&files, &opts),
+        Command::Test { files, stdlib, opts } => commands::test(&files, stdlib, &opts),
         Command::Ir {
             file,
             func,

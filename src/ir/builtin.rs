@@ -148,6 +148,8 @@ builtins! {
     Hessian "hessian" ["f" = R] false true;
     StopGradient "stop_gradient" ["x" = R] false true;
     Gradcheck "gradcheck" [] true true;
+    MapFloats "map_floats" ["f" = R, "v" = R] false true;
+    SumFloats "sum_floats" ["v" = R] false true;
 }
 
 impl Builtin {

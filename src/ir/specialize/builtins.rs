@@ -62,7 +62,14 @@ impl Specializer<'_> {
                 }
                 self.emit_prim(b, Prim::Shape, vec![x], span)
             }
-            Builtin::Len => self.emit_prim(b, Prim::Len, vec![arg(0)], span),
+            Builtin::Len => match b.ty(arg(0)) {
+                Ty::Tuple(parts) => Ok(self.tuple_len(b, parts.len(), span)),
+                Ty::Tensor(t) if matches!(t.shape.0.first(), Some(Some(_))) => {
+                    let n = t.shape.0.first().copied().flatten().unwrap_or(0);
+                    Ok(self.emit_const(b, Const::Int(n as i64), Ty::int(), span))
+                }
+                _ => self.emit_prim(b, Prim::Len, vec![arg(0)], span),
+            },
             Builtin::Stack => match b.ty(arg(0)) {
                 // `[a, b]` already stacks its elements.
                 Ty::Tensor(_) | Ty::Never => Ok(arg(0)),
@@ -133,6 +140,8 @@ impl Specializer<'_> {
             }
             Builtin::Vjp => self.derive(b, DerivKind::Vjp, arg(0), span),
             Builtin::Gradcheck => self.gradcheck(b, &args, span),
+            Builtin::MapFloats => self.map_floats(b, arg(0), arg(1), span),
+            Builtin::SumFloats => self.sum_floats(b, arg(0), span),
             Builtin::Jvp => self.derive(b, DerivKind::Jvp, arg(0), span),
             Builtin::Hessian => self.derive(b, DerivKind::Hessian, arg(0), span),
             Builtin::StopGradient => self.lifted(b, &Prim::StopGradient, &args, span),

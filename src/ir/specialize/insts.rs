@@ -163,6 +163,9 @@ impl Specializer<'_> {
                         }
                     }
                 }
+                if let Some(Ty::Tuple(_)) = args.first().map(|&a| b.ty(a)) {
+                    return self.tuple_index(b, items, &args, span);
+                }
                 if let Some(t) = args.first().map(|&a| b.ty(a))
                     && !matches!(t, Ty::Tensor(_) | Ty::Never)
                 {
@@ -317,6 +320,20 @@ impl Specializer<'_> {
             span,
         });
         Ok(r)
+    }
+
+    /// Calls the function value `f` with positional `args` (for builtins that
+    /// take a function, such as `map_floats`).
+    pub(super) fn call_value(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        f: Value,
+        args: &[Value],
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
+        let mut all = vec![f];
+        all.extend_from_slice(args);
+        self.spec_call_value(b, &all, &vec![None; args.len()], span)
     }
 
     /// `f(args…)` where `f` is a value: a closure or a builtin.

@@ -14,6 +14,7 @@
 //! Constant ints in a signature are dropped for recursive calls, so recursion
 //! does not unfold at compile time.
 
+mod aggregates;
 mod builtins;
 mod insts;
 mod join;

@@ -198,16 +198,16 @@ impl Specializer<'_> {
             | Builtin::Outer
             | Builtin::Diag
             | Builtin::Trace => self.tensor_builtin(b, bi, &args, span),
-            Builtin::Conv2d
-            | Builtin::MaxPool2d
-            | Builtin::AvgPool2d
-            | Builtin::Seed
+            Builtin::Seed
             | Builtin::Rand
             | Builtin::Randn
             | Builtin::Permutation
             | Builtin::SampleNormal
             | Builtin::SampleBernoulli
-            | Builtin::SampleCategorical
+            | Builtin::SampleCategorical => self.spec_random(b, bi, &args, span),
+            Builtin::Conv2d
+            | Builtin::MaxPool2d
+            | Builtin::AvgPool2d
             | Builtin::LoadCsv
             | Builtin::SaveCsv
             | Builtin::LoadNpy
@@ -756,7 +756,12 @@ impl Specializer<'_> {
     }
 
     /// A shape argument: an int vector or a tuple of ints.
-    fn shape_operand(&mut self, b: &mut FnBuild<'_>, v: Value, span: Span) -> Result<Value, Diagnostic> {
+    pub(super) fn shape_operand(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        v: Value,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         match b.ty(v) {
             Ty::Tensor(t) if t.dtype == DType::I64 && t.shape.rank() <= 1 => {
                 if t.shape.is_scalar() {

@@ -721,20 +721,38 @@ impl Specializer<'_> {
             }
         };
         let axis_v = args.get(1).copied().unwrap_or(Value(0));
+        // `max(a, b)` meaning the larger of two values is a common slip.
+        let pairwise = match op {
+            ReduceOp::Max => Some(("max", "larger", "maximum")),
+            ReduceOp::Min => Some(("min", "smaller", "minimum")),
+            _ => None,
+        };
+        let with_pairwise_hint = |d: Diagnostic| match pairwise {
+            Some((name, which, elementwise)) => d.with_help(format!(
+                "`{name}` reduces one tensor (its second argument is `axis`); \
+                 for the {which} of two values use `{elementwise}(a, b)`"
+            )),
+            None => d,
+        };
         let axis = match (b.ty(axis_v), b.known.get(&axis_v)) {
             (t, _) if t.is_unit() => None,
             (_, Some(Known::Int(a))) => {
                 let r = rank as i64;
                 let norm = if *a < 0 { a + r } else { *a };
                 if norm < 0 || norm >= r.max(1) || rank == 0 {
-                    return Err(Diagnostic::error(
+                    return Err(with_pairwise_hint(Diagnostic::error(
                         span,
                         format!("axis {a} is out of range for a tensor of rank {rank}"),
-                    ));
+                    )));
                 }
                 Some(norm as usize)
             }
-            _ => return Err(Diagnostic::error(span, "`axis:` must be a constant int")),
+            _ => {
+                return Err(with_pairwise_hint(Diagnostic::error(
+                    span,
+                    "`axis:` must be a constant int",
+                )));
+            }
         };
         let keepdims = match b.known.get(&args.get(2).copied().unwrap_or(Value(0))) {
             Some(Known::Bool(k)) => *k,

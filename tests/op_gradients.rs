@@ -14,7 +14,7 @@
 )]
 
 use diffl::ir::op::Domain;
-use diffl::ir::{BinaryOp, DType, IndexItem, Prim, ReduceOp, UnaryOp};
+use diffl::ir::{BinaryOp, DType, IndexItem, Prim, RandomOp, ReduceOp, UnaryOp};
 use std::fmt::Write as _;
 use std::process::Command;
 
@@ -82,6 +82,10 @@ fn surface(p: &Prim) -> Option<&'static str> {
         // Zero by definition, which finite differences do not see: checked by the
         // conformance suite (c06) instead.
         Prim::StopGradient => return None,
+        // Random: draws have no derivative of their own; `sample_normal`'s
+        // pathwise derivative and the score-function terms are checked
+        // against hand-derived expectations in tests/stochastic.rs and c08.
+        Prim::Random(_) | Prim::ScoreGrad { .. } => return None,
         Prim::Shape
         | Prim::Len
         | Prim::Full(_)
@@ -206,6 +210,8 @@ fn every_prim() -> Vec<Prim> {
         Prim::Print,
         Prim::Assert,
         Prim::AssertClose,
+        Prim::Random(RandomOp::Normal(DType::F64)),
+        Prim::ScoreGrad { categorical: true },
     ]);
     v
 }

@@ -327,7 +327,14 @@ pub(super) fn prim_tangent(
         | Prim::ExtremeMask { .. }
         | Prim::Print
         | Prim::Assert
-        | Prim::AssertClose => None,
+        | Prim::AssertClose
+        | Prim::Random(_) => None,
+        // `∂s/∂p = -s²` (see the reverse rule).
+        Prim::ScoreGrad { .. } => map_t(e, ta, |e, t| {
+            let s2 = e.mul(out, out)?;
+            let d = e.mul(t, s2)?;
+            e.neg(d)
+        })?,
     })
 }
 

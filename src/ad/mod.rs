@@ -13,3 +13,4 @@ pub mod gradcheck;
 pub mod reverse;
 pub mod rules;
 pub mod source;
+pub mod stochastic;

@@ -276,7 +276,19 @@ pub fn reverse(
         | Prim::ExtremeMask { .. }
         | Prim::Print
         | Prim::Assert
-        | Prim::AssertClose => none,
+        | Prim::AssertClose
+        // Draws have zero pathwise derivative (`sample_normal`'s flows through
+        // `mu + sigma * eps`); discrete samples' score terms are added by
+        // `reverse.rs`, which knows the function's result.
+        | Prim::Random(_) => none,
+        // `s = ∂ log p(z)/∂p` is `1/p` or `-1/(1-p)` (Bernoulli) and `1/p` or 0
+        // (categorical): in every case `∂s/∂p = -s²`, elementwise. This makes
+        // second derivatives of sampling code unbiased.
+        Prim::ScoreGrad { .. } => {
+            let s2 = e.mul(out, out)?;
+            let d = e.mul(g, s2)?;
+            vec![Some(e.neg(d)?), None]
+        }
     })
 }
 

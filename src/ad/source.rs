@@ -604,6 +604,7 @@ impl<'a> FuncWriter<'a> {
             Prim::Where | Prim::Clip | Prim::Shape | Prim::Len | Prim::Arange | Prim::StopGradient => {
                 call(p.info().name)
             }
+            Prim::Random(_) | Prim::ScoreGrad { .. } => return Err(no_syntax("random sampling")),
             Prim::Cast(d) => match d {
                 DType::Bool => return Err(no_syntax("a cast to bool")),
                 d => format!("{}({})", d.name(), arg(0)?),

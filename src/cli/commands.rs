@@ -71,7 +71,7 @@ fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
     })
 }
 
-pub fn run(path: &Path, opts: &RunOptions, _seed: Option<u64>) -> i32 {
+pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
     if let Err(code) = check_backend(opts.backend) {
         return code;
     }
@@ -101,6 +101,7 @@ pub fn run(path: &Path, opts: &RunOptions, _seed: Option<u64>) -> i32 {
         let mut out = std::io::BufWriter::new(stdout.lock());
         let r = Interp::new(&program, &mut out)
             .with_timeout(timeout)
+            .with_seed(seed)
             .call(f, Vec::new(), Span::default());
         let _ = out.flush();
         r.map(|_| ())

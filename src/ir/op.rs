@@ -68,6 +68,31 @@ pub enum ReduceOp {
     Norm,
 }
 
+/// Random number generation (`runtime::random`). Every draw advances the
+/// generator's counter, so these are effects: never merged or removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RandomOp {
+    /// `seed(n)`: restarts the generator from key `n`.
+    Seed,
+    /// `rand(shape)`: uniform in `[0, 1)`; the operand is the shape.
+    Uniform(DType),
+    /// `randn(shape)`: standard normal; the operand is the shape.
+    Normal(DType),
+    /// Standard normal noise of operand 0's shape and float dtype (the `eps`
+    /// of `sample_normal`); its derivative is zero.
+    NormalLike,
+    /// `permutation(n)`: the ints `0..n` in random order.
+    Permutation,
+    /// `sample_bernoulli(p, baseline)`: ints 0 or 1 of `p`'s shape.
+    Bernoulli,
+    /// `sample_categorical(probs, baseline)`: int indices into the last axis.
+    Categorical,
+    /// The generator's state as `int[2]` (key, counter), and its restoration:
+    /// reverse mode replays a region's draws when it recomputes the region.
+    GetState,
+    SetState,
+}
+
 /// One position of an index expression `t[…]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IndexItem {
@@ -193,6 +218,14 @@ pub enum Prim {
     },
     /// `stop_gradient(x)`: `x`, with a zero derivative.
     StopGradient,
+    /// A random draw or a change of the generator's state.
+    Random(RandomOp),
+    /// `d log p(z) / d p` for a sample `z` (operand 1) drawn from the
+    /// distribution with parameter `p` (operand 0): Bernoulli, or categorical
+    /// over the last axis. The score-function estimator's building block.
+    ScoreGrad {
+        categorical: bool,
+    },
     /// `print(a, b, …)`: any values.
     Print,
     /// `assert(c, "message")`
@@ -296,6 +329,28 @@ impl Prim {
             Prim::Cholesky => row("cholesky", Some(1), C::Contraction, false, D::Real),
             Prim::ExtremeMask { .. } => row("extreme_mask", Some(1), C::Reduction, false, D::None),
             Prim::StopGradient => row("stop_gradient", Some(1), C::Elementwise, false, D::None),
+            Prim::Random(op) => {
+                let (name, arity) = match op {
+                    RandomOp::Seed => ("seed", 1),
+                    RandomOp::Uniform(_) => ("rand", 1),
+                    RandomOp::Normal(_) => ("randn", 1),
+                    RandomOp::NormalLike => ("randn_like", 1),
+                    RandomOp::Permutation => ("permutation", 1),
+                    RandomOp::Bernoulli => ("sample_bernoulli", 2),
+                    RandomOp::Categorical => ("sample_categorical", 2),
+                    RandomOp::GetState => ("rng_state", 0),
+                    RandomOp::SetState => ("rng_restore", 1),
+                };
+                row(name, Some(arity), C::Effect, false, D::None)
+            }
+            Prim::ScoreGrad { categorical } => {
+                let name = if *categorical {
+                    "score_categorical"
+                } else {
+                    "score_bernoulli"
+                };
+                row(name, Some(2), C::Elementwise, false, D::None)
+            }
             Prim::Print => row("print", None, C::Effect, false, D::None),
             Prim::Assert => row("assert", Some(2), C::Effect, false, D::None),
             Prim::AssertClose => row("assert_close", Some(3), C::Effect, false, D::None),

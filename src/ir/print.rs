@@ -50,7 +50,7 @@ use std::fmt::Write;
 use super::func::{
     Block, Const, DefaultValue, Func, FuncId, Inst, InstKind, Program, StructId, TypeAnn, Value,
 };
-use super::op::{IndexItem, Prim};
+use super::op::{IndexItem, Prim, RandomOp};
 use super::types::{DerivKind, FnTy, Ty};
 use crate::syntax::Symbol;
 
@@ -450,7 +450,11 @@ impl Printer<'_> {
 pub(crate) fn prim_text(prim: &Prim) -> String {
     let name = prim.info().name;
     match prim {
-        Prim::Cast(d) | Prim::Full(d) | Prim::Linspace(d) | Prim::Eye(d) => format!("{name}{{{}}}", d.name()),
+        Prim::Cast(d)
+        | Prim::Full(d)
+        | Prim::Linspace(d)
+        | Prim::Eye(d)
+        | Prim::Random(RandomOp::Uniform(d) | RandomOp::Normal(d)) => format!("{name}{{{}}}", d.name()),
         Prim::Reduce { axis, keepdims, .. } => {
             let mut attrs = Vec::new();
             if let Some(a) = axis {
@@ -507,6 +511,8 @@ pub(crate) fn prim_text(prim: &Prim) -> String {
         | Prim::Assert
         | Prim::AssertClose
         | Prim::StopGradient
+        | Prim::Random(_)
+        | Prim::ScoreGrad { .. }
         | Prim::BroadcastLike
         | Prim::SumLike
         | Prim::ReshapeLike

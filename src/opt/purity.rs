@@ -1,5 +1,5 @@
-//! Which functions are pure: they neither print nor assert, directly or
-//! through calls. Calls of pure functions can be removed or merged.
+//! Which functions are pure: they neither print, assert nor draw random
+//! numbers, directly or through calls. Calls of pure functions can be removed or merged.
 
 use crate::ir::types::{DType, Ty};
 use crate::ir::{BinaryOp, Block, Func, FuncId, Inst, InstKind, Prim, Program, ReduceOp};
@@ -21,10 +21,19 @@ pub fn pure_functions(p: &Program) -> HashSet<FuncId> {
     }
 }
 
+/// Whether a prim does more than compute its result: output, checks, and
+/// random draws (each advances the generator, so two are never the same).
+pub fn is_effect(p: &Prim) -> bool {
+    matches!(
+        p,
+        Prim::Print | Prim::Assert | Prim::AssertClose | Prim::Random(_)
+    )
+}
+
 fn has_effect(b: &Block, pure: &HashSet<FuncId>) -> bool {
     b.insts.iter().any(|inst| {
         let own = match &inst.kind {
-            InstKind::Prim(Prim::Print | Prim::Assert | Prim::AssertClose) => true,
+            InstKind::Prim(p) => is_effect(p),
             InstKind::Call(f) => !pure.contains(f),
             _ => false,
         };
@@ -82,7 +91,8 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::Take(_)
             | Prim::TakeGrad(_)
             | Prim::Solve
-            | Prim::Cholesky => false,
+            | Prim::Cholesky
+            | Prim::Random(_) => false,
             Prim::Unary(_)
             | Prim::Binary(_)
             | Prim::Where
@@ -100,6 +110,7 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::ExpandDims(_)
             | Prim::Concat(_)
             | Prim::Det
+            | Prim::ScoreGrad { .. }
             | Prim::ExtremeMask { .. } => true,
         }
 }

@@ -54,6 +54,9 @@ pub enum KernelError {
     Singular { op: &'static str },
     /// `cholesky` of a matrix that is not symmetric positive definite.
     NotPositiveDefinite,
+    /// Sampling from probabilities that are negative, NaN, above 1 (Bernoulli)
+    /// or whose rows do not sum to 1 (categorical); `detail` says which.
+    BadProbabilities { detail: String },
     /// Internal: an operation received a dtype it does not accept.
     DType { op: &'static str, dtype: DType },
     /// Internal: two operands that should share a dtype do not.
@@ -180,6 +183,7 @@ impl KernelError {
             }
             KernelError::Singular { op } => format!("{op}: matrix is singular"),
             KernelError::NotPositiveDefinite => "cholesky: matrix is not positive definite".to_string(),
+            KernelError::BadProbabilities { detail } => format!("invalid probabilities: {detail}"),
         }
     }
 
@@ -227,6 +231,11 @@ impl KernelError {
             KernelError::NotPositiveDefinite => {
                 Some("cholesky needs a symmetric positive definite matrix".to_string())
             }
+            KernelError::BadProbabilities { .. } => Some(
+                "probabilities must lie in [0, 1] and, for `sample_categorical`, sum to 1 along the last \
+                 axis (within 1e-5); `softmax` or `exp(t) / sum(exp(t))` makes such a vector"
+                    .to_string(),
+            ),
             KernelError::DType { .. } | KernelError::DTypeMismatch { .. } | KernelError::Internal(_) => {
                 Some("this is a bug in diffl; please report it".to_string())
             }

@@ -15,6 +15,8 @@
 //!   [`max_close_violation`];
 //! - `shape_ops`: [`reshape`], [`concat`], [`take`], [`take_grad`];
 //! - `linalg`: [`solve`], [`det`], [`cholesky`];
+//! - `random`: the counter-based generator [`Rng`] and the score functions
+//!   of its discrete samples;
 //! - `format`: `Display` for tensors.
 
 mod adjoint_ops;
@@ -26,6 +28,7 @@ mod format;
 mod index;
 mod linalg;
 mod matmul;
+mod random;
 mod reduce;
 mod shape_ops;
 mod tensor;
@@ -43,6 +46,7 @@ pub use format::format_f64;
 pub use index::index;
 pub use linalg::{cholesky, det, solve};
 pub use matmul::matmul;
+pub use random::{Rng, score_bernoulli, score_categorical};
 pub use reduce::reduce;
 pub use shape_ops::{concat, reshape, resolve_shape, take, take_grad};
 pub use tensor::{Data, Tensor, checked_numel};

@@ -3,9 +3,10 @@
 use super::prims;
 use super::value::Val;
 use crate::diag::Diagnostic;
+use crate::ir::RandomOp;
 use crate::ir::types::{DType, Ty};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
-use crate::runtime::Tensor;
+use crate::runtime::{KernelError, Rng, Tensor};
 use crate::syntax::Span;
 use std::io::Write;
 use std::rc::Rc;
@@ -26,6 +27,7 @@ pub struct Interp<'p> {
     deadline: Option<(Instant, f64)>,
     ticks: u32,
     interrupt: Option<Arc<AtomicBool>>,
+    rng: Rng,
 }
 
 type Frame = Vec<Val>;
@@ -40,7 +42,14 @@ impl<'p> Interp<'p> {
             deadline: None,
             ticks: 0,
             interrupt: None,
+            rng: Rng::default(),
         }
+    }
+
+    /// Starts the random generator from `seed` (0 when not given), as `seed(n)` would.
+    pub fn with_seed(mut self, seed: Option<u64>) -> Interp<'p> {
+        self.rng = Rng::new(seed.unwrap_or(0));
+        self
     }
 
     /// Stops the run with an error after `seconds`.
@@ -231,8 +240,47 @@ impl<'p> Interp<'p> {
                 }
                 Ok(Val::unit())
             }
+            Prim::Random(op) => self.random(*op, args).map_err(|f| f.into_diagnostic(span)),
             _ => prims::exec(p, args, self.program).map_err(|f| f.into_diagnostic(span)),
         }
+    }
+}
+
+impl Interp<'_> {
+    /// Random draws and the generator's state: the one piece of state prims share.
+    fn random(&mut self, op: RandomOp, args: &[Val]) -> Result<Val, prims::Failure> {
+        let operand = |i: usize| {
+            args.get(i)
+                .and_then(Val::as_tensor)
+                .ok_or_else(|| KernelError::Internal("a random draw without its operand".into()))
+        };
+        let int = |i: usize| {
+            operand(i)?
+                .as_scalar_i64()
+                .ok_or_else(|| KernelError::Internal("expected an int operand".into()))
+        };
+        let shape = |i: usize| prims::shape_of(args.get(i).unwrap_or(&Val::Undef));
+        let t = match op {
+            RandomOp::Seed => {
+                self.rng.reseed(int(0)?);
+                return Ok(Val::unit());
+            }
+            RandomOp::SetState => {
+                self.rng.restore(operand(0)?)?;
+                return Ok(Val::unit());
+            }
+            RandomOp::GetState => self.rng.state(),
+            RandomOp::Uniform(d) => self.rng.uniform(shape(0)?, d)?,
+            RandomOp::Normal(d) => self.rng.normal(shape(0)?, d)?,
+            RandomOp::NormalLike => {
+                let like = operand(0)?;
+                self.rng.normal(like.shape().to_vec(), like.dtype())?
+            }
+            RandomOp::Permutation => self.rng.permutation(int(0)?)?,
+            RandomOp::Bernoulli => self.rng.bernoulli(operand(0)?)?,
+            RandomOp::Categorical => self.rng.categorical(operand(0)?)?,
+        };
+        Ok(Val::Tensor(t))
     }
 }
 

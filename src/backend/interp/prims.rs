@@ -142,6 +142,15 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
             t(runtime::stack(&xs, *dtype, *literal)?)
         }
         Prim::StopGradient => Ok(args.first().cloned().unwrap_or(Val::Undef)),
+        Prim::Random(_) => Err(Failure::internal("random draws are executed by the interpreter")),
+        Prim::ScoreGrad { categorical } => {
+            let (p, z) = (tensor(args, 0)?, tensor(args, 1)?);
+            t(if *categorical {
+                runtime::score_categorical(p, z)?
+            } else {
+                runtime::score_bernoulli(p, z)?
+            })
+        }
         Prim::BroadcastLike => t(runtime::broadcast_like(
             tensor(args, 0)?,
             tensor(args, 1)?.shape(),
@@ -220,7 +229,7 @@ impl Failure {
 }
 
 /// A shape operand: an int vector or a tuple of ints, no negative sizes.
-fn shape_of(v: &Val) -> Result<Vec<usize>, Failure> {
+pub(super) fn shape_of(v: &Val) -> Result<Vec<usize>, Failure> {
     let dims: Vec<i64> = match v {
         Val::Tensor(x) => x.to_i64_vec(),
         Val::Tuple(xs) => xs

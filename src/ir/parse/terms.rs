@@ -5,7 +5,7 @@ use super::lexer::Tok;
 use super::{PResult, Parser};
 use crate::ir::builtin::Builtin;
 use crate::ir::func::{Const, TypeAnn};
-use crate::ir::op::{BinaryOp, IndexItem, Prim, ReduceOp, UnaryOp};
+use crate::ir::op::{BinaryOp, IndexItem, Prim, RandomOp, ReduceOp, UnaryOp};
 use crate::ir::types::{DType, DerivKind, FnTy, Shape, TensorTy, Ty};
 
 impl Parser {
@@ -242,7 +242,7 @@ impl Parser {
             return Ok(Prim::Reduce { op, axis, keepdims });
         }
         match name.as_str() {
-            "cast" | "full" | "linspace" | "eye" => {
+            "cast" | "full" | "linspace" | "eye" | "rand" | "randn" => {
                 self.expect_punct('{')?;
                 let d = self.dtype()?;
                 self.expect_punct('}')?;
@@ -250,6 +250,8 @@ impl Parser {
                     "cast" => Prim::Cast(d),
                     "full" => Prim::Full(d),
                     "linspace" => Prim::Linspace(d),
+                    "rand" => Prim::Random(RandomOp::Uniform(d)),
+                    "randn" => Prim::Random(RandomOp::Normal(d)),
                     _ => Prim::Eye(d),
                 })
             }
@@ -398,6 +400,15 @@ const SIMPLE_PRIMS: &[Prim] = &[
     Prim::Assert,
     Prim::AssertClose,
     Prim::StopGradient,
+    Prim::Random(RandomOp::Seed),
+    Prim::Random(RandomOp::NormalLike),
+    Prim::Random(RandomOp::Permutation),
+    Prim::Random(RandomOp::Bernoulli),
+    Prim::Random(RandomOp::Categorical),
+    Prim::Random(RandomOp::GetState),
+    Prim::Random(RandomOp::SetState),
+    Prim::ScoreGrad { categorical: false },
+    Prim::ScoreGrad { categorical: true },
     Prim::BroadcastLike,
     Prim::SumLike,
     Prim::ReshapeLike,

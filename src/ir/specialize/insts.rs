@@ -208,7 +208,9 @@ impl Specializer<'_> {
             | Prim::Solve
             | Prim::Det
             | Prim::Cholesky
-            | Prim::ExtremeMask { .. } => self.emit_prim(b, p.clone(), args, span),
+            | Prim::ExtremeMask { .. }
+            | Prim::Random(_)
+            | Prim::ScoreGrad { .. } => self.emit_prim(b, p.clone(), args, span),
         }
     }
 

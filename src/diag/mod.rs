@@ -66,6 +66,18 @@ impl Diagnostic {
         self
     }
 
+    /// Marks the call site `call` of the function this error came out of when
+    /// the error lies in another file (a standard-library module or an
+    /// imported file), so the report also names the caller's line. Each file
+    /// on the way out is marked once, at its outermost call.
+    pub fn called_from(mut self, call: Span) -> Diagnostic {
+        let marked = call.file == self.span.file || self.secondary.iter().any(|(s, _)| s.file == call.file);
+        if call != Span::default() && !marked {
+            self.secondary.push((call, "in this call".into()));
+        }
+        self
+    }
+
     /// An internal compiler error: a bug in diffl, still reported with a span.
     pub fn internal(span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic::error(span, format!("internal error: {}", message.into()))

@@ -85,7 +85,7 @@ impl<'p> Interp<'p> {
         self.depth += 1;
         let r = self.exec_block(func, &mut frame, &func.body);
         self.depth -= 1;
-        let mut ys = r?;
+        let mut ys = r.map_err(|d| d.called_from(span))?;
         Ok(if ys.is_empty() {
             Val::unit()
         } else {

@@ -311,7 +311,7 @@ impl Specializer<'_> {
             if d.span == Span::default() {
                 Diagnostic { span, ..d }
             } else {
-                d
+                d.called_from(span)
             }
         })?;
         let r = b.fresh(ret, None);
@@ -476,7 +476,9 @@ impl Specializer<'_> {
                         known: b.known.get(&a).cloned(),
                     })
                     .collect();
-                let (id, ret) = self.specialize_call(*func, infos, span)?;
+                let (id, ret) = self
+                    .specialize_call(*func, infos, span)
+                    .map_err(|d| d.called_from(span))?;
                 Ok((id, call_args, captures.len(), ret))
             }
             FnTy::Derivative { kind, of } => {

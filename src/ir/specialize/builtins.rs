@@ -51,16 +51,27 @@ impl Specializer<'_> {
             Builtin::Norm => self.reduce(b, ReduceOp::Norm, &args, span),
             Builtin::Shape => {
                 let x = arg(0);
-                if let Some(t) = b.ty(x).as_tensor()
-                    && let Some(dims) = t.shape.concrete()
-                {
-                    let parts: Vec<Value> = dims
-                        .iter()
-                        .map(|&d| self.emit_const(b, Const::Int(d as i64), Ty::int(), span))
-                        .collect();
-                    return Ok(self.aggregate(b, InstKind::Tuple, parts, span));
+                let Some(dims) = b.ty(x).as_tensor().map(|t| t.shape.0.clone()) else {
+                    return self.emit_prim(b, Prim::Shape, vec![x], span);
+                };
+                // Dimensions known statically are constants (so `shape(x)[-1]`
+                // can size a `one_hot` even when the batch size is not known).
+                let mut run_time = None;
+                let mut parts = Vec::with_capacity(dims.len());
+                for (i, d) in dims.iter().enumerate() {
+                    parts.push(match d {
+                        Some(d) => self.emit_const(b, Const::Int(*d as i64), Ty::int(), span),
+                        None => {
+                            let all = match run_time {
+                                Some(all) => all,
+                                None => self.emit_prim(b, Prim::Shape, vec![x], span)?,
+                            };
+                            run_time = Some(all);
+                            self.project(b, all, InstKind::TupleGet(i as u32), span)?
+                        }
+                    });
                 }
-                self.emit_prim(b, Prim::Shape, vec![x], span)
+                Ok(self.aggregate(b, InstKind::Tuple, parts, span))
             }
             Builtin::Len => match b.ty(arg(0)) {
                 Ty::Tuple(parts) => Ok(self.tuple_len(b, parts.len(), span)),

@@ -326,6 +326,8 @@ impl Specializer<'_> {
             && let Some(x) = xs.get(i as usize)
         {
             b.known.insert(r, Known::Int(*x));
+        } else if let Some(Some(k)) = b.part_known.get(&v).and_then(|ks| ks.get(i as usize)).cloned() {
+            b.known.insert(r, k);
         }
         b.push(Inst {
             kind,
@@ -357,6 +359,10 @@ impl Specializer<'_> {
             })
             .collect();
         let r = b.fresh(ty, None);
+        let parts_known: Vec<Option<Known>> = parts.iter().map(|v| b.known.get(v).cloned()).collect();
+        if parts_known.iter().any(Option::is_some) {
+            b.part_known.insert(r, parts_known);
+        }
         if matches!(kind, InstKind::Tuple)
             && let Some(ints) = ints
         {

@@ -413,6 +413,9 @@ pub(crate) struct FnBuild<'s> {
     out: Func,
     map: HashMap<Value, Value>,
     known: HashMap<Value, Known>,
+    /// For tuples and records built here: what is known of each part, so a
+    /// projection keeps it even when other parts are unknown.
+    part_known: HashMap<Value, Vec<Option<Known>>>,
     blocks: Vec<Block>,
     /// Where each value was computed, for errors about a value's use.
     spans: HashMap<Value, Span>,
@@ -435,6 +438,7 @@ impl<'s> FnBuild<'s> {
             out,
             map: HashMap::new(),
             known: HashMap::new(),
+            part_known: HashMap::new(),
             blocks: Vec::new(),
             spans: HashMap::new(),
         }

@@ -100,6 +100,13 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::ExpandDims(_)
             | Prim::Concat(_)
             | Prim::Det
+            | Prim::Conv2d { .. }
+            | Prim::Conv2dGradInput { .. }
+            | Prim::Conv2dGradWeight { .. }
+            | Prim::MaxPool2d(_)
+            | Prim::AvgPool2d(_)
+            | Prim::MaxPool2dMask(_)
+            | Prim::Pool2dSpread(_)
             | Prim::ExtremeMask { .. } => true,
         }
 }

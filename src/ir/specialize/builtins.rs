@@ -198,10 +198,8 @@ impl Specializer<'_> {
             | Builtin::Outer
             | Builtin::Diag
             | Builtin::Trace => self.tensor_builtin(b, bi, &args, span),
-            Builtin::Conv2d
-            | Builtin::MaxPool2d
-            | Builtin::AvgPool2d
-            | Builtin::Seed
+            Builtin::Conv2d | Builtin::MaxPool2d | Builtin::AvgPool2d => self.nn_builtin(b, bi, &args, span),
+            Builtin::Seed
             | Builtin::Rand
             | Builtin::Randn
             | Builtin::Permutation

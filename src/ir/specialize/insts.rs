@@ -205,6 +205,13 @@ impl Specializer<'_> {
             | Prim::Solve
             | Prim::Det
             | Prim::Cholesky
+            | Prim::Conv2d { .. }
+            | Prim::Conv2dGradInput { .. }
+            | Prim::Conv2dGradWeight { .. }
+            | Prim::MaxPool2d(_)
+            | Prim::AvgPool2d(_)
+            | Prim::MaxPool2dMask(_)
+            | Prim::Pool2dSpread(_)
             | Prim::ExtremeMask { .. } => self.emit_prim(b, p.clone(), args, span),
         }
     }

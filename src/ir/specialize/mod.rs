@@ -18,6 +18,7 @@ mod builtins;
 mod insts;
 mod join;
 mod lift;
+mod nn;
 
 use crate::diag::Diagnostic;
 use crate::ir::shapes::Known;

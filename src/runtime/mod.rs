@@ -17,11 +17,14 @@
 //! - `linalg`: [`solve`], [`det`], [`cholesky`];
 //! - `random`: the counter-based generator [`Rng`] and the score functions
 //!   of its discrete samples;
+//! - `conv`: [`conv2d`] and its transposes (im2col and gemm);
+//! - `pool`: [`max_pool2d`], [`avg_pool2d`] and their adjoint helpers;
 //! - `format`: `Display` for tensors.
 
 mod adjoint_ops;
 mod broadcast;
 mod construct;
+mod conv;
 mod elementwise;
 mod error;
 mod format;
@@ -29,6 +32,7 @@ mod index;
 mod linalg;
 mod matmul;
 mod random;
+mod pool;
 mod reduce;
 mod shape_ops;
 mod tensor;
@@ -40,6 +44,7 @@ pub use adjoint_ops::{
 };
 pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
+pub use conv::{conv2d, conv2d_grad_input, conv2d_grad_weight};
 pub use elementwise::{binary, cast, clip, unary, where_};
 pub use error::{KResult, KernelError};
 pub use format::format_f64;
@@ -47,6 +52,7 @@ pub use index::index;
 pub use linalg::{cholesky, det, solve};
 pub use matmul::matmul;
 pub use random::{Rng, score_bernoulli, score_categorical};
+pub use pool::{avg_pool2d, max_pool2d, max_pool2d_mask, pool2d_spread};
 pub use reduce::reduce;
 pub use shape_ops::{concat, reshape, resolve_shape, take, take_grad};
 pub use tensor::{Data, Tensor, checked_numel};

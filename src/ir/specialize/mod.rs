@@ -19,6 +19,7 @@ mod insts;
 mod join;
 mod lift;
 mod random;
+mod nn;
 
 use crate::diag::Diagnostic;
 use crate::ir::shapes::Known;

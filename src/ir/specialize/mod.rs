@@ -18,8 +18,8 @@ mod builtins;
 mod insts;
 mod join;
 mod lift;
-mod random;
 mod nn;
+mod random;
 
 use crate::diag::Diagnostic;
 use crate::ir::shapes::Known;

@@ -318,6 +318,13 @@ pub(super) fn prim_tangent(
             let phi = e.mul(w, m)?;
             e.prim(Prim::MatMul, vec![out, phi])
         })?,
+        Prim::Conv2d { .. }
+        | Prim::Conv2dGradInput { .. }
+        | Prim::Conv2dGradWeight { .. }
+        | Prim::MaxPool2d(_)
+        | Prim::AvgPool2d(_)
+        | Prim::MaxPool2dMask(_)
+        | Prim::Pool2dSpread(_) => super::nn_rules::tangent(e, prim, args, tans)?,
         Prim::StopGradient
         | Prim::Shape
         | Prim::Len

@@ -260,6 +260,13 @@ pub fn reverse(
             vec![Some(e.mul(s, inv_t)?)]
         }
         Prim::Cholesky => vec![Some(cholesky_adjoint(e, out, g)?)],
+        Prim::Conv2d { .. }
+        | Prim::Conv2dGradInput { .. }
+        | Prim::Conv2dGradWeight { .. }
+        | Prim::MaxPool2d(_)
+        | Prim::AvgPool2d(_)
+        | Prim::MaxPool2dMask(_)
+        | Prim::Pool2dSpread(_) => super::nn_rules::reverse(e, prim, args, g, want)?,
         Prim::IndexGrad(items) => {
             let mut ops = vec![g];
             ops.extend(args.iter().skip(2).copied());

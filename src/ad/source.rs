@@ -681,7 +681,19 @@ impl<'a> FuncWriter<'a> {
                 }
                 return Err(no_syntax(&format!("the internal operation `{}`", p.info().name)));
             }
-            Prim::IndexGrad(_) | Prim::TakeGrad(_) | Prim::ExtremeMask { .. } => {
+            Prim::Conv2d { stride, padding } => format!(
+                "conv2d({}, {}, stride: {stride}, padding: {padding})",
+                arg(0)?,
+                arg(1)?
+            ),
+            Prim::MaxPool2d(k) | Prim::AvgPool2d(k) => format!("{}({}, {k})", p.info().name, arg(0)?),
+            Prim::IndexGrad(_)
+            | Prim::TakeGrad(_)
+            | Prim::ExtremeMask { .. }
+            | Prim::Conv2dGradInput { .. }
+            | Prim::Conv2dGradWeight { .. }
+            | Prim::MaxPool2dMask(_)
+            | Prim::Pool2dSpread(_) => {
                 return Err(no_syntax(&format!("the internal operation `{}`", p.info().name)));
             }
             Prim::Print => return Ok(Rhs::Effect(call("print"))),

@@ -111,9 +111,9 @@ builtins! {
     F64 "f64" ["x" = R] false true;
     Int "int" ["x" = R] false true;
     Float "float" ["x" = R] false true;
-    Conv2d "conv2d" ["x" = R, "w" = R, "stride" = Int(1), "padding" = Int(0)] false false;
-    MaxPool2d "max_pool2d" ["x" = R, "k" = R] false false;
-    AvgPool2d "avg_pool2d" ["x" = R, "k" = R] false false;
+    Conv2d "conv2d" ["x" = R, "w" = R, "stride" = Int(1), "padding" = Int(0)] false true;
+    MaxPool2d "max_pool2d" ["x" = R, "k" = R] false true;
+    AvgPool2d "avg_pool2d" ["x" = R, "k" = R] false true;
     Seed "seed" ["n" = R] false true;
     Rand "rand" ["shape" = R] false true;
     Randn "randn" ["shape" = R] false true;

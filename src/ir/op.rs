@@ -216,6 +216,38 @@ pub enum Prim {
         min: bool,
         axis: Option<usize>,
     },
+    /// `conv2d(x, w, stride, padding)`: cross-correlation of `x [batch, c_in,
+    /// h, w]` with `w [c_out, c_in, kh, kw]`, zero padding on all four sides.
+    Conv2d {
+        stride: usize,
+        padding: usize,
+    },
+    /// The transpose of `Conv2d` in `x`: operands are the adjoint `g` of a
+    /// result, the kernel `w`, and a tensor whose shape (that of `x`) the
+    /// result takes.
+    Conv2dGradInput {
+        stride: usize,
+        padding: usize,
+    },
+    /// The transpose of `Conv2d` in `w`: operands are the adjoint `g` of a
+    /// result, the input `x`, and a tensor whose shape (that of `w`) the
+    /// result takes.
+    Conv2dGradWeight {
+        stride: usize,
+        padding: usize,
+    },
+    /// `max_pool2d(x, k)`: the maximum of each `k x k` window (stride `k`) of
+    /// the last two axes; a remainder that does not fill a window is dropped.
+    MaxPool2d(usize),
+    /// `avg_pool2d(x, k)`: the mean of each `k x k` window, as `MaxPool2d`.
+    AvgPool2d(usize),
+    /// A bool mask of operand 0's shape, true at the first maximum of each
+    /// `k x k` window of `MaxPool2d(k)` (false in the remainder).
+    MaxPool2dMask(usize),
+    /// The transpose of summing `k x k` windows: operands are `g` (one value
+    /// per window) and a tensor whose shape the result takes; each value of
+    /// `g` is copied to its window, the remainder is zero.
+    Pool2dSpread(usize),
     /// `stop_gradient(x)`: `x`, with a zero derivative.
     StopGradient,
     /// A random draw or a change of the generator's state.
@@ -328,6 +360,15 @@ impl Prim {
             Prim::Det => row("det", Some(1), C::Contraction, false, D::Real),
             Prim::Cholesky => row("cholesky", Some(1), C::Contraction, false, D::Real),
             Prim::ExtremeMask { .. } => row("extreme_mask", Some(1), C::Reduction, false, D::None),
+            Prim::Conv2d { .. } => row("conv2d", Some(2), C::Contraction, false, D::Real),
+            Prim::Conv2dGradInput { .. } => row("conv2d_grad_input", Some(3), C::Contraction, false, D::Real),
+            Prim::Conv2dGradWeight { .. } => {
+                row("conv2d_grad_weight", Some(3), C::Contraction, false, D::Real)
+            }
+            Prim::MaxPool2d(_) => row("max_pool2d", Some(1), C::Reduction, false, D::Real),
+            Prim::AvgPool2d(_) => row("avg_pool2d", Some(1), C::Reduction, true, D::Real),
+            Prim::MaxPool2dMask(_) => row("max_pool2d_mask", Some(1), C::Reduction, false, D::None),
+            Prim::Pool2dSpread(_) => row("pool2d_spread", Some(2), C::Shape, true, D::Real),
             Prim::StopGradient => row("stop_gradient", Some(1), C::Elementwise, false, D::None),
             Prim::Random(op) => {
                 let (name, arity) = match op {

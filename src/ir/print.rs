@@ -482,6 +482,14 @@ pub(crate) fn prim_text(prim: &Prim) -> String {
             format!("{name}{{{}}}", list.join(","))
         }
         Prim::IndexGrad(items) => format!("{name}{}", index_items_text(items)),
+        Prim::Conv2d { stride, padding }
+        | Prim::Conv2dGradInput { stride, padding }
+        | Prim::Conv2dGradWeight { stride, padding } => {
+            format!("{name}{{stride={stride},padding={padding}}}")
+        }
+        Prim::MaxPool2d(k) | Prim::AvgPool2d(k) | Prim::MaxPool2dMask(k) | Prim::Pool2dSpread(k) => {
+            format!("{name}{{{k}}}")
+        }
         Prim::ExtremeMask { min, axis } => {
             let mut attrs = Vec::new();
             if *min {

@@ -111,6 +111,13 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::Concat(_)
             | Prim::Det
             | Prim::ScoreGrad { .. }
+            | Prim::Conv2d { .. }
+            | Prim::Conv2dGradInput { .. }
+            | Prim::Conv2dGradWeight { .. }
+            | Prim::MaxPool2d(_)
+            | Prim::AvgPool2d(_)
+            | Prim::MaxPool2dMask(_)
+            | Prim::Pool2dSpread(_)
             | Prim::ExtremeMask { .. } => true,
         }
 }

@@ -17,17 +17,21 @@
 //! - `linalg`: [`solve`], [`det`], [`cholesky`];
 //! - `random`: the counter-based generator [`Rng`] and the score functions
 //!   of its discrete samples;
+//! - `conv`: [`conv2d`] and its transposes (im2col and gemm);
+//! - `pool`: [`max_pool2d`], [`avg_pool2d`] and their adjoint helpers;
 //! - `format`: `Display` for tensors.
 
 mod adjoint_ops;
 mod broadcast;
 mod construct;
+mod conv;
 mod elementwise;
 mod error;
 mod format;
 mod index;
 mod linalg;
 mod matmul;
+mod pool;
 mod random;
 mod reduce;
 mod shape_ops;
@@ -40,12 +44,14 @@ pub use adjoint_ops::{
 };
 pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
+pub use conv::{conv2d, conv2d_grad_input, conv2d_grad_weight};
 pub use elementwise::{binary, cast, clip, unary, where_};
 pub use error::{KResult, KernelError};
 pub use format::format_f64;
 pub use index::index;
 pub use linalg::{cholesky, det, solve};
 pub use matmul::matmul;
+pub use pool::{avg_pool2d, max_pool2d, max_pool2d_mask, pool2d_spread};
 pub use random::{Rng, score_bernoulli, score_categorical};
 pub use reduce::reduce;
 pub use shape_ops::{concat, reshape, resolve_shape, take, take_grad};

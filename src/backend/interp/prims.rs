@@ -185,6 +185,34 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
                 &operands,
             )?)
         }
+        Prim::Conv2d { stride, padding } => t(runtime::conv2d(
+            tensor(args, 0)?,
+            tensor(args, 1)?,
+            *stride,
+            *padding,
+        )?),
+        Prim::Conv2dGradInput { stride, padding } => t(runtime::conv2d_grad_input(
+            tensor(args, 0)?,
+            tensor(args, 1)?,
+            tensor(args, 2)?.shape(),
+            *stride,
+            *padding,
+        )?),
+        Prim::Conv2dGradWeight { stride, padding } => t(runtime::conv2d_grad_weight(
+            tensor(args, 0)?,
+            tensor(args, 1)?,
+            tensor(args, 2)?.shape(),
+            *stride,
+            *padding,
+        )?),
+        Prim::MaxPool2d(k) => t(runtime::max_pool2d(tensor(args, 0)?, *k)?),
+        Prim::AvgPool2d(k) => t(runtime::avg_pool2d(tensor(args, 0)?, *k)?),
+        Prim::MaxPool2dMask(k) => t(runtime::max_pool2d_mask(tensor(args, 0)?, *k)?),
+        Prim::Pool2dSpread(k) => t(runtime::pool2d_spread(
+            tensor(args, 0)?,
+            tensor(args, 1)?.shape(),
+            *k,
+        )?),
         Prim::ExtremeMask { min, axis } => t(runtime::extreme_mask(tensor(args, 0)?, *min, *axis)?),
         Prim::Print => Err(Failure::internal("print is executed by the interpreter")),
         Prim::Assert => {

@@ -306,6 +306,33 @@ impl Parser {
                 }
                 Ok(Prim::Reshape(to))
             }
+            "conv2d" | "conv2d_grad_input" | "conv2d_grad_weight" => {
+                self.expect_punct('{')?;
+                self.expect_word("stride")?;
+                self.expect_punct('=')?;
+                let stride = self.uint()? as usize;
+                self.expect_punct(',')?;
+                self.expect_word("padding")?;
+                self.expect_punct('=')?;
+                let padding = self.uint()? as usize;
+                self.expect_punct('}')?;
+                Ok(match name.as_str() {
+                    "conv2d" => Prim::Conv2d { stride, padding },
+                    "conv2d_grad_input" => Prim::Conv2dGradInput { stride, padding },
+                    _ => Prim::Conv2dGradWeight { stride, padding },
+                })
+            }
+            "max_pool2d" | "avg_pool2d" | "max_pool2d_mask" | "pool2d_spread" => {
+                self.expect_punct('{')?;
+                let k = self.uint()? as usize;
+                self.expect_punct('}')?;
+                Ok(match name.as_str() {
+                    "max_pool2d" => Prim::MaxPool2d(k),
+                    "avg_pool2d" => Prim::AvgPool2d(k),
+                    "max_pool2d_mask" => Prim::MaxPool2dMask(k),
+                    _ => Prim::Pool2dSpread(k),
+                })
+            }
             "extreme_mask" => {
                 self.expect_punct('{')?;
                 let (mut min, mut axis) = (false, None);

@@ -5,6 +5,8 @@ use super::{Known, Operand, ShapeError, broadcast, kind_name, promote};
 use crate::ir::op::{BinaryOp, IndexItem, Prim, RandomOp, ReduceOp, UnaryOp};
 use crate::ir::types::{DType, Shape, TensorTy, Ty};
 
+mod nn;
+
 pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType) -> Result<Ty, ShapeError> {
     let info = prim.info();
     if let Some(n) = info.arity
@@ -176,6 +178,13 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
             }
             Ok(Ty::Tensor(TensorTy::new(DType::Bool, x.shape.clone())))
         }
+        Prim::Conv2d { stride, padding } => nn::conv2d(ops, *stride, *padding),
+        Prim::Conv2dGradInput { .. } => nn::conv2d_grad(ops, "conv2d_grad_input"),
+        Prim::Conv2dGradWeight { .. } => nn::conv2d_grad(ops, "conv2d_grad_weight"),
+        Prim::MaxPool2d(k) => nn::pool2d(ops, *k, "max_pool2d"),
+        Prim::AvgPool2d(k) => nn::pool2d(ops, *k, "avg_pool2d"),
+        Prim::MaxPool2dMask(k) => nn::pool2d_mask(ops, *k),
+        Prim::Pool2dSpread(k) => nn::pool2d_spread(ops, *k),
         Prim::StopGradient => Ok(Ty::Tensor(tensor(ops, 0)?.clone())),
         Prim::Random(op) => random(*op, ops),
         Prim::ScoreGrad { .. } => Ok(Ty::Tensor(tensor(ops, 0)?.clone())),

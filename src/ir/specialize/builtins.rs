@@ -218,6 +218,7 @@ impl Specializer<'_> {
             | Builtin::Outer
             | Builtin::Diag
             | Builtin::Trace => self.tensor_builtin(b, bi, &args, span),
+            Builtin::Conv2d | Builtin::MaxPool2d | Builtin::AvgPool2d => self.nn_builtin(b, bi, &args, span),
             Builtin::Seed
             | Builtin::Rand
             | Builtin::Randn
@@ -225,10 +226,7 @@ impl Specializer<'_> {
             | Builtin::SampleNormal
             | Builtin::SampleBernoulli
             | Builtin::SampleCategorical => self.spec_random(b, bi, &args, span),
-            Builtin::Conv2d
-            | Builtin::MaxPool2d
-            | Builtin::AvgPool2d
-            | Builtin::LoadCsv
+            Builtin::LoadCsv
             | Builtin::SaveCsv
             | Builtin::LoadNpy
             | Builtin::SaveNpy

@@ -210,7 +210,14 @@ impl Specializer<'_> {
             | Prim::Cholesky
             | Prim::ExtremeMask { .. }
             | Prim::Random(_)
-            | Prim::ScoreGrad { .. } => self.emit_prim(b, p.clone(), args, span),
+            | Prim::ScoreGrad { .. }
+            | Prim::Conv2d { .. }
+            | Prim::Conv2dGradInput { .. }
+            | Prim::Conv2dGradWeight { .. }
+            | Prim::MaxPool2d(_)
+            | Prim::AvgPool2d(_)
+            | Prim::MaxPool2dMask(_)
+            | Prim::Pool2dSpread(_) => self.emit_prim(b, p.clone(), args, span),
         }
     }
 

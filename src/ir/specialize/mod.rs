@@ -19,6 +19,7 @@ mod builtins;
 mod insts;
 mod join;
 mod lift;
+mod nn;
 mod random;
 
 use crate::diag::Diagnostic;

@@ -14,7 +14,7 @@
 )]
 
 use diffl::ir::op::Domain;
-use diffl::ir::{BinaryOp, DType, IndexItem, Prim, ReduceOp, UnaryOp};
+use diffl::ir::{BinaryOp, DType, IndexItem, Prim, ReduceOp, Ty, UnaryOp};
 use std::fmt::Write as _;
 use std::process::Command;
 
@@ -98,7 +98,15 @@ fn surface(p: &Prim) -> Option<&'static str> {
         | Prim::ExpandDims(_)
         | Prim::IndexGrad(_)
         | Prim::TakeGrad(_)
-        | Prim::ExtremeMask { .. } => return None,
+        | Prim::ExtremeMask { .. }
+        | Prim::LoadCsv(_)
+        | Prim::SaveCsv
+        | Prim::LoadNpy(_)
+        | Prim::SaveNpy
+        | Prim::Load(_)
+        | Prim::Save
+        | Prim::TempPath
+        | Prim::Batches => return None,
     })
 }
 
@@ -206,6 +214,14 @@ fn every_prim() -> Vec<Prim> {
         Prim::Print,
         Prim::Assert,
         Prim::AssertClose,
+        Prim::LoadCsv(DType::F32),
+        Prim::SaveCsv,
+        Prim::LoadNpy(Ty::scalar(DType::F32)),
+        Prim::SaveNpy,
+        Prim::Load(Ty::scalar(DType::F32)),
+        Prim::Save,
+        Prim::TempPath,
+        Prim::Batches,
     ]);
     v
 }

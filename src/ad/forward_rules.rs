@@ -327,7 +327,15 @@ pub(super) fn prim_tangent(
         | Prim::ExtremeMask { .. }
         | Prim::Print
         | Prim::Assert
-        | Prim::AssertClose => None,
+        | Prim::AssertClose
+        | Prim::LoadCsv(_)
+        | Prim::SaveCsv
+        | Prim::LoadNpy(_)
+        | Prim::SaveNpy
+        | Prim::Load(_)
+        | Prim::Save
+        | Prim::TempPath => None,
+        Prim::Batches => return Err(super::rules::not_differentiable(e, "batches")),
     })
 }
 

@@ -276,8 +276,25 @@ pub fn reverse(
         | Prim::ExtremeMask { .. }
         | Prim::Print
         | Prim::Assert
-        | Prim::AssertClose => none,
+        | Prim::AssertClose
+        | Prim::LoadCsv(_)
+        | Prim::SaveCsv
+        | Prim::LoadNpy(_)
+        | Prim::SaveNpy
+        | Prim::Load(_)
+        | Prim::Save
+        | Prim::TempPath => none,
+        Prim::Batches => return Err(not_differentiable(e, "batches")),
     })
+}
+
+/// The error for differentiating through a prim that has no derivative rule
+/// (data plumbing such as `batches`): a gradient that silently stopped there
+/// would be wrong.
+pub fn not_differentiable(e: &Emitter, name: &str) -> crate::diag::Diagnostic {
+    crate::diag::Diagnostic::error(e.span, format!("cannot differentiate through `{name}`")).with_help(
+        format!("call `{name}` outside the differentiated function and pass its results in as arguments"),
+    )
 }
 
 /// `s * f'(a)` for an elementwise function `f` with result `out`: the same

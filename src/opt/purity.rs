@@ -1,5 +1,5 @@
-//! Which functions are pure: they neither print nor assert, directly or
-//! through calls. Calls of pure functions can be removed or merged.
+//! Which functions are pure: they have no effect (print, assert, files),
+//! directly or through calls. Calls of pure functions can be removed or merged.
 
 use crate::ir::types::{DType, Ty};
 use crate::ir::{BinaryOp, Block, Func, FuncId, Inst, InstKind, Prim, Program, ReduceOp};
@@ -24,7 +24,7 @@ pub fn pure_functions(p: &Program) -> HashSet<FuncId> {
 fn has_effect(b: &Block, pure: &HashSet<FuncId>) -> bool {
     b.insts.iter().any(|inst| {
         let own = match &inst.kind {
-            InstKind::Prim(Prim::Print | Prim::Assert | Prim::AssertClose) => true,
+            InstKind::Prim(p) => p.has_effect(),
             InstKind::Call(f) => !pure.contains(f),
             _ => false,
         };
@@ -71,6 +71,13 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             Prim::Print
             | Prim::Assert
             | Prim::AssertClose
+            | Prim::LoadCsv(_)
+            | Prim::SaveCsv
+            | Prim::LoadNpy(_)
+            | Prim::SaveNpy
+            | Prim::Load(_)
+            | Prim::Save
+            | Prim::Batches
             | Prim::Index(_)
             | Prim::IndexGrad(_)
             | Prim::Full(_)
@@ -100,6 +107,7 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::ExpandDims(_)
             | Prim::Concat(_)
             | Prim::Det
+            | Prim::TempPath
             | Prim::ExtremeMask { .. } => true,
         }
 }

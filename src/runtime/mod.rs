@@ -15,13 +15,17 @@
 //!   [`max_close_violation`];
 //! - `shape_ops`: [`reshape`], [`concat`], [`take`], [`take_grad`];
 //! - `linalg`: [`solve`], [`det`], [`cholesky`];
+//! - `batches`: [`batches`] (minibatches of rows);
+//! - `files`: CSV, NumPy `.npy` and checkpoint files (the only I/O);
 //! - `format`: `Display` for tensors.
 
 mod adjoint_ops;
+mod batches;
 mod broadcast;
 mod construct;
 mod elementwise;
 mod error;
+pub mod files;
 mod format;
 mod index;
 mod linalg;
@@ -35,6 +39,7 @@ pub use crate::ir::types::DType;
 pub use adjoint_ops::{
     broadcast_like, expand_dims, extreme_mask, index_grad, reshape_like, sum_like, transpose,
 };
+pub use batches::batches;
 pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
 pub use elementwise::{binary, cast, clip, unary, where_};

@@ -1,13 +1,14 @@
 //! Executing functions, blocks and instructions.
 
-use super::prims;
 use super::value::Val;
+use super::{data, prims};
 use crate::diag::Diagnostic;
 use crate::ir::types::{DType, Ty};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
 use crate::runtime::Tensor;
 use crate::syntax::Span;
 use std::io::Write;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +27,8 @@ pub struct Interp<'p> {
     deadline: Option<(Instant, f64)>,
     ticks: u32,
     interrupt: Option<Arc<AtomicBool>>,
+    /// The folder relative file paths start from (the running file's).
+    base_dir: Option<PathBuf>,
 }
 
 type Frame = Vec<Val>;
@@ -40,7 +43,14 @@ impl<'p> Interp<'p> {
             deadline: None,
             ticks: 0,
             interrupt: None,
+            base_dir: None,
         }
+    }
+
+    /// Resolves relative file paths against `dir` (the running file's folder).
+    pub fn with_base_dir(mut self, dir: Option<PathBuf>) -> Interp<'p> {
+        self.base_dir = dir;
+        self
     }
 
     /// Stops the run with an error after `seconds`.
@@ -158,10 +168,20 @@ impl<'p> Interp<'p> {
             InstKind::ListGet => {
                 let i = int_of(&arg(frame, 1), span)?;
                 match arg(frame, 0) {
-                    Val::List(xs) => usize::try_from(i)
-                        .ok()
-                        .and_then(|i| xs.get(i).cloned())
-                        .ok_or_else(|| Diagnostic::internal(span, "list index out of range"))?,
+                    // Negative indices count from the end, as for tensors.
+                    Val::List(xs) => {
+                        let len = xs.len() as i64;
+                        let k = if i < 0 { i + len } else { i };
+                        usize::try_from(k)
+                            .ok()
+                            .and_then(|k| xs.get(k).cloned())
+                            .ok_or_else(|| {
+                                Diagnostic::error(
+                                    span,
+                                    format!("index {i} is out of range for a list of length {len}"),
+                                )
+                            })?
+                    }
                     _ => return Err(Diagnostic::internal(span, "index of a non-list")),
                 }
             }
@@ -231,7 +251,41 @@ impl<'p> Interp<'p> {
                 }
                 Ok(Val::unit())
             }
+            Prim::TempPath => self.files(span).temp_path(args),
+            Prim::LoadCsv(d) => self.files(span).load_csv(*d, args),
+            Prim::SaveCsv => self.files(span).save_csv(args),
+            Prim::LoadNpy(ty) => self.files(span).load_npy(ty, args),
+            Prim::SaveNpy => self.files(span).save_npy(args),
+            Prim::Load(ty) => self.files(span).load(ty, args),
+            Prim::Save => self.files(span).save(args),
+            Prim::Batches => {
+                let shuffle = args
+                    .get(3)
+                    .and_then(Val::as_tensor)
+                    .and_then(Tensor::as_scalar_bool)
+                    .unwrap_or(false);
+                if shuffle {
+                    // NOTE(lead): wire to the interpreter's generator once it is
+                    // merged: `self.rng.permutation(n)` as the row order.
+                    return Err(Diagnostic::error(
+                        span,
+                        "`batches(…, shuffle: true)` needs the random generator, which is not in this build",
+                    ));
+                }
+                data::batches(args, None, span)
+            }
             _ => prims::exec(p, args, self.program).map_err(|f| f.into_diagnostic(span)),
+        }
+    }
+}
+
+impl Interp<'_> {
+    /// The context of a file prim at `span`.
+    fn files(&self, span: Span) -> data::Ctx<'_> {
+        data::Ctx {
+            program: self.program,
+            base: self.base_dir.as_deref(),
+            span,
         }
     }
 }

@@ -242,7 +242,7 @@ impl Parser {
             return Ok(Prim::Reduce { op, axis, keepdims });
         }
         match name.as_str() {
-            "cast" | "full" | "linspace" | "eye" => {
+            "cast" | "full" | "linspace" | "eye" | "load_csv" => {
                 self.expect_punct('{')?;
                 let d = self.dtype()?;
                 self.expect_punct('}')?;
@@ -250,7 +250,18 @@ impl Parser {
                     "cast" => Prim::Cast(d),
                     "full" => Prim::Full(d),
                     "linspace" => Prim::Linspace(d),
+                    "load_csv" => Prim::LoadCsv(d),
                     _ => Prim::Eye(d),
+                })
+            }
+            "load" | "load_npy" => {
+                self.expect_punct('{')?;
+                let t = self.ty()?;
+                self.expect_punct('}')?;
+                Ok(if name == "load" {
+                    Prim::Load(t)
+                } else {
+                    Prim::LoadNpy(t)
                 })
             }
             "stack" => {
@@ -397,6 +408,11 @@ const SIMPLE_PRIMS: &[Prim] = &[
     Prim::Print,
     Prim::Assert,
     Prim::AssertClose,
+    Prim::SaveCsv,
+    Prim::SaveNpy,
+    Prim::Save,
+    Prim::TempPath,
+    Prim::Batches,
     Prim::StopGradient,
     Prim::BroadcastLike,
     Prim::SumLike,

@@ -62,7 +62,10 @@ impl Specializer<'_> {
                 }
                 self.emit_prim(b, Prim::Shape, vec![x], span)
             }
-            Builtin::Len => self.emit_prim(b, Prim::Len, vec![arg(0)], span),
+            Builtin::Len => match b.ty(arg(0)) {
+                Ty::List(_) => Ok(self.list_len(b, arg(0), span)),
+                _ => self.emit_prim(b, Prim::Len, vec![arg(0)], span),
+            },
             Builtin::Stack => match b.ty(arg(0)) {
                 // `[a, b]` already stacks its elements.
                 Ty::Tensor(_) | Ty::Never => Ok(arg(0)),
@@ -198,6 +201,14 @@ impl Specializer<'_> {
             | Builtin::Outer
             | Builtin::Diag
             | Builtin::Trace => self.tensor_builtin(b, bi, &args, span),
+            Builtin::LoadCsv
+            | Builtin::SaveCsv
+            | Builtin::LoadNpy
+            | Builtin::SaveNpy
+            | Builtin::Save
+            | Builtin::Load
+            | Builtin::Batches
+            | Builtin::TempPath => self.data_builtin(b, bi, args, span),
             Builtin::Conv2d
             | Builtin::MaxPool2d
             | Builtin::AvgPool2d
@@ -208,14 +219,6 @@ impl Specializer<'_> {
             | Builtin::SampleNormal
             | Builtin::SampleBernoulli
             | Builtin::SampleCategorical
-            | Builtin::LoadCsv
-            | Builtin::SaveCsv
-            | Builtin::LoadNpy
-            | Builtin::SaveNpy
-            | Builtin::Save
-            | Builtin::Load
-            | Builtin::Batches
-            | Builtin::TempPath
             | Builtin::Progress
             | Builtin::Plot => Err(
                 Diagnostic::error(span, format!("`{}` is not supported yet", bi.name()))

@@ -14,7 +14,7 @@
 )]
 
 use diffl::ir::op::Domain;
-use diffl::ir::{BinaryOp, DType, IndexItem, Prim, ReduceOp, Ty, UnaryOp};
+use diffl::ir::{BinaryOp, DType, IndexItem, Prim, RandomOp, ReduceOp, Ty, UnaryOp};
 use std::fmt::Write as _;
 use std::process::Command;
 
@@ -79,9 +79,29 @@ fn surface(p: &Prim) -> Option<&'static str> {
         Prim::Cholesky => {
             "cholesky([a, b, a * b, a - b] * 0.3 @ transpose([a, b, a * b, a - b]) + eye(4))[:, 1]"
         }
+        // A batch of 2 with 2 channels, stride 2 and padding 1 (through tanh, so
+        // the adjoint is not uniform), and one channel with defaults.
+        Prim::Conv2d { .. } => {
+            "sum(tanh(conv2d(reshape(concat([a, b, a * b, a - b]), [2, 2, 2, 2]), \
+             reshape(concat([b, a * 0.5]), [2, 2, 1, 2]), stride: 2, padding: 1))) \
+             + conv2d(reshape(concat([a, b, a * b, a - b]), [1, 1, 4, 4]), reshape(b, [1, 1, 2, 2]))[0, 0] * a[0:3]"
+        }
+        // A 3x5 image with a remainder row and column, and two channels of a batch of 2.
+        Prim::MaxPool2d(_) => {
+            "max_pool2d(reshape(concat([a, b, a * b, a - b])[0:15], [1, 1, 3, 5]), 2) * a[1:3] \
+             + sum(max_pool2d(reshape(concat([a, b, a * b, a - b]), [2, 2, 2, 2]), 2) ** 2)"
+        }
+        Prim::AvgPool2d(_) => {
+            "avg_pool2d(reshape(concat([a, b, a * b, a - b])[0:15], [1, 1, 3, 5]), 2) * a[1:3] \
+             + sum(avg_pool2d(reshape(concat([a, b, a * b, a - b]), [1, 1, 4, 4]), 3) ** 2)"
+        }
         // Zero by definition, which finite differences do not see: checked by the
         // conformance suite (c06) instead.
         Prim::StopGradient => return None,
+        // Random: draws have no derivative of their own; `sample_normal`'s
+        // pathwise derivative and the score-function terms are checked
+        // against hand-derived expectations in tests/stochastic.rs and c08.
+        Prim::Random(_) | Prim::ScoreGrad { .. } => return None,
         Prim::Shape
         | Prim::Len
         | Prim::Full(_)
@@ -107,6 +127,11 @@ fn surface(p: &Prim) -> Option<&'static str> {
         | Prim::Save
         | Prim::TempPath
         | Prim::Batches => return None,
+        // Only in derivative code: second derivatives in tests/programs/conv.dl reach them.
+        Prim::Conv2dGradInput { .. }
+        | Prim::Conv2dGradWeight { .. }
+        | Prim::MaxPool2dMask(_)
+        | Prim::Pool2dSpread(_) => return None,
     })
 }
 
@@ -211,6 +236,22 @@ fn every_prim() -> Vec<Prim> {
             min: false,
             axis: None,
         },
+        Prim::Conv2d {
+            stride: 1,
+            padding: 0,
+        },
+        Prim::Conv2dGradInput {
+            stride: 1,
+            padding: 0,
+        },
+        Prim::Conv2dGradWeight {
+            stride: 1,
+            padding: 0,
+        },
+        Prim::MaxPool2d(2),
+        Prim::AvgPool2d(2),
+        Prim::MaxPool2dMask(2),
+        Prim::Pool2dSpread(2),
         Prim::Print,
         Prim::Assert,
         Prim::AssertClose,
@@ -222,6 +263,8 @@ fn every_prim() -> Vec<Prim> {
         Prim::Save,
         Prim::TempPath,
         Prim::Batches,
+        Prim::Random(RandomOp::Normal(DType::F64)),
+        Prim::ScoreGrad { categorical: true },
     ]);
     v
 }

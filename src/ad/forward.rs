@@ -20,6 +20,7 @@
 use super::activity::{active_values, cotangent, differentiable};
 use super::emit::{AdResult, Emitter};
 use super::forward_rules::{conform, fit, list_elem, prim_tangent, tangent_ty};
+use super::reverse::{DerivKey, DerivMode, VjpCache};
 use crate::diag::Diagnostic;
 use crate::ir::types::{DType, DerivKind, Ty};
 use crate::ir::{Block, Func, FuncId, IndexItem, Inst, InstKind, Prim, Program, Value};
@@ -31,30 +32,26 @@ use std::collections::{HashMap, HashSet};
 /// (typed as the parameter's cotangent; inactive ones are ignored) that
 /// returns `(y, ty)`.
 ///
-/// The cache may be shared with reverse mode: forward-mode entries are keyed
-/// by the flags plus one extra `true`, so they never meet a reverse-mode key
-/// (which has exactly one flag per parameter).
-pub fn jvp(
-    program: &mut Program,
-    f: FuncId,
-    active: &[bool],
-    cache: &mut HashMap<(FuncId, Vec<bool>), FuncId>,
-) -> AdResult<FuncId> {
+/// The cache is shared with reverse mode (keys say which mode).
+pub fn jvp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCache) -> AdResult<FuncId> {
     let src = program
         .func(f)
         .cloned()
         .ok_or_else(|| Diagnostic::internal(Default::default(), "jvp of a missing function"))?;
-    let mut flags: Vec<bool> = (0..src.param_values.len())
+    let flags: Vec<bool> = (0..src.param_values.len())
         .map(|i| active.get(i).copied().unwrap_or(false))
         .collect();
-    flags.push(true);
-    if let Some(&id) = cache.get(&(f, flags.clone())) {
+    let key = DerivKey {
+        func: f,
+        active: flags.clone(),
+        mode: DerivMode::Forward,
+    };
+    if let Some(&id) = cache.get(&key) {
         return Ok(id);
     }
     let id = FuncId(program.funcs.len() as u32);
     program.funcs.push(src.clone());
-    cache.insert((f, flags.clone()), id);
-    flags.pop();
+    cache.insert(key, id);
     let name = Symbol::intern(&format!("{}'jvp", src.name));
     let mut fw = Fwd {
         program,
@@ -109,7 +106,7 @@ pub fn jvp_wrapper(
     program: &mut Program,
     f: FuncId,
     n_leading: usize,
-    cache: &mut HashMap<(FuncId, Vec<bool>), FuncId>,
+    cache: &mut VjpCache,
     span: Span,
 ) -> AdResult<FuncId> {
     let src = program
@@ -149,7 +146,7 @@ pub fn hessian_wrapper(
     program: &mut Program,
     f: FuncId,
     n_leading: usize,
-    cache: &mut HashMap<(FuncId, Vec<bool>), FuncId>,
+    cache: &mut VjpCache,
     span: Span,
 ) -> AdResult<FuncId> {
     let src = program
@@ -247,7 +244,7 @@ fn wrapper_params(e: &mut Emitter, src: &Func) -> (Vec<Value>, Vec<Ty>) {
 
 struct Fwd<'p, 's> {
     program: &'p mut Program,
-    cache: &'p mut HashMap<(FuncId, Vec<bool>), FuncId>,
+    cache: &'p mut VjpCache,
     e: Emitter,
     src: &'s Func,
     active: HashSet<Value>,

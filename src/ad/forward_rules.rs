@@ -318,6 +318,13 @@ pub(super) fn prim_tangent(
             let phi = e.mul(w, m)?;
             e.prim(Prim::MatMul, vec![out, phi])
         })?,
+        Prim::Conv2d { .. }
+        | Prim::Conv2dGradInput { .. }
+        | Prim::Conv2dGradWeight { .. }
+        | Prim::MaxPool2d(_)
+        | Prim::AvgPool2d(_)
+        | Prim::MaxPool2dMask(_)
+        | Prim::Pool2dSpread(_) => super::nn_rules::tangent(e, prim, args, tans)?,
         Prim::StopGradient
         | Prim::Shape
         | Prim::Len
@@ -334,8 +341,15 @@ pub(super) fn prim_tangent(
         | Prim::SaveNpy
         | Prim::Load(_)
         | Prim::Save
-        | Prim::TempPath => None,
+        | Prim::TempPath
+        | Prim::Random(_) => None,
         Prim::Batches => return Err(super::rules::not_differentiable(e, "batches")),
+        // `∂s/∂p = -s²` (see the reverse rule).
+        Prim::ScoreGrad { .. } => map_t(e, ta, |e, t| {
+            let s2 = e.mul(out, out)?;
+            let d = e.mul(t, s2)?;
+            e.neg(d)
+        })?,
     })
 }
 

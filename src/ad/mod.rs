@@ -10,6 +10,8 @@ pub mod emit;
 pub mod forward;
 mod forward_rules;
 pub mod gradcheck;
+mod nn_rules;
 pub mod reverse;
 pub mod rules;
 pub mod source;
+pub mod stochastic;

@@ -17,24 +17,68 @@
 //!   `g`'s forward values (recursion works, since `g'` may call itself).
 //!
 //! Only active values (see `activity`) get adjoints.
+//!
+//! Randomness (see `stochastic`): a region that draws is recomputed with the
+//! generator's state it first ran with, so it sees the same numbers. A
+//! discrete sample `z ~ p(θ)` adds the score-function term
+//! `(L - baseline) · ∂ log p(z)/∂p` to `p`'s adjoint, where `L = <dy, y>` is
+//! the differentiated function's result weighted by its adjoint (for `grad`,
+//! the value `f` returned). The function being differentiated computes `L`
+//! after its forward sweep; the derivatives of the functions it calls receive
+//! it as one more parameter, `score`.
 
 use super::activity::{active_values, cotangent};
 use super::emit::{AdResult, Emitter};
-use super::rules;
+use super::{rules, stochastic};
 use crate::diag::Diagnostic;
-use crate::ir::types::Ty;
-use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Program, Value};
+use crate::ir::types::{DType, Ty};
+use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, RandomOp, ReduceOp, Value};
 use crate::syntax::Symbol;
 use std::collections::{HashMap, HashSet};
 
-/// Derivative functions already built: (function, which params are active).
-pub type VjpCache = HashMap<(FuncId, Vec<bool>), FuncId>;
+/// Derivative functions already built, in either mode.
+pub type VjpCache = HashMap<DerivKey, FuncId>;
+
+/// What identifies a derivative function: the function, which parameters
+/// are active, and which transformation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DerivKey {
+    pub func: FuncId,
+    pub active: Vec<bool>,
+    pub mode: DerivMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DerivMode {
+    /// A vjp; `score_param`: it takes the score weight `L` as a parameter
+    /// rather than computing it from its own result.
+    Reverse { score_param: bool },
+    /// A jvp.
+    Forward,
+}
 
 /// The vector-Jacobian product of `f` with respect to the parameters flagged
 /// in `active`: a function of `f`'s parameters and the result's adjoint that
 /// returns `(y, dp_0, …, dp_n)` (zeros for inactive parameters).
 pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCache) -> AdResult<FuncId> {
-    if let Some(&id) = cache.get(&(f, active.to_vec())) {
+    vjp_with(program, f, active, false, cache)
+}
+
+/// [`vjp`]; with `score_param`, the function takes the score weight as a last
+/// parameter (after `dy`) instead of computing it from its own result.
+fn vjp_with(
+    program: &mut Program,
+    f: FuncId,
+    active: &[bool],
+    score_param: bool,
+    cache: &mut VjpCache,
+) -> AdResult<FuncId> {
+    let key = DerivKey {
+        func: f,
+        active: active.to_vec(),
+        mode: DerivMode::Reverse { score_param },
+    };
+    if let Some(&id) = cache.get(&key) {
         return Ok(id);
     }
     let src = program
@@ -43,7 +87,7 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
         .ok_or_else(|| Diagnostic::internal(Default::default(), "vjp of a missing function"))?;
     let id = FuncId(program.funcs.len() as u32);
     program.funcs.push(src.clone());
-    cache.insert((f, active.to_vec()), id);
+    cache.insert(key, id);
     let default_float = crate::ir::DType::F32;
     let name = Symbol::intern(&format!("{}'vjp", src.name));
     if let Some(adj) = program.adjoint_of(f) {
@@ -62,7 +106,10 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
         map: HashMap::new(),
         adj: HashMap::new(),
         tapes: HashMap::new(),
+        rng_states: HashMap::new(),
+        score: None,
     };
+    let samples = stochastic::func_samples(r.program, f);
     for (&p, v) in src.param_values.iter().zip(r.e.params_like(&src)) {
         r.map.insert(p, v);
     }
@@ -74,8 +121,14 @@ pub fn vjp(program: &mut Program, f: FuncId, active: &[bool], cache: &mut VjpCac
         .ok_or_else(|| Diagnostic::internal(src.span, "no result"))?;
     let y_ty = src.ty(y_src).cloned().unwrap_or(Ty::Never);
     let dy = r.e.param(Symbol::intern("dy"), y_ty);
+    if samples && score_param {
+        r.score = Some(r.e.param(Symbol::intern("score"), Ty::scalar(DType::F64)));
+    }
     r.forward_block(&src.body, false)?;
     let y = r.get(y_src)?;
+    if samples && !score_param {
+        r.score = Some(score_weight(&mut r.e, y, dy)?);
+    }
     r.add_adj(y_src, dy)?;
     r.reverse_block(&src.body)?;
     let mut outs = vec![y];
@@ -120,6 +173,33 @@ fn custom_vjp(program: &Program, f: FuncId, adj: FuncId, src: &Func, name: Symbo
     Ok(e.finish(result))
 }
 
+/// `L = <dy, y>` in f64: for `grad`, where `dy = 1`, the value returned.
+fn score_weight(e: &mut Emitter, y: Value, dy: Value) -> AdResult<Value> {
+    match e.ty(y) {
+        Ty::Tensor(t) if t.dtype.is_float() => {
+            let w = e.mul(dy, y)?;
+            let l = if t.shape.is_scalar() {
+                w
+            } else {
+                e.prim(
+                    Prim::Reduce {
+                        op: ReduceOp::Sum,
+                        axis: None,
+                        keepdims: false,
+                    },
+                    vec![w],
+                )?
+            };
+            e.cast(l, DType::F64)
+        }
+        t => Err(Diagnostic::error(
+            e.span,
+            "the score-function estimate of a discrete sample's derivative needs a float result",
+        )
+        .with_note(format!("the function being differentiated returns {t:?}"))),
+    }
+}
+
 fn program_slot(p: &mut Program, id: FuncId) -> Option<&mut Func> {
     p.funcs.get_mut(id.0 as usize)
 }
@@ -136,6 +216,11 @@ struct Rev<'p, 's> {
     adj: HashMap<Value, Value>,
     /// Loop instruction (by address) → the tape of its latest forward copy.
     tapes: HashMap<usize, Value>,
+    /// Call or `if` that draws (by address) → the generator's state before
+    /// its latest forward copy.
+    rng_states: HashMap<usize, Value>,
+    /// The score weight `L`, in a function that takes discrete samples.
+    score: Option<Value>,
 }
 
 fn key(inst: &Inst) -> usize {
@@ -197,8 +282,50 @@ impl Rev<'_, '_> {
             .collect()
     }
 
+    /// The generator's state, as `int[2]`.
+    fn rng_state(&mut self) -> Value {
+        let ty = Ty::Tensor(crate::ir::TensorTy::new(
+            DType::I64,
+            crate::ir::Shape::known(&[2]),
+        ));
+        self.e
+            .inst(InstKind::Prim(Prim::Random(RandomOp::GetState)), Vec::new(), ty)
+    }
+
+    fn rng_restore(&mut self, state: Value) {
+        self.e.inst(
+            InstKind::Prim(Prim::Random(RandomOp::SetState)),
+            vec![state],
+            Ty::unit(),
+        );
+    }
+
+    /// Whether `b` draws random numbers, so its recomputation needs the state it ran with.
+    fn block_draws(&self, b: &Block) -> bool {
+        stochastic::block_draws(self.program, b)
+    }
+
+    /// The tape entry type of a loop: its carried values, then the
+    /// generator's state when the body draws.
+    fn tape_ty(&self, carried: Vec<Ty>, body: &Block) -> Ty {
+        let mut parts = carried;
+        if self.block_draws(body) {
+            parts.push(Ty::Tensor(crate::ir::TensorTy::new(
+                DType::I64,
+                crate::ir::Shape::known(&[2]),
+            )));
+        }
+        Ty::List(Box::new(Ty::Tuple(parts)))
+    }
+
     fn forward_inst(&mut self, inst: &Inst, recompute: bool) -> AdResult<()> {
         let args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
+        if matches!(inst.kind, InstKind::Call(_) | InstKind::If { .. })
+            && stochastic::draws(self.program, inst)
+        {
+            let st = self.rng_state();
+            self.rng_states.insert(key(inst), st);
+        }
         match &inst.kind {
             InstKind::Prim(p) if recompute && p.is_output_effect() => {
                 for &r in &inst.results {
@@ -222,7 +349,7 @@ impl Rev<'_, '_> {
             }
             InstKind::For { body } => {
                 let carried: Vec<Ty> = inst.args.iter().skip(2).map(|&a| self.src_ty(a)).collect();
-                let tape_ty = Ty::List(Box::new(Ty::Tuple(carried)));
+                let tape_ty = self.tape_ty(carried, body);
                 let tape0 = self.e.inst(InstKind::ListNew, Vec::new(), tape_ty.clone());
                 let body_b = self.copy_loop_body(body, 1, tape_ty.clone(), recompute)?;
                 let mut results = self.fresh_results(inst);
@@ -240,7 +367,7 @@ impl Rev<'_, '_> {
             }
             InstKind::While { cond, body } => {
                 let carried: Vec<Ty> = inst.args.iter().map(|&a| self.src_ty(a)).collect();
-                let tape_ty = Ty::List(Box::new(Ty::Tuple(carried)));
+                let tape_ty = self.tape_ty(carried, body);
                 let tape0 = self.e.inst(InstKind::ListNew, Vec::new(), tape_ty.clone());
                 // The condition sees the tape as one more carried value, unused.
                 let mut cparams: Vec<Value> = Vec::new();
@@ -320,12 +447,15 @@ impl Rev<'_, '_> {
         let tape_in = self.e.fresh(tape_ty.clone(), None);
         params.push(tape_in);
         self.e.push_block(params.clone());
-        let state: Vec<Value> = params
+        let mut state: Vec<Value> = params
             .iter()
             .skip(leading)
             .take(body.params.len() - leading)
             .copied()
             .collect();
+        if self.block_draws(body) {
+            state.push(self.rng_state());
+        }
         let st = self.e.tuple(state);
         let tape_out = self.e.inst(InstKind::ListPush, vec![tape_in, st], tape_ty);
         self.forward_block(body, recompute)?;
@@ -348,7 +478,7 @@ impl Rev<'_, '_> {
 
     fn reverse_inst(&mut self, inst: &Inst) -> AdResult<()> {
         let has_adj = inst.results.iter().any(|r| self.adj.contains_key(r));
-        if !has_adj {
+        if !has_adj && !self.scores(inst) {
             return Ok(());
         }
         let span = inst.span;
@@ -361,6 +491,9 @@ impl Rev<'_, '_> {
                     "reverse mode through the derivative of a loop is not supported yet",
                 )
                 .with_help("for second derivatives of code with loops use forward-over-reverse: `hessian`, or `jvp` of `grad`"));
+            }
+            InstKind::Prim(Prim::Random(RandomOp::Bernoulli | RandomOp::Categorical)) => {
+                self.score_term(inst)?;
             }
             InstKind::Prim(p) => {
                 let r = inst.results.first().copied().unwrap_or(Value(0));
@@ -414,18 +547,16 @@ impl Rev<'_, '_> {
             }
             InstKind::Call(h) => {
                 let r = inst.results.first().copied().unwrap_or(Value(0));
-                let g = self
-                    .adj
-                    .get(&r)
-                    .copied()
-                    .ok_or_else(|| Diagnostic::internal(span, "missing adjoint"))?;
+                let g = self.adjoint_or_zero(r)?;
                 let wanted: Vec<bool> = inst.args.iter().map(|a| self.active.contains(a)).collect();
                 if !wanted.iter().any(|&w| w) {
                     return Ok(());
                 }
-                let d = vjp(self.program, *h, &wanted, self.cache)?;
+                let score = self.score.filter(|_| stochastic::func_samples(self.program, *h));
+                let d = vjp_with(self.program, *h, &wanted, score.is_some(), self.cache)?;
                 let mut args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
                 args.push(g);
+                args.extend(score);
                 // `(y, dargs…)`, cotangents having their primal's types. Computed
                 // from the primal, since `d` may still be being built (recursion).
                 let callee = self
@@ -445,7 +576,9 @@ impl Rev<'_, '_> {
                         .map(|&p| cotangent(&callee.ty(p).cloned().unwrap_or(Ty::Never))),
                 );
                 let ret_ty = Ty::Tuple(parts);
+                let replay = self.replay_start(inst);
                 let res = self.e.inst(InstKind::Call(d), args, ret_ty);
+                self.replay_end(replay);
                 for (k, &a) in inst.args.iter().enumerate() {
                     if self.active.contains(&a) {
                         let part = self.e.project(res, k + 1)?;
@@ -464,6 +597,61 @@ impl Rev<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Before recomputing a call or branch that draws: sets the generator to
+    /// the state its forward copy started from; returns the state to go back to.
+    fn replay_start(&mut self, inst: &Inst) -> Option<Value> {
+        let saved = self.rng_states.get(&key(inst)).copied()?;
+        let now = self.rng_state();
+        self.rng_restore(saved);
+        Some(now)
+    }
+
+    fn replay_end(&mut self, now: Option<Value>) {
+        if let Some(s) = now {
+            self.rng_restore(s);
+        }
+    }
+
+    /// Whether `inst` contributes score-function terms to active values.
+    fn scores(&self, inst: &Inst) -> bool {
+        if self.score.is_none() {
+            return false;
+        }
+        let active_arg = inst.args.iter().any(|a| self.active.contains(a));
+        match &inst.kind {
+            InstKind::Prim(Prim::Random(RandomOp::Bernoulli | RandomOp::Categorical)) => {
+                inst.args.first().is_some_and(|p| self.active.contains(p))
+            }
+            InstKind::Call(h) => active_arg && stochastic::func_samples(self.program, *h),
+            _ => inst
+                .blocks()
+                .iter()
+                .any(|b| b.insts.iter().any(|i| self.scores(i))),
+        }
+    }
+
+    /// `p̄ += (L - baseline) · ∂ log p(z)/∂p` for a discrete sample `z`.
+    fn score_term(&mut self, inst: &Inst) -> AdResult<()> {
+        let (Some(score), Some(&p), Some(&b), Some(&z)) = (
+            self.score,
+            inst.args.first(),
+            inst.args.get(1),
+            inst.results.first(),
+        ) else {
+            return Ok(());
+        };
+        if !self.active.contains(&p) {
+            return Ok(());
+        }
+        let categorical = matches!(inst.kind, InstKind::Prim(Prim::Random(RandomOp::Categorical)));
+        let (pv, bv, zv) = (self.get(p)?, self.get(b)?, self.get(z)?);
+        let dlogp = self.e.prim(Prim::ScoreGrad { categorical }, vec![pv, zv])?;
+        let l = self.e.cast(score, self.e.dtype(pv))?;
+        let weight = self.e.sub(l, bv)?;
+        let term = self.e.mul(dlogp, weight)?;
+        self.add_adj(p, term)
     }
 
     /// A cotangent of `a`'s type that is `g` in part `i` and zero elsewhere.
@@ -518,6 +706,7 @@ impl Rev<'_, '_> {
             .ok_or_else(|| Diagnostic::internal(inst.span, "if without condition"))?;
         let c = self.get(cond)?;
         let free = self.free_active(&[then, else_]);
+        let replay = self.replay_start(inst);
         // Result adjoints, materialized outside the branches.
         let mut gs = Vec::new();
         for &r in &inst.results {
@@ -560,6 +749,7 @@ impl Rev<'_, '_> {
             results: results.clone(),
             span: inst.span,
         });
+        self.replay_end(replay);
         for (&f, &r) in free.iter().zip(&results) {
             self.add_adj(f, r)?;
         }
@@ -588,6 +778,8 @@ impl Rev<'_, '_> {
             init.push(self.e.zeros_like(&ty, like)?);
         }
         let n = self.e.inst(InstKind::ListLen, vec![tape], Ty::int());
+        let draws = self.block_draws(body);
+        let after = draws.then(|| self.rng_state());
         let lo = if is_for {
             Some(self.get(*inst.args.first().unwrap_or(&Value(0)))?)
         } else {
@@ -621,6 +813,10 @@ impl Rev<'_, '_> {
         for (m, &p) in carried_params.iter().enumerate() {
             let v = self.e.project(state, m)?;
             self.map.insert(p, v);
+        }
+        if draws {
+            let st = self.e.project(state, carried_params.len())?;
+            self.rng_restore(st);
         }
         self.forward_block(body, true)?;
         let outer = std::mem::take(&mut self.adj);
@@ -658,6 +854,7 @@ impl Rev<'_, '_> {
             results: results.clone(),
             span,
         });
+        self.replay_end(after);
         for (&a, &d) in init_args.iter().zip(&results) {
             self.add_adj(a, d)?;
         }

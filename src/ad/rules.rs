@@ -260,6 +260,13 @@ pub fn reverse(
             vec![Some(e.mul(s, inv_t)?)]
         }
         Prim::Cholesky => vec![Some(cholesky_adjoint(e, out, g)?)],
+        Prim::Conv2d { .. }
+        | Prim::Conv2dGradInput { .. }
+        | Prim::Conv2dGradWeight { .. }
+        | Prim::MaxPool2d(_)
+        | Prim::AvgPool2d(_)
+        | Prim::MaxPool2dMask(_)
+        | Prim::Pool2dSpread(_) => super::nn_rules::reverse(e, prim, args, g, want)?,
         Prim::IndexGrad(items) => {
             let mut ops = vec![g];
             ops.extend(args.iter().skip(2).copied());
@@ -283,8 +290,20 @@ pub fn reverse(
         | Prim::SaveNpy
         | Prim::Load(_)
         | Prim::Save
-        | Prim::TempPath => none,
+        | Prim::TempPath
+        // Draws have zero pathwise derivative (`sample_normal`'s flows through
+        // `mu + sigma * eps`); discrete samples' score terms are added by
+        // `reverse.rs`, which knows the function's result.
+        | Prim::Random(_) => none,
         Prim::Batches => return Err(not_differentiable(e, "batches")),
+        // `s = ∂ log p(z)/∂p` is `1/p` or `-1/(1-p)` (Bernoulli) and `1/p` or 0
+        // (categorical): in every case `∂s/∂p = -s²`, elementwise. This makes
+        // second derivatives of sampling code unbiased.
+        Prim::ScoreGrad { .. } => {
+            let s2 = e.mul(out, out)?;
+            let d = e.mul(g, s2)?;
+            vec![Some(e.neg(d)?), None]
+        }
     })
 }
 

@@ -604,6 +604,7 @@ impl<'a> FuncWriter<'a> {
             Prim::Where | Prim::Clip | Prim::Shape | Prim::Len | Prim::Arange | Prim::StopGradient => {
                 call(p.info().name)
             }
+            Prim::Random(_) | Prim::ScoreGrad { .. } => return Err(no_syntax("random sampling")),
             Prim::Cast(d) => match d {
                 DType::Bool => return Err(no_syntax("a cast to bool")),
                 d => format!("{}({})", d.name(), arg(0)?),
@@ -680,7 +681,19 @@ impl<'a> FuncWriter<'a> {
                 }
                 return Err(no_syntax(&format!("the internal operation `{}`", p.info().name)));
             }
-            Prim::IndexGrad(_) | Prim::TakeGrad(_) | Prim::ExtremeMask { .. } => {
+            Prim::Conv2d { stride, padding } => format!(
+                "conv2d({}, {}, stride: {stride}, padding: {padding})",
+                arg(0)?,
+                arg(1)?
+            ),
+            Prim::MaxPool2d(k) | Prim::AvgPool2d(k) => format!("{}({}, {k})", p.info().name, arg(0)?),
+            Prim::IndexGrad(_)
+            | Prim::TakeGrad(_)
+            | Prim::ExtremeMask { .. }
+            | Prim::Conv2dGradInput { .. }
+            | Prim::Conv2dGradWeight { .. }
+            | Prim::MaxPool2dMask(_)
+            | Prim::Pool2dSpread(_) => {
                 return Err(no_syntax(&format!("the internal operation `{}`", p.info().name)));
             }
             Prim::LoadCsv(d) => cast_text(*d, &format!("load_csv({}, header: {})", arg(0)?, arg(1)?))?,

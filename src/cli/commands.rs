@@ -73,7 +73,7 @@ fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
 }
 
 /// How to run the stages of a program read from `path`.
-fn run_settings(path: &Path, opts: &RunOptions) -> RunSettings {
+fn run_settings(path: &Path, opts: &RunOptions, seed: Option<u64>) -> RunSettings {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -84,10 +84,11 @@ fn run_settings(path: &Path, opts: &RunOptions) -> RunSettings {
         base_dir: Some(dir),
         timeout: opts.timeout,
         interrupt: None,
+        seed,
     }
 }
 
-pub fn run(path: &Path, opts: &RunOptions, _seed: Option<u64>) -> i32 {
+pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
     if let Err(code) = check_backend(opts.backend) {
         return code;
     }
@@ -111,7 +112,7 @@ pub fn run(path: &Path, opts: &RunOptions, _seed: Option<u64>) -> i32 {
         }
         None => return 0,
     };
-    let settings = run_settings(path, opts);
+    let settings = run_settings(path, opts, seed);
     let typed = spec.program;
     let result = with_big_stack(|| {
         let stdout = std::io::stdout();
@@ -193,7 +194,7 @@ fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize,
     let (mut program, diags) = pipeline::front_end(&mut sources, main);
     let stages = pipeline::split_stages(&mut program);
     let file_path = sources.get(main).and_then(|f| f.path.clone()).unwrap_or_default();
-    let settings = run_settings(&file_path, opts);
+    let settings = run_settings(&file_path, opts, None);
     let name = sources.get(main).map(|f| f.name.clone()).unwrap_or_default();
     let inside = |d: &Diagnostic, s: Span| d.span.file == s.file && d.span.lo >= s.lo && d.span.hi <= s.hi;
     let outside: Vec<Diagnostic> = diags

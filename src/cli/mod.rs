@@ -48,7 +48,7 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         opts: RunOptions,
-        /// The random seed (used by the random builtins when they arrive; accepted now).
+        /// The random seed the generator starts from (0 when not given), as `seed(n)` sets it.
         #[arg(long)]
         seed: Option<u64>,
     },

@@ -9,7 +9,7 @@ pub mod types;
 
 pub use builtin::Builtin;
 pub use func::*;
-pub use op::{BinaryOp, IndexItem, Prim, ReduceOp, UnaryOp};
+pub use op::{BinaryOp, IndexItem, Prim, RandomOp, ReduceOp, UnaryOp};
 pub use types::{DType, DerivKind, Dim, FnTy, Shape, TensorTy, Ty};
 pub mod parse;
 pub mod print;

@@ -68,6 +68,31 @@ pub enum ReduceOp {
     Norm,
 }
 
+/// Random number generation (`runtime::random`). Every draw advances the
+/// generator's counter, so these are effects: never merged or removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RandomOp {
+    /// `seed(n)`: restarts the generator from key `n`.
+    Seed,
+    /// `rand(shape)`: uniform in `[0, 1)`; the operand is the shape.
+    Uniform(DType),
+    /// `randn(shape)`: standard normal; the operand is the shape.
+    Normal(DType),
+    /// Standard normal noise of operand 0's shape and float dtype (the `eps`
+    /// of `sample_normal`); its derivative is zero.
+    NormalLike,
+    /// `permutation(n)`: the ints `0..n` in random order.
+    Permutation,
+    /// `sample_bernoulli(p, baseline)`: ints 0 or 1 of `p`'s shape.
+    Bernoulli,
+    /// `sample_categorical(probs, baseline)`: int indices into the last axis.
+    Categorical,
+    /// The generator's state as `int[2]` (key, counter), and its restoration:
+    /// reverse mode replays a region's draws when it recomputes the region.
+    GetState,
+    SetState,
+}
+
 /// One position of an index expression `t[…]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IndexItem {
@@ -191,8 +216,48 @@ pub enum Prim {
         min: bool,
         axis: Option<usize>,
     },
+    /// `conv2d(x, w, stride, padding)`: cross-correlation of `x [batch, c_in,
+    /// h, w]` with `w [c_out, c_in, kh, kw]`, zero padding on all four sides.
+    Conv2d {
+        stride: usize,
+        padding: usize,
+    },
+    /// The transpose of `Conv2d` in `x`: operands are the adjoint `g` of a
+    /// result, the kernel `w`, and a tensor whose shape (that of `x`) the
+    /// result takes.
+    Conv2dGradInput {
+        stride: usize,
+        padding: usize,
+    },
+    /// The transpose of `Conv2d` in `w`: operands are the adjoint `g` of a
+    /// result, the input `x`, and a tensor whose shape (that of `w`) the
+    /// result takes.
+    Conv2dGradWeight {
+        stride: usize,
+        padding: usize,
+    },
+    /// `max_pool2d(x, k)`: the maximum of each `k x k` window (stride `k`) of
+    /// the last two axes; a remainder that does not fill a window is dropped.
+    MaxPool2d(usize),
+    /// `avg_pool2d(x, k)`: the mean of each `k x k` window, as `MaxPool2d`.
+    AvgPool2d(usize),
+    /// A bool mask of operand 0's shape, true at the first maximum of each
+    /// `k x k` window of `MaxPool2d(k)` (false in the remainder).
+    MaxPool2dMask(usize),
+    /// The transpose of summing `k x k` windows: operands are `g` (one value
+    /// per window) and a tensor whose shape the result takes; each value of
+    /// `g` is copied to its window, the remainder is zero.
+    Pool2dSpread(usize),
     /// `stop_gradient(x)`: `x`, with a zero derivative.
     StopGradient,
+    /// A random draw or a change of the generator's state.
+    Random(RandomOp),
+    /// `d log p(z) / d p` for a sample `z` (operand 1) drawn from the
+    /// distribution with parameter `p` (operand 0): Bernoulli, or categorical
+    /// over the last axis. The score-function estimator's building block.
+    ScoreGrad {
+        categorical: bool,
+    },
     /// `print(a, b, …)`: any values.
     Print,
     /// `assert(c, "message")`
@@ -330,7 +395,38 @@ impl Prim {
             Prim::Det => row("det", Some(1), C::Contraction, false, D::Real),
             Prim::Cholesky => row("cholesky", Some(1), C::Contraction, false, D::Real),
             Prim::ExtremeMask { .. } => row("extreme_mask", Some(1), C::Reduction, false, D::None),
+            Prim::Conv2d { .. } => row("conv2d", Some(2), C::Contraction, false, D::Real),
+            Prim::Conv2dGradInput { .. } => row("conv2d_grad_input", Some(3), C::Contraction, false, D::Real),
+            Prim::Conv2dGradWeight { .. } => {
+                row("conv2d_grad_weight", Some(3), C::Contraction, false, D::Real)
+            }
+            Prim::MaxPool2d(_) => row("max_pool2d", Some(1), C::Reduction, false, D::Real),
+            Prim::AvgPool2d(_) => row("avg_pool2d", Some(1), C::Reduction, true, D::Real),
+            Prim::MaxPool2dMask(_) => row("max_pool2d_mask", Some(1), C::Reduction, false, D::None),
+            Prim::Pool2dSpread(_) => row("pool2d_spread", Some(2), C::Shape, true, D::Real),
             Prim::StopGradient => row("stop_gradient", Some(1), C::Elementwise, false, D::None),
+            Prim::Random(op) => {
+                let (name, arity) = match op {
+                    RandomOp::Seed => ("seed", 1),
+                    RandomOp::Uniform(_) => ("rand", 1),
+                    RandomOp::Normal(_) => ("randn", 1),
+                    RandomOp::NormalLike => ("randn_like", 1),
+                    RandomOp::Permutation => ("permutation", 1),
+                    RandomOp::Bernoulli => ("sample_bernoulli", 2),
+                    RandomOp::Categorical => ("sample_categorical", 2),
+                    RandomOp::GetState => ("rng_state", 0),
+                    RandomOp::SetState => ("rng_restore", 1),
+                };
+                row(name, Some(arity), C::Effect, false, D::None)
+            }
+            Prim::ScoreGrad { categorical } => {
+                let name = if *categorical {
+                    "score_categorical"
+                } else {
+                    "score_bernoulli"
+                };
+                row(name, Some(2), C::Elementwise, false, D::None)
+            }
             Prim::Print => row("print", None, C::Effect, false, D::None),
             Prim::Assert => row("assert", Some(2), C::Effect, false, D::None),
             Prim::AssertClose => row("assert_close", Some(3), C::Effect, false, D::None),

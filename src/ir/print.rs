@@ -50,7 +50,7 @@ use std::fmt::Write;
 use super::func::{
     Block, Const, DefaultValue, Func, FuncId, Inst, InstKind, Program, StructId, TypeAnn, Value,
 };
-use super::op::{IndexItem, Prim};
+use super::op::{IndexItem, Prim, RandomOp};
 use super::types::{DerivKind, FnTy, Ty};
 use crate::syntax::Symbol;
 
@@ -451,9 +451,12 @@ impl Printer<'_> {
 pub(crate) fn prim_text(prim: &Prim, ty: &dyn Fn(&Ty) -> String) -> String {
     let name = prim.info().name;
     match prim {
-        Prim::Cast(d) | Prim::Full(d) | Prim::Linspace(d) | Prim::Eye(d) | Prim::LoadCsv(d) => {
-            format!("{name}{{{}}}", d.name())
-        }
+        Prim::Cast(d)
+        | Prim::Full(d)
+        | Prim::Linspace(d)
+        | Prim::Eye(d)
+        | Prim::LoadCsv(d)
+        | Prim::Random(RandomOp::Uniform(d) | RandomOp::Normal(d)) => format!("{name}{{{}}}", d.name()),
         Prim::LoadNpy(t) | Prim::Load(t) => format!("{name}{{{}}}", ty(t)),
         Prim::Reduce { axis, keepdims, .. } => {
             let mut attrs = Vec::new();
@@ -482,6 +485,14 @@ pub(crate) fn prim_text(prim: &Prim, ty: &dyn Fn(&Ty) -> String) -> String {
             format!("{name}{{{}}}", list.join(","))
         }
         Prim::IndexGrad(items) => format!("{name}{}", index_items_text(items)),
+        Prim::Conv2d { stride, padding }
+        | Prim::Conv2dGradInput { stride, padding }
+        | Prim::Conv2dGradWeight { stride, padding } => {
+            format!("{name}{{stride={stride},padding={padding}}}")
+        }
+        Prim::MaxPool2d(k) | Prim::AvgPool2d(k) | Prim::MaxPool2dMask(k) | Prim::Pool2dSpread(k) => {
+            format!("{name}{{{k}}}")
+        }
         Prim::ExtremeMask { min, axis } => {
             let mut attrs = Vec::new();
             if *min {
@@ -516,6 +527,8 @@ pub(crate) fn prim_text(prim: &Prim, ty: &dyn Fn(&Ty) -> String) -> String {
         | Prim::TempPath
         | Prim::Batches
         | Prim::StopGradient
+        | Prim::Random(_)
+        | Prim::ScoreGrad { .. }
         | Prim::BroadcastLike
         | Prim::SumLike
         | Prim::ReshapeLike

@@ -3,7 +3,7 @@
 //! result type) is replaced by the earlier result. Constants are compared by
 //! their bits, so `0.0` and `-0.0` stay apart.
 
-use super::purity::removable;
+use super::purity::{is_effect, removable};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -83,7 +83,7 @@ fn block(
 /// failing one still fails at its first occurrence.
 fn merge_safe(inst: &Inst, f: &Func, pure: &HashSet<FuncId>) -> bool {
     match &inst.kind {
-        InstKind::Prim(p) => !p.has_effect(),
+        InstKind::Prim(p) => !is_effect(p),
         _ => removable(inst, f, pure),
     }
 }

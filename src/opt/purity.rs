@@ -1,5 +1,6 @@
-//! Which functions are pure: they have no effect (print, assert, files),
-//! directly or through calls. Calls of pure functions can be removed or merged.
+//! Which functions are pure: they have no effect (print, assert, files,
+//! random draws), directly or through calls. Calls of pure functions can be
+//! removed or merged.
 
 use crate::ir::types::{DType, Ty};
 use crate::ir::{BinaryOp, Block, Func, FuncId, Inst, InstKind, Prim, Program, ReduceOp};
@@ -21,10 +22,17 @@ pub fn pure_functions(p: &Program) -> HashSet<FuncId> {
     }
 }
 
+/// Whether a prim does more than compute its result: output, checks, files,
+/// and random draws (each advances the generator, so two are never the
+/// same): the prims of class `Effect` in the op table.
+pub fn is_effect(p: &Prim) -> bool {
+    p.has_effect()
+}
+
 fn has_effect(b: &Block, pure: &HashSet<FuncId>) -> bool {
     b.insts.iter().any(|inst| {
         let own = match &inst.kind {
-            InstKind::Prim(p) => p.has_effect(),
+            InstKind::Prim(p) => is_effect(p),
             InstKind::Call(f) => !pure.contains(f),
             _ => false,
         };
@@ -89,7 +97,8 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::Take(_)
             | Prim::TakeGrad(_)
             | Prim::Solve
-            | Prim::Cholesky => false,
+            | Prim::Cholesky
+            | Prim::Random(_) => false,
             Prim::Unary(_)
             | Prim::Binary(_)
             | Prim::Where
@@ -108,6 +117,14 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::Concat(_)
             | Prim::Det
             | Prim::TempPath
+            | Prim::ScoreGrad { .. }
+            | Prim::Conv2d { .. }
+            | Prim::Conv2dGradInput { .. }
+            | Prim::Conv2dGradWeight { .. }
+            | Prim::MaxPool2d(_)
+            | Prim::AvgPool2d(_)
+            | Prim::MaxPool2dMask(_)
+            | Prim::Pool2dSpread(_)
             | Prim::ExtremeMask { .. } => true,
         }
 }

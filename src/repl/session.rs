@@ -460,6 +460,7 @@ impl Session {
                         base_dir: None,
                         timeout: None,
                         interrupt: Some(flag),
+                        seed: None,
                     };
                     let r = run_stages(&c.untyped, &c.stages, &c.typed, c.f, &settings, &mut out);
                     let _ = out.flush();

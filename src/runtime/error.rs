@@ -58,6 +58,25 @@ pub enum KernelError {
     BatchSize { size: i64 },
     /// `batches` of tensors with different numbers of rows.
     BatchRows { x: usize, y: usize },
+    /// Sampling from probabilities that are negative, NaN, above 1 (Bernoulli)
+    /// or whose rows do not sum to 1 (categorical); `detail` says which.
+    BadProbabilities { detail: String },
+    /// `conv2d` of an input and kernel whose shapes do not fit together (rank
+    /// not 4, channel counts that differ, a kernel larger than the padded
+    /// input) or a zero stride.
+    Conv {
+        x: Vec<usize>,
+        w: Vec<usize>,
+        stride: usize,
+        padding: usize,
+    },
+    /// Pooling of a tensor that is not of rank 4 or smaller than its window,
+    /// or with a zero window.
+    Pool {
+        op: &'static str,
+        x: Vec<usize>,
+        k: usize,
+    },
     /// Internal: an operation received a dtype it does not accept.
     DType { op: &'static str, dtype: DType },
     /// Internal: two operands that should share a dtype do not.
@@ -183,11 +202,30 @@ impl KernelError {
                 )
             }
             KernelError::Singular { op } => format!("{op}: matrix is singular"),
+            KernelError::Conv {
+                x,
+                w,
+                stride,
+                padding,
+            } => conv_message(x, w, *stride, *padding),
+            KernelError::Pool { op, x, k } => {
+                if x.len() != 4 {
+                    format!("{op}: the input must have rank 4, found shape {}", shape_str(x))
+                } else if *k == 0 {
+                    format!("{op}: the window must be at least 1")
+                } else {
+                    format!(
+                        "{op}: the window {k}x{k} is larger than the input {}",
+                        shape_str(x)
+                    )
+                }
+            }
             KernelError::NotPositiveDefinite => "cholesky: matrix is not positive definite".to_string(),
             KernelError::BatchSize { size } => format!("the batch size must be at least 1 (got {size})"),
             KernelError::BatchRows { x, y } => {
                 format!("batches needs x and y with the same number of rows, found {x} and {y}")
             }
+            KernelError::BadProbabilities { detail } => format!("invalid probabilities: {detail}"),
         }
     }
 
@@ -237,10 +275,37 @@ impl KernelError {
             KernelError::NotPositiveDefinite => {
                 Some("cholesky needs a symmetric positive definite matrix".to_string())
             }
+            KernelError::BadProbabilities { .. } => Some(
+                "probabilities must lie in [0, 1] and, for `sample_categorical`, sum to 1 along the last \
+                 axis (within 1e-5); `softmax` or `exp(t) / sum(exp(t))` makes such a vector"
+                    .to_string(),
+            ),
+            KernelError::Conv { .. } => {
+                Some("conv2d takes x [batch, c_in, h, w] and w [c_out, c_in, kh, kw]".to_string())
+            }
+            KernelError::Pool { .. } => Some("pooling takes x [batch, channels, height, width]".to_string()),
             KernelError::DType { .. } | KernelError::DTypeMismatch { .. } | KernelError::Internal(_) => {
                 Some("this is a bug in diffl; please report it".to_string())
             }
         }
+    }
+}
+
+/// What is wrong with the shapes of a `conv2d`.
+fn conv_message(x: &[usize], w: &[usize], stride: usize, padding: usize) -> String {
+    let (xs, ws) = (shape_str(x), shape_str(w));
+    match (x, w) {
+        _ if stride == 0 => "conv2d: the stride must be at least 1".to_string(),
+        (&[_, c, ..], &[_, wc, ..]) if x.len() == 4 && w.len() == 4 && c != wc => {
+            format!(
+                "conv2d: the input has {c} channels but the kernel expects {wc} ({xs} with a kernel {ws})"
+            )
+        }
+        _ if x.len() == 4 && w.len() == 4 => {
+            format!("conv2d: the kernel {ws} does not fit in the input {xs} with padding {padding}")
+        }
+        _ if x.len() != 4 => format!("conv2d: the input must have rank 4, found shape {xs}"),
+        _ => format!("conv2d: the kernel must have rank 4, found shape {ws}"),
     }
 }
 

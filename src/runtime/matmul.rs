@@ -120,8 +120,65 @@ fn batched<T: Copy + Default>(
 /// `dst = lhs @ rhs` for row-major `lhs: [m, k]`, `rhs: [k, n]` through gemm.
 /// The caller guarantees the slice lengths (`m*n`, `m*k`, `k*n`).
 fn gemm_real<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
-    let Dims { m, k, n } = d;
-    if dst.len() != m * n || lhs.len() != m * k || rhs.len() != k * n {
+    let lhs = Strided {
+        data: lhs,
+        row: d.k,
+        col: 1,
+    };
+    let rhs = Strided {
+        data: rhs,
+        row: d.n,
+        col: 1,
+    };
+    gemm_strided(dst, lhs, rhs, d.m, d.n, d.k, false);
+}
+
+/// A matrix stored in a slice with a step between rows and between columns
+/// (a transposed view swaps the two).
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<'a, T> {
+    pub data: &'a [T],
+    pub row: usize,
+    pub col: usize,
+}
+
+impl<T> Strided<'_, T> {
+    /// Whether every element of a `rows x cols` matrix lies inside the slice.
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        if rows == 0 || cols == 0 {
+            return true;
+        }
+        let last = (rows - 1)
+            .checked_mul(self.row)
+            .zip((cols - 1).checked_mul(self.col))
+            .and_then(|(a, b)| a.checked_add(b));
+        last.is_some_and(|l| l < self.data.len()) && isize::try_from(self.row.max(self.col)).is_ok()
+    }
+}
+
+/// `dst = lhs @ rhs` (or `dst += lhs @ rhs` when `accumulate`) for a
+/// row-major `dst: [m, n]` and strided `lhs: [m, k]`, `rhs: [k, n]`, through
+/// gemm (multi-threaded for large products). Does nothing if a slice is too
+/// short for its shape; callers size them exactly.
+pub(crate) fn gemm_strided<T: Real>(
+    dst: &mut [T],
+    lhs: Strided<'_, T>,
+    rhs: Strided<'_, T>,
+    m: usize,
+    n: usize,
+    k: usize,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if dst.len() != m * n || !lhs.covers(m, k) || !rhs.covers(k, n) {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.fill(T::ZERO);
+        }
         return;
     }
     let work = m.saturating_mul(n).saturating_mul(k);
@@ -130,11 +187,12 @@ fn gemm_real<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
     } else {
         Parallelism::None
     };
-    // SAFETY: the three slices have exactly the lengths that row-major
-    // matrices of these sizes with these strides address (checked above), `dst`
-    // does not alias the operands (it is a unique borrow), and `T` is f32 or f64,
-    // which gemm supports. With `read_dst = false`, gemm writes
-    // `dst = beta * lhs @ rhs` (gemm 0.19: beta scales the product).
+    // SAFETY: `covers` checked that every element gemm addresses through these
+    // strides lies inside each operand slice (and that the strides fit in
+    // `isize`), `dst` is exactly `m*n` row-major elements, `dst` does not alias
+    // the operands (it is a unique borrow), and `T` is f32 or f64, which gemm
+    // supports. gemm 0.19 computes `dst = alpha * dst + beta * lhs @ rhs`,
+    // reading `dst` only when `read_dst` is set.
     unsafe {
         gemm::gemm(
             m,
@@ -143,14 +201,14 @@ fn gemm_real<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
             dst.as_mut_ptr(),
             1,
             n as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            T::ZERO,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col as isize,
+            lhs.row as isize,
+            rhs.data.as_ptr(),
+            rhs.col as isize,
+            rhs.row as isize,
+            T::ONE,
             T::ONE,
             false,
             false,

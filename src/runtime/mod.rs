@@ -15,6 +15,10 @@
 //!   [`max_close_violation`];
 //! - `shape_ops`: [`reshape`], [`concat`], [`take`], [`take_grad`];
 //! - `linalg`: [`solve`], [`det`], [`cholesky`];
+//! - `random`: the counter-based generator [`Rng`] and the score functions
+//!   of its discrete samples;
+//! - `conv`: [`conv2d`] and its transposes (im2col and gemm);
+//! - `pool`: [`max_pool2d`], [`avg_pool2d`] and their adjoint helpers;
 //! - `batches`: [`batches`] (minibatches of rows);
 //! - `files`: CSV, NumPy `.npy` and checkpoint files (the only I/O);
 //! - `format`: `Display` for tensors.
@@ -23,6 +27,7 @@ mod adjoint_ops;
 mod batches;
 mod broadcast;
 mod construct;
+mod conv;
 mod elementwise;
 mod error;
 pub mod files;
@@ -30,6 +35,8 @@ mod format;
 mod index;
 mod linalg;
 mod matmul;
+mod pool;
+mod random;
 mod reduce;
 mod shape_ops;
 mod tensor;
@@ -42,12 +49,15 @@ pub use adjoint_ops::{
 pub use batches::batches;
 pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
+pub use conv::{conv2d, conv2d_grad_input, conv2d_grad_weight};
 pub use elementwise::{binary, cast, clip, unary, where_};
 pub use error::{KResult, KernelError};
 pub use format::format_f64;
 pub use index::index;
 pub use linalg::{cholesky, det, solve};
 pub use matmul::matmul;
+pub use pool::{avg_pool2d, max_pool2d, max_pool2d_mask, pool2d_spread};
+pub use random::{Rng, score_bernoulli, score_categorical};
 pub use reduce::reduce;
 pub use shape_ops::{concat, reshape, resolve_shape, take, take_grad};
 pub use tensor::{Data, Tensor, checked_numel};

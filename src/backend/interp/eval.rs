@@ -3,9 +3,10 @@
 use super::value::Val;
 use super::{data, prims};
 use crate::diag::Diagnostic;
+use crate::ir::RandomOp;
 use crate::ir::types::{DType, Ty};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
-use crate::runtime::Tensor;
+use crate::runtime::{KernelError, Rng, Tensor};
 use crate::syntax::Span;
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub struct Interp<'p> {
     interrupt: Option<Arc<AtomicBool>>,
     /// The folder relative file paths start from (the running file's).
     base_dir: Option<PathBuf>,
+    rng: Rng,
 }
 
 type Frame = Vec<Val>;
@@ -44,6 +46,7 @@ impl<'p> Interp<'p> {
             ticks: 0,
             interrupt: None,
             base_dir: None,
+            rng: Rng::default(),
         }
     }
 
@@ -51,6 +54,23 @@ impl<'p> Interp<'p> {
     pub fn with_base_dir(mut self, dir: Option<PathBuf>) -> Interp<'p> {
         self.base_dir = dir;
         self
+    }
+
+    /// Starts the random generator from `seed` (0 when not given), as `seed(n)` would.
+    pub fn with_seed(mut self, seed: Option<u64>) -> Interp<'p> {
+        self.rng = Rng::new(seed.unwrap_or(0));
+        self
+    }
+
+    /// Continues from a generator's state (the next stage of a run).
+    pub fn with_rng(mut self, rng: Rng) -> Interp<'p> {
+        self.rng = rng;
+        self
+    }
+
+    /// The generator's state, to carry into the next stage of a run.
+    pub fn rng(&self) -> Rng {
+        self.rng
     }
 
     /// Stops the run with an error after `seconds`.
@@ -264,16 +284,26 @@ impl<'p> Interp<'p> {
                     .and_then(Val::as_tensor)
                     .and_then(Tensor::as_scalar_bool)
                     .unwrap_or(false);
-                if shuffle {
-                    // NOTE(lead): wire to the interpreter's generator once it is
-                    // merged: `self.rng.permutation(n)` as the row order.
-                    return Err(Diagnostic::error(
-                        span,
-                        "`batches(…, shuffle: true)` needs the random generator, which is not in this build",
-                    ));
+                if !shuffle {
+                    return data::batches(args, None, span);
                 }
-                data::batches(args, None, span)
+                // The rows in the order of one permutation from the generator.
+                let rows = args
+                    .first()
+                    .and_then(Val::as_tensor)
+                    .and_then(|x| x.shape().first().copied())
+                    .unwrap_or(0);
+                let order: Vec<usize> = self
+                    .rng
+                    .permutation(rows as i64)
+                    .map_err(|e| Diagnostic::internal(span, e.message()))?
+                    .to_i64_vec()
+                    .into_iter()
+                    .map(|i| i as usize)
+                    .collect();
+                data::batches(args, Some(&order), span)
             }
+            Prim::Random(op) => self.random(*op, args).map_err(|f| f.into_diagnostic(span)),
             _ => prims::exec(p, args, self.program).map_err(|f| f.into_diagnostic(span)),
         }
     }
@@ -287,6 +317,42 @@ impl Interp<'_> {
             base: self.base_dir.as_deref(),
             span,
         }
+    }
+
+    /// Random draws and the generator's state: the one piece of state prims share.
+    fn random(&mut self, op: RandomOp, args: &[Val]) -> Result<Val, prims::Failure> {
+        let operand = |i: usize| {
+            args.get(i)
+                .and_then(Val::as_tensor)
+                .ok_or_else(|| KernelError::Internal("a random draw without its operand".into()))
+        };
+        let int = |i: usize| {
+            operand(i)?
+                .as_scalar_i64()
+                .ok_or_else(|| KernelError::Internal("expected an int operand".into()))
+        };
+        let shape = |i: usize| prims::shape_of(args.get(i).unwrap_or(&Val::Undef));
+        let t = match op {
+            RandomOp::Seed => {
+                self.rng.reseed(int(0)?);
+                return Ok(Val::unit());
+            }
+            RandomOp::SetState => {
+                self.rng.restore(operand(0)?)?;
+                return Ok(Val::unit());
+            }
+            RandomOp::GetState => self.rng.state(),
+            RandomOp::Uniform(d) => self.rng.uniform(shape(0)?, d)?,
+            RandomOp::Normal(d) => self.rng.normal(shape(0)?, d)?,
+            RandomOp::NormalLike => {
+                let like = operand(0)?;
+                self.rng.normal(like.shape().to_vec(), like.dtype())?
+            }
+            RandomOp::Permutation => self.rng.permutation(int(0)?)?,
+            RandomOp::Bernoulli => self.rng.bernoulli(operand(0)?)?,
+            RandomOp::Categorical => self.rng.categorical(operand(0)?)?,
+        };
+        Ok(Val::Tensor(t))
     }
 }
 

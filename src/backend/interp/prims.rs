@@ -142,6 +142,15 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
             t(runtime::stack(&xs, *dtype, *literal)?)
         }
         Prim::StopGradient => Ok(args.first().cloned().unwrap_or(Val::Undef)),
+        Prim::Random(_) => Err(Failure::internal("random draws are executed by the interpreter")),
+        Prim::ScoreGrad { categorical } => {
+            let (p, z) = (tensor(args, 0)?, tensor(args, 1)?);
+            t(if *categorical {
+                runtime::score_categorical(p, z)?
+            } else {
+                runtime::score_bernoulli(p, z)?
+            })
+        }
         Prim::BroadcastLike => t(runtime::broadcast_like(
             tensor(args, 0)?,
             tensor(args, 1)?.shape(),
@@ -176,6 +185,34 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
                 &operands,
             )?)
         }
+        Prim::Conv2d { stride, padding } => t(runtime::conv2d(
+            tensor(args, 0)?,
+            tensor(args, 1)?,
+            *stride,
+            *padding,
+        )?),
+        Prim::Conv2dGradInput { stride, padding } => t(runtime::conv2d_grad_input(
+            tensor(args, 0)?,
+            tensor(args, 1)?,
+            tensor(args, 2)?.shape(),
+            *stride,
+            *padding,
+        )?),
+        Prim::Conv2dGradWeight { stride, padding } => t(runtime::conv2d_grad_weight(
+            tensor(args, 0)?,
+            tensor(args, 1)?,
+            tensor(args, 2)?.shape(),
+            *stride,
+            *padding,
+        )?),
+        Prim::MaxPool2d(k) => t(runtime::max_pool2d(tensor(args, 0)?, *k)?),
+        Prim::AvgPool2d(k) => t(runtime::avg_pool2d(tensor(args, 0)?, *k)?),
+        Prim::MaxPool2dMask(k) => t(runtime::max_pool2d_mask(tensor(args, 0)?, *k)?),
+        Prim::Pool2dSpread(k) => t(runtime::pool2d_spread(
+            tensor(args, 0)?,
+            tensor(args, 1)?.shape(),
+            *k,
+        )?),
         Prim::ExtremeMask { min, axis } => t(runtime::extreme_mask(tensor(args, 0)?, *min, *axis)?),
         Prim::Print
         | Prim::LoadCsv(_)
@@ -231,7 +268,7 @@ impl Failure {
 }
 
 /// A shape operand: an int vector or a tuple of ints, no negative sizes.
-fn shape_of(v: &Val) -> Result<Vec<usize>, Failure> {
+pub(super) fn shape_of(v: &Val) -> Result<Vec<usize>, Failure> {
     let dims: Vec<i64> = match v {
         Val::Tensor(x) => x.to_i64_vec(),
         Val::Tuple(xs) => xs

@@ -13,7 +13,7 @@ use crate::ir::stage::Stage;
 use crate::ir::types::{DType, Ty};
 use crate::ir::{FuncId, Program};
 use crate::pipeline::{self, Options};
-use crate::runtime::Tensor;
+use crate::runtime::{Rng, Tensor};
 use crate::syntax::Span;
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,14 +30,25 @@ pub struct RunSettings {
     /// Seconds for the whole run, all stages together.
     pub timeout: Option<f64>,
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// The random generator's seed (`--seed`; 0 when absent).
+    pub seed: Option<u64>,
 }
 
 impl RunSettings {
-    fn interp<'p>(&self, program: &'p Program, out: &'p mut dyn Write, started: Instant) -> Interp<'p> {
+    /// An interpreter for one stage: the time left of the run's timeout, and
+    /// the generator where the previous stage left it.
+    fn interp<'p>(
+        &self,
+        program: &'p Program,
+        out: &'p mut dyn Write,
+        started: Instant,
+        rng: Rng,
+    ) -> Interp<'p> {
         let left = self.timeout.map(|t| t - started.elapsed().as_secs_f64());
         let mut i = Interp::new(program, out)
             .with_timeout(left)
-            .with_base_dir(self.base_dir.clone());
+            .with_base_dir(self.base_dir.clone())
+            .with_rng(rng);
         if let Some(flag) = &self.interrupt {
             i = i.with_interrupt(flag.clone());
         }
@@ -56,9 +67,9 @@ pub fn run_stages(
     out: &mut dyn Write,
 ) -> Result<Val, Diagnostic> {
     let started = Instant::now();
-    let mut result = settings
-        .interp(program, out, started)
-        .call(first, Vec::new(), Span::default())?;
+    let mut interp = settings.interp(program, out, started, Rng::new(settings.seed.unwrap_or(0)));
+    let mut result = interp.call(first, Vec::new(), Span::default())?;
+    let mut rng = interp.rng();
     let mut result_ty = program.func(first).map(|f| f.result_ty()).unwrap_or(Ty::Never);
     for stage in stages.iter().skip(1) {
         let (vals, tys) = match (result, result_ty) {
@@ -91,9 +102,9 @@ pub fn run_stages(
             .map(|(v, ty)| ArgInfo { ty, known: known(v) })
             .collect();
         let (prog, f) = pipeline::specialize_stage(untyped, stage.func, args, loads, settings.opts)?;
-        result = settings
-            .interp(&prog, out, started)
-            .call(f, vals, Span::default())?;
+        let mut interp = settings.interp(&prog, out, started, rng);
+        result = interp.call(f, vals, Span::default())?;
+        rng = interp.rng();
         result_ty = prog.func(f).map(|f| f.result_ty()).unwrap_or(Ty::Never);
     }
     Ok(result)

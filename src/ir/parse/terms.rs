@@ -5,7 +5,7 @@ use super::lexer::Tok;
 use super::{PResult, Parser};
 use crate::ir::builtin::Builtin;
 use crate::ir::func::{Const, TypeAnn};
-use crate::ir::op::{BinaryOp, IndexItem, Prim, ReduceOp, UnaryOp};
+use crate::ir::op::{BinaryOp, IndexItem, Prim, RandomOp, ReduceOp, UnaryOp};
 use crate::ir::types::{DType, DerivKind, FnTy, Shape, TensorTy, Ty};
 
 impl Parser {
@@ -242,7 +242,7 @@ impl Parser {
             return Ok(Prim::Reduce { op, axis, keepdims });
         }
         match name.as_str() {
-            "cast" | "full" | "linspace" | "eye" | "load_csv" => {
+            "cast" | "full" | "linspace" | "eye" | "rand" | "randn" | "load_csv" => {
                 self.expect_punct('{')?;
                 let d = self.dtype()?;
                 self.expect_punct('}')?;
@@ -250,6 +250,8 @@ impl Parser {
                     "cast" => Prim::Cast(d),
                     "full" => Prim::Full(d),
                     "linspace" => Prim::Linspace(d),
+                    "rand" => Prim::Random(RandomOp::Uniform(d)),
+                    "randn" => Prim::Random(RandomOp::Normal(d)),
                     "load_csv" => Prim::LoadCsv(d),
                     _ => Prim::Eye(d),
                 })
@@ -314,6 +316,33 @@ impl Parser {
                     }
                 }
                 Ok(Prim::Reshape(to))
+            }
+            "conv2d" | "conv2d_grad_input" | "conv2d_grad_weight" => {
+                self.expect_punct('{')?;
+                self.expect_word("stride")?;
+                self.expect_punct('=')?;
+                let stride = self.uint()? as usize;
+                self.expect_punct(',')?;
+                self.expect_word("padding")?;
+                self.expect_punct('=')?;
+                let padding = self.uint()? as usize;
+                self.expect_punct('}')?;
+                Ok(match name.as_str() {
+                    "conv2d" => Prim::Conv2d { stride, padding },
+                    "conv2d_grad_input" => Prim::Conv2dGradInput { stride, padding },
+                    _ => Prim::Conv2dGradWeight { stride, padding },
+                })
+            }
+            "max_pool2d" | "avg_pool2d" | "max_pool2d_mask" | "pool2d_spread" => {
+                self.expect_punct('{')?;
+                let k = self.uint()? as usize;
+                self.expect_punct('}')?;
+                Ok(match name.as_str() {
+                    "max_pool2d" => Prim::MaxPool2d(k),
+                    "avg_pool2d" => Prim::AvgPool2d(k),
+                    "max_pool2d_mask" => Prim::MaxPool2dMask(k),
+                    _ => Prim::Pool2dSpread(k),
+                })
             }
             "extreme_mask" => {
                 self.expect_punct('{')?;
@@ -414,6 +443,15 @@ const SIMPLE_PRIMS: &[Prim] = &[
     Prim::TempPath,
     Prim::Batches,
     Prim::StopGradient,
+    Prim::Random(RandomOp::Seed),
+    Prim::Random(RandomOp::NormalLike),
+    Prim::Random(RandomOp::Permutation),
+    Prim::Random(RandomOp::Bernoulli),
+    Prim::Random(RandomOp::Categorical),
+    Prim::Random(RandomOp::GetState),
+    Prim::Random(RandomOp::SetState),
+    Prim::ScoreGrad { categorical: false },
+    Prim::ScoreGrad { categorical: true },
     Prim::BroadcastLike,
     Prim::SumLike,
     Prim::ReshapeLike,

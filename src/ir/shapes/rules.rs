@@ -6,8 +6,10 @@ mod data;
 pub(crate) use data::storable;
 
 use super::{Known, Operand, ShapeError, broadcast, kind_name, promote};
-use crate::ir::op::{BinaryOp, IndexItem, Prim, ReduceOp, UnaryOp};
+use crate::ir::op::{BinaryOp, IndexItem, Prim, RandomOp, ReduceOp, UnaryOp};
 use crate::ir::types::{DType, Shape, TensorTy, Ty};
+
+mod nn;
 
 pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType) -> Result<Ty, ShapeError> {
     let info = prim.info();
@@ -180,7 +182,16 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
             }
             Ok(Ty::Tensor(TensorTy::new(DType::Bool, x.shape.clone())))
         }
+        Prim::Conv2d { stride, padding } => nn::conv2d(ops, *stride, *padding),
+        Prim::Conv2dGradInput { .. } => nn::conv2d_grad(ops, "conv2d_grad_input"),
+        Prim::Conv2dGradWeight { .. } => nn::conv2d_grad(ops, "conv2d_grad_weight"),
+        Prim::MaxPool2d(k) => nn::pool2d(ops, *k, "max_pool2d"),
+        Prim::AvgPool2d(k) => nn::pool2d(ops, *k, "avg_pool2d"),
+        Prim::MaxPool2dMask(k) => nn::pool2d_mask(ops, *k),
+        Prim::Pool2dSpread(k) => nn::pool2d_spread(ops, *k),
         Prim::StopGradient => Ok(Ty::Tensor(tensor(ops, 0)?.clone())),
+        Prim::Random(op) => random(*op, ops),
+        Prim::ScoreGrad { .. } => Ok(Ty::Tensor(tensor(ops, 0)?.clone())),
         Prim::Print => Ok(Ty::unit()),
         Prim::Assert => {
             let c = tensor(ops, 0)?;
@@ -534,18 +545,23 @@ fn slice_len(len: Option<usize>, lo: Option<Option<i64>>, hi: Option<Option<i64>
 }
 
 fn full(dtype: DType, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
-    let s = operand(ops, 0)?;
+    scalar(ops, 1, "the fill value")?;
+    Ok(Ty::Tensor(TensorTy::new(dtype, shape_operand(ops, 0)?)))
+}
+
+/// The shape given by operand `i`: an int, a vector or a tuple of ints.
+fn shape_operand(ops: &[Operand<'_>], i: usize) -> Result<Shape, ShapeError> {
+    let s = operand(ops, i)?;
     let rank = match s.ty {
         Ty::Tensor(t) if t.dtype == DType::I64 && t.shape.rank() == 1 => t.shape.0.first().copied().flatten(),
         Ty::Tensor(t) if t.dtype == DType::I64 && t.shape.is_scalar() => Some(1),
         Ty::Tuple(items) if items.iter().all(|t| *t == Ty::int()) => Some(items.len()),
-        _ => return Err(ShapeError::at(0, "a shape must be a vector or a tuple of ints")),
+        _ => return Err(ShapeError::at(i, "a shape must be a vector or a tuple of ints")),
     };
-    scalar(ops, 1, "the fill value")?;
-    let shape = match s.known {
+    Ok(match s.known {
         Some(Known::Ints(dims)) => {
             if let Some(d) = dims.iter().find(|d| **d < 0) {
-                return Err(ShapeError::at(0, format!("negative dimension {d} in a shape")));
+                return Err(ShapeError::at(i, format!("negative dimension {d} in a shape")));
             }
             Shape::known(&dims.iter().map(|d| *d as usize).collect::<Vec<_>>())
         }
@@ -554,13 +570,87 @@ fn full(dtype: DType, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
             Some(r) => Shape(vec![None; r]),
             None => {
                 return Err(ShapeError::at(
-                    0,
+                    i,
                     "the rank of this shape is not known statically",
                 ));
             }
         },
+    })
+}
+
+fn random(op: RandomOp, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
+    let float_tensor = |i: usize, what: &str| -> Result<&TensorTy, ShapeError> {
+        let t = tensor(ops, i)?;
+        if t.dtype.is_float() {
+            Ok(t)
+        } else {
+            Err(ShapeError::at(
+                i,
+                format!("{what} must be floats, found {}", describe(t)),
+            ))
+        }
     };
-    Ok(Ty::Tensor(TensorTy::new(dtype, shape)))
+    match op {
+        RandomOp::Seed => {
+            int_scalar(ops, 0, "the seed")?;
+            Ok(Ty::unit())
+        }
+        RandomOp::Uniform(d) | RandomOp::Normal(d) => {
+            Ok(Ty::Tensor(TensorTy::new(d, shape_operand(ops, 0)?)))
+        }
+        RandomOp::NormalLike => {
+            let t = float_tensor(0, "the mean and scale")?;
+            Ok(Ty::Tensor(TensorTy::new(t.dtype, t.shape.clone())))
+        }
+        RandomOp::Permutation => {
+            let n = int_scalar(ops, 0, "the length")?;
+            let len = match n {
+                Some(k) if k < 0 => {
+                    return Err(ShapeError::at(
+                        0,
+                        format!("`permutation` of a negative length {k}"),
+                    ));
+                }
+                Some(k) => Some(k as usize),
+                None => None,
+            };
+            Ok(Ty::Tensor(TensorTy::new(DType::I64, Shape(vec![len]))))
+        }
+        RandomOp::Bernoulli => {
+            let p = float_tensor(0, "probabilities")?;
+            scalar(ops, 1, "the baseline")?;
+            Ok(Ty::Tensor(TensorTy::new(DType::I64, p.shape.clone())))
+        }
+        RandomOp::Categorical => {
+            let p = float_tensor(0, "probabilities")?;
+            scalar(ops, 1, "the baseline")?;
+            match p.shape.0.split_last() {
+                Some((_, rows)) => Ok(Ty::Tensor(TensorTy::new(DType::I64, Shape(rows.to_vec())))),
+                None => Err(ShapeError::at(
+                    0,
+                    "`sample_categorical` needs a vector of probabilities, found a scalar",
+                )),
+            }
+        }
+        RandomOp::GetState => Ok(Ty::Tensor(TensorTy::new(DType::I64, Shape::known(&[2])))),
+        RandomOp::SetState => Ok(Ty::unit()),
+    }
+}
+
+/// A rank-0 int operand, with its value when known.
+fn int_scalar(ops: &[Operand<'_>], i: usize, what: &str) -> Result<Option<i64>, ShapeError> {
+    let o = operand(ops, i)?;
+    match o.ty {
+        Ty::Tensor(t) if t.dtype == DType::I64 && t.shape.is_scalar() => Ok(match o.known {
+            Some(Known::Int(k)) => Some(*k),
+            _ => None,
+        }),
+        Ty::Tensor(t) => Err(ShapeError::at(
+            i,
+            format!("{what} must be an int, found {}", describe(t)),
+        )),
+        _ => Err(ShapeError::at(i, format!("{what} must be an int"))),
+    }
 }
 
 fn stack(dtype: DType, literal: bool, ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {

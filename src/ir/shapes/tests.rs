@@ -306,3 +306,63 @@ fn effects() {
     );
     assert!(err(run(Prim::AssertClose, &[k(F32, &[2]), k(F32, &[3]), weak(F32)])).contains("shapes differ"));
 }
+
+#[test]
+fn conv_and_pool_shapes() {
+    let conv = |s, p| Prim::Conv2d {
+        stride: s,
+        padding: p,
+    };
+    let x = k(F32, &[2, 3, 8, 8]);
+    assert_eq!(
+        run(conv(1, 0), &[x.clone(), k(F32, &[4, 3, 3, 3])]).unwrap(),
+        k(F32, &[2, 4, 6, 6])
+    );
+    assert_eq!(
+        run(conv(2, 1), &[x.clone(), k(F32, &[4, 3, 3, 2])]).unwrap(),
+        k(F32, &[2, 4, 4, 5])
+    );
+    // Unknown lengths stay unknown; the kernel checks them at run time.
+    let xu = t(F64, &[None, Some(1), None, Some(7)]);
+    assert_eq!(
+        run(conv(3, 0), &[xu.clone(), k(F64, &[5, 1, 2, 2])]).unwrap(),
+        t(F64, &[None, Some(5), None, Some(2)])
+    );
+    assert!(
+        err(run(conv(1, 0), &[x.clone(), k(F32, &[4, 2, 3, 3])]))
+            .contains("3 channels but the kernel expects 2")
+    );
+    assert!(err(run(conv(1, 0), &[x.clone(), k(F32, &[4, 3, 9, 1])])).contains("does not fit"));
+    assert!(run(conv(1, 1), &[x.clone(), k(F32, &[4, 3, 9, 1])]).is_ok());
+    assert!(err(run(conv(1, 0), &[k(F32, &[3, 8, 8]), k(F32, &[4, 3, 3, 3])])).contains("rank 4"));
+    assert!(err(run(conv(1, 0), &[k(INT, &[2, 3, 8, 8]), k(F32, &[4, 3, 3, 3])])).contains("float"));
+    assert!(err(run(conv(0, 0), &[x.clone(), k(F32, &[4, 3, 3, 3])])).contains("stride"));
+    let gi = Prim::Conv2dGradInput {
+        stride: 1,
+        padding: 0,
+    };
+    assert_eq!(
+        run(gi, &[k(F32, &[2, 4, 6, 6]), k(F32, &[4, 3, 3, 3]), x.clone()]).unwrap(),
+        x
+    );
+
+    assert_eq!(
+        run(Prim::MaxPool2d(2), &[k(F32, &[2, 3, 7, 8])]).unwrap(),
+        k(F32, &[2, 3, 3, 4])
+    );
+    assert_eq!(
+        run(Prim::AvgPool2d(3), std::slice::from_ref(&xu)).unwrap(),
+        t(F64, &[None, Some(1), None, Some(2)])
+    );
+    assert!(err(run(Prim::AvgPool2d(9), std::slice::from_ref(&x))).contains("larger than the input"));
+    assert!(err(run(Prim::MaxPool2d(0), std::slice::from_ref(&x))).contains("at least 1"));
+    assert!(err(run(Prim::MaxPool2d(2), &[k(BOOL, &[1, 1, 2, 2])])).contains("float"));
+    assert_eq!(
+        run(Prim::MaxPool2dMask(2), std::slice::from_ref(&x)).unwrap(),
+        k(BOOL, &[2, 3, 8, 8])
+    );
+    assert_eq!(
+        run(Prim::Pool2dSpread(2), &[k(F32, &[2, 3, 4, 4]), x.clone()]).unwrap(),
+        x
+    );
+}

@@ -209,21 +209,19 @@ impl Specializer<'_> {
             | Builtin::Load
             | Builtin::Batches
             | Builtin::TempPath => self.data_builtin(b, bi, args, span),
-            Builtin::Conv2d
-            | Builtin::MaxPool2d
-            | Builtin::AvgPool2d
-            | Builtin::Seed
+            Builtin::Conv2d | Builtin::MaxPool2d | Builtin::AvgPool2d => self.nn_builtin(b, bi, &args, span),
+            Builtin::Seed
             | Builtin::Rand
             | Builtin::Randn
             | Builtin::Permutation
             | Builtin::SampleNormal
             | Builtin::SampleBernoulli
-            | Builtin::SampleCategorical
-            | Builtin::Progress
-            | Builtin::Plot => Err(
-                Diagnostic::error(span, format!("`{}` is not supported yet", bi.name()))
-                    .with_label("not supported yet in this version of diffl"),
-            ),
+            | Builtin::SampleCategorical => self.spec_random(b, bi, &args, span),
+            Builtin::Progress | Builtin::Plot => Err(Diagnostic::error(
+                span,
+                format!("`{}` is not supported yet", bi.name()),
+            )
+            .with_label("not supported yet in this version of diffl")),
         }
     }
 
@@ -724,20 +722,38 @@ impl Specializer<'_> {
             }
         };
         let axis_v = args.get(1).copied().unwrap_or(Value(0));
+        // `max(a, b)` meaning the larger of two values is a common slip.
+        let pairwise = match op {
+            ReduceOp::Max => Some(("max", "larger", "maximum")),
+            ReduceOp::Min => Some(("min", "smaller", "minimum")),
+            _ => None,
+        };
+        let with_pairwise_hint = |d: Diagnostic| match pairwise {
+            Some((name, which, elementwise)) => d.with_help(format!(
+                "`{name}` reduces one tensor (its second argument is `axis`); \
+                 for the {which} of two values use `{elementwise}(a, b)`"
+            )),
+            None => d,
+        };
         let axis = match (b.ty(axis_v), b.known.get(&axis_v)) {
             (t, _) if t.is_unit() => None,
             (_, Some(Known::Int(a))) => {
                 let r = rank as i64;
                 let norm = if *a < 0 { a + r } else { *a };
                 if norm < 0 || norm >= r.max(1) || rank == 0 {
-                    return Err(Diagnostic::error(
+                    return Err(with_pairwise_hint(Diagnostic::error(
                         span,
                         format!("axis {a} is out of range for a tensor of rank {rank}"),
-                    ));
+                    )));
                 }
                 Some(norm as usize)
             }
-            _ => return Err(Diagnostic::error(span, "`axis:` must be a constant int")),
+            _ => {
+                return Err(with_pairwise_hint(Diagnostic::error(
+                    span,
+                    "`axis:` must be a constant int",
+                )));
+            }
         };
         let keepdims = match b.known.get(&args.get(2).copied().unwrap_or(Value(0))) {
             Some(Known::Bool(k)) => *k,
@@ -759,7 +775,12 @@ impl Specializer<'_> {
     }
 
     /// A shape argument: an int vector or a tuple of ints.
-    fn shape_operand(&mut self, b: &mut FnBuild<'_>, v: Value, span: Span) -> Result<Value, Diagnostic> {
+    pub(super) fn shape_operand(
+        &mut self,
+        b: &mut FnBuild<'_>,
+        v: Value,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
         match b.ty(v) {
             Ty::Tensor(t) if t.dtype == DType::I64 && t.shape.rank() <= 1 => {
                 if t.shape.is_scalar() {

@@ -221,7 +221,16 @@ impl Specializer<'_> {
             | Prim::Save
             | Prim::TempPath
             | Prim::Batches
-            | Prim::ExtremeMask { .. } => self.emit_prim(b, p.clone(), args, span),
+            | Prim::ExtremeMask { .. }
+            | Prim::Random(_)
+            | Prim::ScoreGrad { .. }
+            | Prim::Conv2d { .. }
+            | Prim::Conv2dGradInput { .. }
+            | Prim::Conv2dGradWeight { .. }
+            | Prim::MaxPool2d(_)
+            | Prim::AvgPool2d(_)
+            | Prim::MaxPool2dMask(_)
+            | Prim::Pool2dSpread(_) => self.emit_prim(b, p.clone(), args, span),
         }
     }
 

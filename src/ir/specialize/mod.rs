@@ -19,6 +19,8 @@ mod data;
 mod insts;
 mod join;
 mod lift;
+mod nn;
+mod random;
 
 use crate::diag::Diagnostic;
 use crate::ir::shapes::Known;
@@ -155,7 +157,7 @@ impl<'a> Specializer<'a> {
             }
             let keep = |id: &FuncId| (id.0 as usize) < mark;
             self.cache.retain(|_, (id, _)| keep(id));
-            self.vjp_cache.retain(|(f, _), d| keep(f) && keep(d));
+            self.vjp_cache.retain(|k, d| keep(&k.func) && keep(d));
             self.out.adjoints.retain(|(f, a)| keep(f) && keep(a));
             self.in_progress.clear();
         }

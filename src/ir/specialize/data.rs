@@ -40,6 +40,15 @@ impl Specializer<'_> {
             Builtin::Batches => self.emit_prim(b, Prim::Batches, args, span),
             Builtin::Load | Builtin::LoadNpy => {
                 let npy = bi == Builtin::LoadNpy;
+                if !matches!(b.ty(arg(0)), Ty::Str | Ty::Never) {
+                    return Err(Diagnostic::error(
+                        span,
+                        format!(
+                            "a path must be a string, found {}",
+                            b.ty(arg(0)).describe(&self.out)
+                        ),
+                    ));
+                }
                 let ty = self.loaded_type(b, npy, arg(1), span)?;
                 let prim = if npy { Prim::LoadNpy(ty) } else { Prim::Load(ty) };
                 self.emit_prim(b, prim, vec![arg(0)], span)

@@ -3,16 +3,22 @@
 //! re-checks the IR after every pass that produces it.
 //!
 //! ```text
-//! source ─ load (parse each file) ─ lower ─ [verify] ─ specialize (+ AD on demand)
-//!        ─ optimize (CSE, DCE) ─ [verify] ─ interpret
+//! source ─ load (parse each file) ─ lower ─ [verify] ─ split entries into stages
+//!        ─ specialize (+ AD on demand) ─ optimize (CSE, DCE) ─ [verify] ─ interpret
 //! ```
+//!
+//! An entry point with a top-level `load(path)` runs in stages (`ir::stage`):
+//! each stage after the first is specialized ([`specialize_stage`]) once the
+//! one before it has run, with the type read from the file it loads.
 
 use crate::diag::Diagnostic;
 use crate::front::{load, lower};
-use crate::ir::specialize::{SpecOptions, Specializer};
+use crate::ir::specialize::{ArgInfo, SpecOptions, Specializer};
+use crate::ir::stage::{Stage as EntryStage, split_entry};
 use crate::ir::verify::{self, Stage};
-use crate::ir::{DType, FuncId, Program};
-use crate::syntax::{FileId, SourceMap};
+use crate::ir::{DType, FuncId, Program, Ty};
+use crate::syntax::{FileId, SourceMap, Span};
+use std::collections::HashMap;
 
 /// Choices that change how a program compiles.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +72,74 @@ pub fn specialize(untyped: &Program, entries: &[FuncId], opts: Options) -> Speci
         None => results,
     };
     Specialized { program, entries }
+}
+
+/// The stages of each entry point (see `ir::stage`), by the entry's first stage.
+#[derive(Clone, Debug, Default)]
+pub struct Stages(HashMap<FuncId, Vec<EntryStage>>);
+
+impl Stages {
+    /// The stages of the entry whose first stage is `first`.
+    pub fn of(&self, first: FuncId) -> Vec<EntryStage> {
+        self.0.get(&first).cloned().unwrap_or_else(|| {
+            vec![EntryStage {
+                func: first,
+                load: None,
+            }]
+        })
+    }
+}
+
+/// Cuts the main body and every test into stages at their top-level loads,
+/// and makes each entry point its first stage: checking and printing see
+/// the code up to the first such load, and running goes on with [`Stages`].
+pub fn split_stages(p: &mut Program) -> Stages {
+    let mut out = HashMap::new();
+    if let Some(m) = p.main {
+        let stages = split_entry(p, m);
+        if let Some(first) = stages.first() {
+            p.main = Some(first.func);
+            out.insert(first.func, stages);
+        }
+    }
+    for i in 0..p.tests.len() {
+        let Some(f) = p.tests.get(i).map(|t| t.func) else {
+            continue;
+        };
+        let stages = split_entry(p, f);
+        if let (Some(first), Some(t)) = (stages.first(), p.tests.get_mut(i)) {
+            t.func = first.func;
+            out.insert(first.func, stages);
+        }
+    }
+    Stages(out)
+}
+
+/// Specializes a later stage of an entry point, given its arguments and the
+/// type of the file its first instruction loads.
+pub fn specialize_stage(
+    untyped: &Program,
+    stage: FuncId,
+    args: Vec<ArgInfo>,
+    loads: Option<(Span, Ty)>,
+    opts: Options,
+) -> Result<(Program, FuncId), Diagnostic> {
+    let mut s = Specializer::new(
+        untyped,
+        SpecOptions {
+            default_float: opts.default_float,
+        },
+    );
+    if let Some((span, ty)) = loads {
+        s.set_file_type(span, ty);
+    }
+    let f = s.entry_with(stage, args)?;
+    let mut program = s.finish();
+    crate::opt::optimize(&mut program);
+    if let Some(d) = check(&program, Stage::Specialized).into_iter().next() {
+        return Err(d);
+    }
+    Ok((program, f))
 }
 
 /// Runs the verifier in debug and test builds; its findings are internal errors.

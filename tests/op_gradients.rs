@@ -14,7 +14,7 @@
 )]
 
 use diffl::ir::op::Domain;
-use diffl::ir::{BinaryOp, DType, IndexItem, Prim, RandomOp, ReduceOp, UnaryOp};
+use diffl::ir::{BinaryOp, DType, IndexItem, Prim, RandomOp, ReduceOp, Ty, UnaryOp};
 use std::fmt::Write as _;
 use std::process::Command;
 
@@ -118,7 +118,15 @@ fn surface(p: &Prim) -> Option<&'static str> {
         | Prim::ExpandDims(_)
         | Prim::IndexGrad(_)
         | Prim::TakeGrad(_)
-        | Prim::ExtremeMask { .. } => return None,
+        | Prim::ExtremeMask { .. }
+        | Prim::LoadCsv(_)
+        | Prim::SaveCsv
+        | Prim::LoadNpy(_)
+        | Prim::SaveNpy
+        | Prim::Load(_)
+        | Prim::Save
+        | Prim::TempPath
+        | Prim::Batches => return None,
         // Only in derivative code: second derivatives in tests/programs/conv.dl reach them.
         Prim::Conv2dGradInput { .. }
         | Prim::Conv2dGradWeight { .. }
@@ -247,6 +255,14 @@ fn every_prim() -> Vec<Prim> {
         Prim::Print,
         Prim::Assert,
         Prim::AssertClose,
+        Prim::LoadCsv(DType::F32),
+        Prim::SaveCsv,
+        Prim::LoadNpy(Ty::scalar(DType::F32)),
+        Prim::SaveNpy,
+        Prim::Load(Ty::scalar(DType::F32)),
+        Prim::Save,
+        Prim::TempPath,
+        Prim::Batches,
         Prim::Random(RandomOp::Normal(DType::F64)),
         Prim::ScoreGrad { categorical: true },
     ]);

@@ -335,7 +335,15 @@ pub(super) fn prim_tangent(
         | Prim::Print
         | Prim::Assert
         | Prim::AssertClose
+        | Prim::LoadCsv(_)
+        | Prim::SaveCsv
+        | Prim::LoadNpy(_)
+        | Prim::SaveNpy
+        | Prim::Load(_)
+        | Prim::Save
+        | Prim::TempPath
         | Prim::Random(_) => None,
+        Prim::Batches => return Err(super::rules::not_differentiable(e, "batches")),
         // `∂s/∂p = -s²` (see the reverse rule).
         Prim::ScoreGrad { .. } => map_t(e, ta, |e, t| {
             let s2 = e.mul(out, out)?;

@@ -327,7 +327,7 @@ impl Rev<'_, '_> {
             self.rng_states.insert(key(inst), st);
         }
         match &inst.kind {
-            InstKind::Prim(Prim::Print | Prim::Assert | Prim::AssertClose) if recompute => {
+            InstKind::Prim(p) if recompute && p.is_output_effect() => {
                 for &r in &inst.results {
                     let u = self.e.konst(Const::Unit, Ty::unit());
                     self.map.insert(r, u);

@@ -284,10 +284,18 @@ pub fn reverse(
         | Prim::Print
         | Prim::Assert
         | Prim::AssertClose
+        | Prim::LoadCsv(_)
+        | Prim::SaveCsv
+        | Prim::LoadNpy(_)
+        | Prim::SaveNpy
+        | Prim::Load(_)
+        | Prim::Save
+        | Prim::TempPath
         // Draws have zero pathwise derivative (`sample_normal`'s flows through
         // `mu + sigma * eps`); discrete samples' score terms are added by
         // `reverse.rs`, which knows the function's result.
         | Prim::Random(_) => none,
+        Prim::Batches => return Err(not_differentiable(e, "batches")),
         // `s = ∂ log p(z)/∂p` is `1/p` or `-1/(1-p)` (Bernoulli) and `1/p` or 0
         // (categorical): in every case `∂s/∂p = -s²`, elementwise. This makes
         // second derivatives of sampling code unbiased.
@@ -297,6 +305,15 @@ pub fn reverse(
             vec![Some(e.neg(d)?), None]
         }
     })
+}
+
+/// The error for differentiating through a prim that has no derivative rule
+/// (data plumbing such as `batches`): a gradient that silently stopped there
+/// would be wrong.
+pub fn not_differentiable(e: &Emitter, name: &str) -> crate::diag::Diagnostic {
+    crate::diag::Diagnostic::error(e.span, format!("cannot differentiate through `{name}`")).with_help(
+        format!("call `{name}` outside the differentiated function and pass its results in as arguments"),
+    )
 }
 
 /// `s * f'(a)` for an elementwise function `f` with result `out`: the same

@@ -696,6 +696,16 @@ impl<'a> FuncWriter<'a> {
             | Prim::Pool2dSpread(_) => {
                 return Err(no_syntax(&format!("the internal operation `{}`", p.info().name)));
             }
+            Prim::LoadCsv(d) => cast_text(*d, &format!("load_csv({}, header: {})", arg(0)?, arg(1)?))?,
+            Prim::LoadNpy(_) | Prim::Load(_) | Prim::TempPath => call(p.info().name),
+            Prim::Batches => format!(
+                "batches({}, {}, {}, shuffle: {})",
+                arg(0)?,
+                arg(1)?,
+                arg(2)?,
+                arg(3)?
+            ),
+            Prim::SaveCsv | Prim::SaveNpy | Prim::Save => return Ok(Rhs::Effect(call(p.info().name))),
             Prim::Print => return Ok(Rhs::Effect(call("print"))),
             Prim::Assert => return Ok(Rhs::Effect(call("assert"))),
             Prim::AssertClose => {

@@ -2,8 +2,9 @@
 //! to stdout and diagnostics to stderr, and returns the exit code.
 
 use super::{Backend, RunOptions};
-use crate::backend::interp::Interp;
+use crate::backend::interp::staged::{RunSettings, run_stages};
 use crate::diag::{Diagnostic, render};
+use crate::ir::stage::Stage;
 use crate::ir::{DType, FuncId, Program};
 use crate::pipeline::{self, Options};
 use crate::syntax::{FileId, SourceMap, Span};
@@ -71,6 +72,22 @@ fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
     })
 }
 
+/// How to run the stages of a program read from `path`.
+fn run_settings(path: &Path, opts: &RunOptions, seed: Option<u64>) -> RunSettings {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    RunSettings {
+        opts: options(opts.f64),
+        base_dir: Some(dir),
+        timeout: opts.timeout,
+        interrupt: None,
+        seed,
+    }
+}
+
 pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
     if let Err(code) = check_backend(opts.backend) {
         return code;
@@ -79,11 +96,12 @@ pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let (program, diags) = pipeline::front_end(&mut sources, main);
+    let (mut program, diags) = pipeline::front_end(&mut sources, main);
     if !diags.is_empty() {
         report(&diags, &sources);
         return EXIT_ERROR;
     }
+    let stages = pipeline::split_stages(&mut program);
     let Some(entry) = program.main else { return 0 };
     let spec = pipeline::specialize(&program, &[entry], options(opts.f64));
     let f = match spec.entries.into_iter().next() {
@@ -94,15 +112,12 @@ pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
         }
         None => return 0,
     };
-    let timeout = opts.timeout;
-    let program = spec.program;
+    let settings = run_settings(path, opts, seed);
+    let typed = spec.program;
     let result = with_big_stack(|| {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        let r = Interp::new(&program, &mut out)
-            .with_timeout(timeout)
-            .with_seed(seed)
-            .call(f, Vec::new(), Span::default());
+        let r = run_stages(&program, &stages.of(entry), &typed, f, &settings, &mut out);
         let _ = out.flush();
         r.map(|_| ())
     });
@@ -124,7 +139,9 @@ pub fn check(path: &Path, f64: bool) -> i32 {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let (program, mut diags) = pipeline::front_end(&mut sources, main);
+    let (mut program, mut diags) = pipeline::front_end(&mut sources, main);
+    // Code after a top-level `load(path)` is compiled only once it runs.
+    pipeline::split_stages(&mut program);
     if diags.is_empty() {
         let entries: Vec<FuncId> = program
             .main
@@ -186,7 +203,10 @@ pub fn test(files: &[std::path::PathBuf], stdlib: bool, opts: &RunOptions) -> i3
 
 /// Runs the tests of one file; errors inside a test's body fail that test only.
 fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize, usize) {
-    let (program, diags) = pipeline::front_end(&mut sources, main);
+    let (mut program, diags) = pipeline::front_end(&mut sources, main);
+    let stages = pipeline::split_stages(&mut program);
+    let file_path = sources.get(main).and_then(|f| f.path.clone()).unwrap_or_default();
+    let settings = run_settings(&file_path, opts, None);
     let name = sources.get(main).map(|f| f.name.clone()).unwrap_or_default();
     let inside = |d: &Diagnostic, s: Span| d.span.file == s.file && d.span.lo >= s.lo && d.span.hi <= s.hi;
     let outside: Vec<Diagnostic> = diags
@@ -213,7 +233,9 @@ fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize,
         } else {
             match entry {
                 Err(d) => Err(vec![d]),
-                Ok(f) => run_test(&spec.program, f, opts.timeout).map_err(|d| vec![d]),
+                Ok(f) => {
+                    run_test(&program, &stages.of(t.func), &spec.program, f, &settings).map_err(|d| vec![d])
+                }
             }
         };
         match outcome {
@@ -232,14 +254,17 @@ fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize,
     (passed, failed)
 }
 
-fn run_test(program: &Program, f: FuncId, timeout: Option<f64>) -> Result<(), Diagnostic> {
+fn run_test(
+    untyped: &Program,
+    stages: &[Stage],
+    program: &Program,
+    f: FuncId,
+    settings: &RunSettings,
+) -> Result<(), Diagnostic> {
     let r = with_big_stack(|| {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        Interp::new(program, &mut out)
-            .with_timeout(timeout)
-            .call(f, Vec::new(), Span::default())
-            .map(|_| ())
+        run_stages(untyped, stages, program, f, settings, &mut out).map(|_| ())
     });
     r.unwrap_or_else(|| {
         Err(Diagnostic::internal(
@@ -302,7 +327,7 @@ pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> 
         Ok(x) => x,
         Err(code) => return code,
     };
-    let (program, diags) = pipeline::front_end(&mut sources, main);
+    let (mut program, diags) = pipeline::front_end(&mut sources, main);
     if !diags.is_empty() {
         report(&diags, &sources);
         return EXIT_ERROR;
@@ -326,6 +351,7 @@ pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> 
         print!("{}", crate::ir::print::print_func(&program, id));
         return 0;
     }
+    pipeline::split_stages(&mut program);
     let entries: Vec<FuncId> = program
         .main
         .into_iter()

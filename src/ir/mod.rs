@@ -1,6 +1,6 @@
 //! The SSA IR with structured control flow: data structures, the op table,
-//! types, the textual form (printer and parser), the verifier, shape rules and
-//! specialization.
+//! types, the textual form (printer and parser), the verifier, shape rules,
+//! specialization, and the cutting of entry points into stages.
 
 pub mod builtin;
 pub mod func;
@@ -15,4 +15,5 @@ pub mod parse;
 pub mod print;
 pub mod shapes;
 pub mod specialize;
+pub mod stage;
 pub mod verify;

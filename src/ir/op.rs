@@ -10,7 +10,7 @@
 //! dtypes) are static fields of the prim, filled in by specialization from
 //! constant arguments; everything else is an SSA operand.
 
-use super::types::DType;
+use super::types::{DType, Ty};
 
 /// Elementwise functions of one tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -264,9 +264,44 @@ pub enum Prim {
     Assert,
     /// `assert_close(a, b, tol)`: any values made of tensors, tuples, records.
     AssertClose,
+    /// `load_csv(path, header)`: a rank-2 tensor of this float dtype.
+    LoadCsv(DType),
+    /// `save_csv(path, t)` of a tensor of rank 0, 1 or 2.
+    SaveCsv,
+    /// `load_npy(path)`: a tensor of this type (from the file's header, or
+    /// from a `like:` template), checked against the file when it runs.
+    LoadNpy(Ty),
+    /// `save_npy(path, t)`
+    SaveNpy,
+    /// `load(path)`: a checkpoint holding a value of this type.
+    Load(Ty),
+    /// `save(path, v)`: a checkpoint of tensors, records and tuples.
+    Save,
+    /// `temp_path(name)`: the name joined to the system's temporary folder.
+    TempPath,
+    /// `batches(x, y, size, shuffle)`: a list of `(xb, yb)` tuples, slices
+    /// of `x` and `y` along their first axis (the rows permuted first when
+    /// `shuffle` is true).
+    Batches,
 }
 
 impl Prim {
+    /// Has an effect on the outside world (output, files, checks) or reads
+    /// it: never removed as dead code, merged with a twin, or reordered.
+    pub fn has_effect(&self) -> bool {
+        self.info().class == OpClass::Effect
+    }
+
+    /// An effect whose only product is the effect itself (its result is
+    /// `()`): printing, saving, checks. Derivative code that recomputes a
+    /// forward sweep skips these, so they happen once per call.
+    pub fn is_output_effect(&self) -> bool {
+        matches!(
+            self,
+            Prim::Print | Prim::Assert | Prim::AssertClose | Prim::SaveCsv | Prim::SaveNpy | Prim::Save
+        )
+    }
+
     pub fn info(&self) -> OpInfo {
         use Domain as D;
         use OpClass as C;
@@ -395,6 +430,14 @@ impl Prim {
             Prim::Print => row("print", None, C::Effect, false, D::None),
             Prim::Assert => row("assert", Some(2), C::Effect, false, D::None),
             Prim::AssertClose => row("assert_close", Some(3), C::Effect, false, D::None),
+            Prim::LoadCsv(_) => row("load_csv", Some(2), C::Effect, false, D::None),
+            Prim::SaveCsv => row("save_csv", Some(2), C::Effect, false, D::None),
+            Prim::LoadNpy(_) => row("load_npy", Some(1), C::Effect, false, D::None),
+            Prim::SaveNpy => row("save_npy", Some(2), C::Effect, false, D::None),
+            Prim::Load(_) => row("load", Some(1), C::Effect, false, D::None),
+            Prim::Save => row("save", Some(2), C::Effect, false, D::None),
+            Prim::TempPath => row("temp_path", Some(1), C::Constructor, false, D::None),
+            Prim::Batches => row("batches", Some(4), C::Effect, false, D::None),
         }
     }
 }

@@ -265,7 +265,7 @@ impl<'a> Printer<'a> {
                 let _ = write!(out, "const {}{spaced}", const_text(c));
             }
             InstKind::Prim(prim) => {
-                let _ = write!(out, "prim {}{spaced}", prim_text(prim));
+                let _ = write!(out, "prim {}{spaced}", prim_text(prim, &|t| self.ty(t)));
             }
             InstKind::Builtin(b) => {
                 let _ = write!(out, "builtin {}({args})", b.name());
@@ -446,15 +446,18 @@ impl Printer<'_> {
 }
 
 /// A prim with its attributes: `sum{axis=1,keepdims}`, `index[at, lo:]`,
-/// `cast{f64}`, `stack{f32,literal}`.
-pub(crate) fn prim_text(prim: &Prim) -> String {
+/// `cast{f64}`, `stack{f32,literal}`, `load{(f32[2], int)}` (types written
+/// by `ty`).
+pub(crate) fn prim_text(prim: &Prim, ty: &dyn Fn(&Ty) -> String) -> String {
     let name = prim.info().name;
     match prim {
         Prim::Cast(d)
         | Prim::Full(d)
         | Prim::Linspace(d)
         | Prim::Eye(d)
+        | Prim::LoadCsv(d)
         | Prim::Random(RandomOp::Uniform(d) | RandomOp::Normal(d)) => format!("{name}{{{}}}", d.name()),
+        Prim::LoadNpy(t) | Prim::Load(t) => format!("{name}{{{}}}", ty(t)),
         Prim::Reduce { axis, keepdims, .. } => {
             let mut attrs = Vec::new();
             if let Some(a) = axis {
@@ -518,6 +521,11 @@ pub(crate) fn prim_text(prim: &Prim) -> String {
         | Prim::Print
         | Prim::Assert
         | Prim::AssertClose
+        | Prim::SaveCsv
+        | Prim::SaveNpy
+        | Prim::Save
+        | Prim::TempPath
+        | Prim::Batches
         | Prim::StopGradient
         | Prim::Random(_)
         | Prim::ScoreGrad { .. }

@@ -22,6 +22,8 @@ mod rules;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use rules::storable;
+
 use super::op::Prim;
 use super::types::{DType, Shape, TensorTy, Ty};
 

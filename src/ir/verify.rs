@@ -17,10 +17,10 @@
 //!   `1 + k` parameters and `k` yields, and the instruction `k` results;
 //! - `while` has `k` arguments and `k` results; `cond` has `k` parameters and
 //!   yields one value; `body` has `k` parameters and yields `k`;
-//! - `call` (and, before specialization, `closure`) refer to existing
-//!   functions, and a `call` passes one argument per callee parameter;
-//!   `record` names an existing struct and has one argument per field;
-//!   `main`, tests and thunk defaults name existing functions.
+//! - `call` (and, untyped, `closure`) refer to existing functions, and a `call` passes one
+//!   argument per callee parameter; `record` names an existing struct and has
+//!   one argument per field; `main`, tests and thunk defaults name existing
+//!   functions.
 //!
 //! Additionally in [`Stage::Specialized`]:
 //! - every value has a type, and the untyped-only kinds (`builtin`, `callv`,
@@ -252,9 +252,9 @@ impl<'a> Checker<'a> {
                 self.count(s, "parameters of the `while` body", body.params.len(), k);
                 self.count(s, "values yielded by the `while` body", body.yields.len(), k);
             }
-            // After specialization a closure names its function in the untyped
-            // program (calls of it are resolved statically), so only untyped
-            // closures are looked up here.
+            // A typed closure names the untyped lifted function (its type
+            // does too; calls to it were specialized separately), so only an
+            // untyped closure's function is looked up here.
             InstKind::Closure(_) if self.typed() => {}
             InstKind::Call(id) | InstKind::Closure(id) => match self.p.func(*id) {
                 None => self.err(s, format!("call of missing function @{}", id.0)),

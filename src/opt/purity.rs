@@ -1,5 +1,6 @@
-//! Which functions are pure: they neither print, assert nor draw random
-//! numbers, directly or through calls. Calls of pure functions can be removed or merged.
+//! Which functions are pure: they have no effect (print, assert, files,
+//! random draws), directly or through calls. Calls of pure functions can be
+//! removed or merged.
 
 use crate::ir::types::{DType, Ty};
 use crate::ir::{BinaryOp, Block, Func, FuncId, Inst, InstKind, Prim, Program, ReduceOp};
@@ -21,13 +22,11 @@ pub fn pure_functions(p: &Program) -> HashSet<FuncId> {
     }
 }
 
-/// Whether a prim does more than compute its result: output, checks, and
-/// random draws (each advances the generator, so two are never the same).
+/// Whether a prim does more than compute its result: output, checks, files,
+/// and random draws (each advances the generator, so two are never the
+/// same): the prims of class `Effect` in the op table.
 pub fn is_effect(p: &Prim) -> bool {
-    matches!(
-        p,
-        Prim::Print | Prim::Assert | Prim::AssertClose | Prim::Random(_)
-    )
+    p.has_effect()
 }
 
 fn has_effect(b: &Block, pure: &HashSet<FuncId>) -> bool {
@@ -80,6 +79,13 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             Prim::Print
             | Prim::Assert
             | Prim::AssertClose
+            | Prim::LoadCsv(_)
+            | Prim::SaveCsv
+            | Prim::LoadNpy(_)
+            | Prim::SaveNpy
+            | Prim::Load(_)
+            | Prim::Save
+            | Prim::Batches
             | Prim::Index(_)
             | Prim::IndexGrad(_)
             | Prim::Full(_)
@@ -110,6 +116,7 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::ExpandDims(_)
             | Prim::Concat(_)
             | Prim::Det
+            | Prim::TempPath
             | Prim::ScoreGrad { .. }
             | Prim::Conv2d { .. }
             | Prim::Conv2dGradInput { .. }

@@ -28,8 +28,10 @@
 //! spans inside those pieces are moved back onto the input. Input with an
 //! error is not added to the session.
 
-use crate::backend::interp::{Interp, Val};
+use crate::backend::interp::Val;
+use crate::backend::interp::staged::{RunSettings, run_stages};
 use crate::diag::{Diagnostic, Severity, render};
+use crate::ir::stage::{Stage, split_entry};
 use crate::ir::types::Ty;
 use crate::ir::{DType, FuncId, Program};
 use crate::pipeline::{self, Options};
@@ -66,6 +68,16 @@ pub struct Split {
     pub tail: Option<(usize, String)>,
     /// Names bound by `let` statements (for completion).
     pub lets: Vec<String>,
+}
+
+/// A compiled session: the untyped program, the stages of its entry, and
+/// the first stage specialized (`f` in `typed`).
+struct Compiled {
+    untyped: Program,
+    stages: Vec<Stage>,
+    typed: Program,
+    f: FuncId,
+    built: Built,
 }
 
 /// Where a piece of the input landed in the compiled file.
@@ -323,13 +335,13 @@ impl Session {
             .collect()
     }
 
-    /// Compiles the session with `new` added; returns the program and the
-    /// entry function, or the rendered errors.
-    fn compile(&self, new: &Split, name: &str, input: &str) -> Result<(Program, FuncId, Built), String> {
+    /// Compiles the session with `new` added (up to its first top-level
+    /// `load`, see `ir::stage`), or returns the rendered errors.
+    fn compile(&self, new: &Split, name: &str, input: &str) -> Result<Compiled, String> {
         let built = build(&self.items, &self.stmts, new);
         let mut sources = SourceMap::new();
         let main = sources.add("<session>", None, built.text.clone());
-        let (program, diags) = pipeline::front_end(&mut sources, main);
+        let (mut program, diags) = pipeline::front_end(&mut sources, main);
         let errors: Vec<Diagnostic> = diags
             .into_iter()
             .filter(|d| d.severity == Severity::Error)
@@ -340,9 +352,17 @@ impl Session {
         let Some(entry) = program.find_func(ENTRY) else {
             return Err("error: internal error: the REPL entry was not found\n".into());
         };
-        let spec = pipeline::specialize(&program, &[entry], self.opts);
+        let stages = split_entry(&mut program, entry);
+        let first = stages.first().map_or(entry, |s| s.func);
+        let spec = pipeline::specialize(&program, &[first], self.opts);
         match spec.entries.into_iter().next() {
-            Some(Ok(f)) => Ok((spec.program, f, built)),
+            Some(Ok(f)) => Ok(Compiled {
+                untyped: program,
+                stages,
+                typed: spec.program,
+                f,
+                built,
+            }),
             Some(Err(d)) => Err(self.render_built(&[d], &sources, main, &built, name, input)),
             None => Err("error: internal error: nothing was specialized\n".into()),
         }
@@ -369,7 +389,14 @@ impl Session {
     /// The type of an expression, specialized in the session's context.
     /// Returns the type and its description (`f32[2, 3]`).
     pub fn type_of(&self, expr: &str) -> Result<(Ty, String), String> {
-        let (program, f, _) = self.compile_expr(expr)?;
+        let c = self.compile_expr(expr)?;
+        if c.stages.len() > 1 {
+            return Err(
+                "error: the type of what `load` reads is known only when it runs; evaluate the expression instead\n"
+                    .into(),
+            );
+        }
+        let (program, f) = (c.typed, c.f);
         let ty = program
             .func(f)
             .and_then(|func| func.body.yields.first().and_then(|&v| func.ty(v)).cloned())
@@ -378,7 +405,7 @@ impl Session {
         Ok((ty, text))
     }
 
-    fn compile_expr(&self, expr: &str) -> Result<(Program, FuncId, Built), String> {
+    fn compile_expr(&self, expr: &str) -> Result<Compiled, String> {
         let parts = split(expr).map_err(|d| self.render_input(&d, "<repl>", expr))?;
         if !parts.items.is_empty() || parts.tail.is_none() {
             return Err("error: expected an expression\n".into());
@@ -393,11 +420,11 @@ impl Session {
         expr: &str,
         inspect: impl FnOnce(Val, &Program) -> T + Send,
     ) -> Result<T, String> {
-        let (program, f, built) = self.compile_expr(expr)?;
-        let (value, _) = self.run(&program, f, self.printed, true, inspect).map_err(|d| {
+        let c = self.compile_expr(expr)?;
+        let (value, _) = self.run(&c, self.printed, true, inspect).map_err(|d| {
             let mut sources = SourceMap::new();
-            let main = sources.add("<session>", None, built.text.clone());
-            self.render_built(&[d], &sources, main, &built, "<repl>", expr)
+            let main = sources.add("<session>", None, c.built.text.clone());
+            self.render_built(&[d], &sources, main, &c.built, "<repl>", expr)
         })?;
         Ok(value)
     }
@@ -406,8 +433,7 @@ impl Session {
     /// of its value and the number of bytes printed after the first `skip`.
     fn run<T: Send>(
         &self,
-        program: &Program,
-        f: FuncId,
+        c: &Compiled,
         skip: usize,
         show: bool,
         inspect: impl FnOnce(Val, &Program) -> T + Send,
@@ -429,13 +455,16 @@ impl Session {
                         skip,
                         written: 0,
                     };
-                    let r = Interp::new(program, &mut out).with_interrupt(flag).call(
-                        f,
-                        Vec::new(),
-                        Span::default(),
-                    );
+                    let settings = RunSettings {
+                        opts: self.opts,
+                        base_dir: None,
+                        timeout: None,
+                        interrupt: Some(flag),
+                        seed: None,
+                    };
+                    let r = run_stages(&c.untyped, &c.stages, &c.typed, c.f, &settings, &mut out);
                     let _ = out.flush();
-                    r.map(|v| (inspect(v, program), out.written))
+                    r.map(|v| (inspect(v, &c.typed), out.written))
                 })
                 .ok()
                 .and_then(|h| h.join().ok())
@@ -454,15 +483,15 @@ impl Session {
     /// (`None` when there is none or it is `()`).
     pub fn eval(&mut self, input: &str, name: &str) -> Result<Option<String>, String> {
         let parts = split(input).map_err(|d| self.render_input(&d, name, input))?;
-        let (program, f, built) = self.compile(&parts, name, input)?;
+        let c = self.compile(&parts, name, input)?;
         let show = |v: Val, p: &Program| {
             let unit = matches!(&v, Val::Tuple(t) if t.is_empty());
             (!unit).then(|| v.display(p))
         };
-        let (value, written) = self.run(&program, f, self.printed, true, show).map_err(|d| {
+        let (value, written) = self.run(&c, self.printed, true, show).map_err(|d| {
             let mut sources = SourceMap::new();
-            let main = sources.add("<session>", None, built.text.clone());
-            self.render_built(&[d], &sources, main, &built, name, input)
+            let main = sources.add("<session>", None, c.built.text.clone());
+            self.render_built(&[d], &sources, main, &c.built, name, input)
         })?;
         let is_unit = value.is_none();
         for it in parts.items {
@@ -495,19 +524,28 @@ impl Session {
     fn recount(&mut self) {
         let built = build(&self.items, &self.stmts, &Split::default());
         let mut sources = SourceMap::new();
-        let main = sources.add("<session>", None, built.text);
-        let (program, diags) = pipeline::front_end(&mut sources, main);
+        let main = sources.add("<session>", None, built.text.clone());
+        let (mut program, diags) = pipeline::front_end(&mut sources, main);
         if !diags.is_empty() {
             return;
         }
         let Some(entry) = program.find_func(ENTRY) else {
             return;
         };
-        let spec = pipeline::specialize(&program, &[entry], self.opts);
-        if let Some(Ok(f)) = spec.entries.into_iter().next()
-            && let Ok((_, n)) = self.run(&spec.program, f, 0, false, |_, _| ())
-        {
-            self.printed = n;
+        let stages = split_entry(&mut program, entry);
+        let first = stages.first().map_or(entry, |s| s.func);
+        let spec = pipeline::specialize(&program, &[first], self.opts);
+        if let Some(Ok(f)) = spec.entries.into_iter().next() {
+            let c = Compiled {
+                untyped: program,
+                stages,
+                typed: spec.program,
+                f,
+                built,
+            };
+            if let Ok((_, n)) = self.run(&c, 0, false, |_, _| ()) {
+                self.printed = n;
+            }
         }
     }
 

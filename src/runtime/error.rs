@@ -54,6 +54,10 @@ pub enum KernelError {
     Singular { op: &'static str },
     /// `cholesky` of a matrix that is not symmetric positive definite.
     NotPositiveDefinite,
+    /// `batches` with a batch size below 1.
+    BatchSize { size: i64 },
+    /// `batches` of tensors with different numbers of rows.
+    BatchRows { x: usize, y: usize },
     /// Sampling from probabilities that are negative, NaN, above 1 (Bernoulli)
     /// or whose rows do not sum to 1 (categorical); `detail` says which.
     BadProbabilities { detail: String },
@@ -217,6 +221,10 @@ impl KernelError {
                 }
             }
             KernelError::NotPositiveDefinite => "cholesky: matrix is not positive definite".to_string(),
+            KernelError::BatchSize { size } => format!("the batch size must be at least 1 (got {size})"),
+            KernelError::BatchRows { x, y } => {
+                format!("batches needs x and y with the same number of rows, found {x} and {y}")
+            }
             KernelError::BadProbabilities { detail } => format!("invalid probabilities: {detail}"),
         }
     }
@@ -256,6 +264,8 @@ impl KernelError {
                 }
             }
             KernelError::CloseShapes { .. } => None,
+            KernelError::BatchSize { .. } => None,
+            KernelError::BatchRows { .. } => Some("row i of x must go with row i of y".to_string()),
             KernelError::Reshape { .. } => {
                 Some("the new shape must have as many elements as the old one".to_string())
             }

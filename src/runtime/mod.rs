@@ -19,14 +19,18 @@
 //!   of its discrete samples;
 //! - `conv`: [`conv2d`] and its transposes (im2col and gemm);
 //! - `pool`: [`max_pool2d`], [`avg_pool2d`] and their adjoint helpers;
+//! - `batches`: [`batches`] (minibatches of rows);
+//! - `files`: CSV, NumPy `.npy` and checkpoint files (the only I/O);
 //! - `format`: `Display` for tensors.
 
 mod adjoint_ops;
+mod batches;
 mod broadcast;
 mod construct;
 mod conv;
 mod elementwise;
 mod error;
+pub mod files;
 mod format;
 mod index;
 mod linalg;
@@ -42,6 +46,7 @@ pub use crate::ir::types::DType;
 pub use adjoint_ops::{
     broadcast_like, expand_dims, extreme_mask, index_grad, reshape_like, sum_like, transpose,
 };
+pub use batches::batches;
 pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
 pub use conv::{conv2d, conv2d_grad_input, conv2d_grad_weight};

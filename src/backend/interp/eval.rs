@@ -1,7 +1,7 @@
 //! Executing functions, blocks and instructions.
 
-use super::prims;
 use super::value::Val;
+use super::{data, prims};
 use crate::diag::Diagnostic;
 use crate::ir::RandomOp;
 use crate::ir::types::{DType, Ty};
@@ -9,6 +9,7 @@ use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value
 use crate::runtime::{KernelError, Rng, Tensor};
 use crate::syntax::Span;
 use std::io::Write;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,8 @@ pub struct Interp<'p> {
     deadline: Option<(Instant, f64)>,
     ticks: u32,
     interrupt: Option<Arc<AtomicBool>>,
+    /// The folder relative file paths start from (the running file's).
+    base_dir: Option<PathBuf>,
     rng: Rng,
 }
 
@@ -42,14 +45,32 @@ impl<'p> Interp<'p> {
             deadline: None,
             ticks: 0,
             interrupt: None,
+            base_dir: None,
             rng: Rng::default(),
         }
+    }
+
+    /// Resolves relative file paths against `dir` (the running file's folder).
+    pub fn with_base_dir(mut self, dir: Option<PathBuf>) -> Interp<'p> {
+        self.base_dir = dir;
+        self
     }
 
     /// Starts the random generator from `seed` (0 when not given), as `seed(n)` would.
     pub fn with_seed(mut self, seed: Option<u64>) -> Interp<'p> {
         self.rng = Rng::new(seed.unwrap_or(0));
         self
+    }
+
+    /// Continues from a generator's state (the next stage of a run).
+    pub fn with_rng(mut self, rng: Rng) -> Interp<'p> {
+        self.rng = rng;
+        self
+    }
+
+    /// The generator's state, to carry into the next stage of a run.
+    pub fn rng(&self) -> Rng {
+        self.rng
     }
 
     /// Stops the run with an error after `seconds`.
@@ -167,10 +188,20 @@ impl<'p> Interp<'p> {
             InstKind::ListGet => {
                 let i = int_of(&arg(frame, 1), span)?;
                 match arg(frame, 0) {
-                    Val::List(xs) => usize::try_from(i)
-                        .ok()
-                        .and_then(|i| xs.get(i).cloned())
-                        .ok_or_else(|| Diagnostic::internal(span, "list index out of range"))?,
+                    // Negative indices count from the end, as for tensors.
+                    Val::List(xs) => {
+                        let len = xs.len() as i64;
+                        let k = if i < 0 { i + len } else { i };
+                        usize::try_from(k)
+                            .ok()
+                            .and_then(|k| xs.get(k).cloned())
+                            .ok_or_else(|| {
+                                Diagnostic::error(
+                                    span,
+                                    format!("index {i} is out of range for a list of length {len}"),
+                                )
+                            })?
+                    }
                     _ => return Err(Diagnostic::internal(span, "index of a non-list")),
                 }
             }
@@ -240,6 +271,38 @@ impl<'p> Interp<'p> {
                 }
                 Ok(Val::unit())
             }
+            Prim::TempPath => self.files(span).temp_path(args),
+            Prim::LoadCsv(d) => self.files(span).load_csv(*d, args),
+            Prim::SaveCsv => self.files(span).save_csv(args),
+            Prim::LoadNpy(ty) => self.files(span).load_npy(ty, args),
+            Prim::SaveNpy => self.files(span).save_npy(args),
+            Prim::Load(ty) => self.files(span).load(ty, args),
+            Prim::Save => self.files(span).save(args),
+            Prim::Batches => {
+                let shuffle = args
+                    .get(3)
+                    .and_then(Val::as_tensor)
+                    .and_then(Tensor::as_scalar_bool)
+                    .unwrap_or(false);
+                if !shuffle {
+                    return data::batches(args, None, span);
+                }
+                // The rows in the order of one permutation from the generator.
+                let rows = args
+                    .first()
+                    .and_then(Val::as_tensor)
+                    .and_then(|x| x.shape().first().copied())
+                    .unwrap_or(0);
+                let order: Vec<usize> = self
+                    .rng
+                    .permutation(rows as i64)
+                    .map_err(|e| Diagnostic::internal(span, e.message()))?
+                    .to_i64_vec()
+                    .into_iter()
+                    .map(|i| i as usize)
+                    .collect();
+                data::batches(args, Some(&order), span)
+            }
             Prim::Random(op) => self.random(*op, args).map_err(|f| f.into_diagnostic(span)),
             _ => prims::exec(p, args, self.program).map_err(|f| f.into_diagnostic(span)),
         }
@@ -247,6 +310,15 @@ impl<'p> Interp<'p> {
 }
 
 impl Interp<'_> {
+    /// The context of a file prim at `span`.
+    fn files(&self, span: Span) -> data::Ctx<'_> {
+        data::Ctx {
+            program: self.program,
+            base: self.base_dir.as_deref(),
+            span,
+        }
+    }
+
     /// Random draws and the generator's state: the one piece of state prims share.
     fn random(&mut self, op: RandomOp, args: &[Val]) -> Result<Val, prims::Failure> {
         let operand = |i: usize| {

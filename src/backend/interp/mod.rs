@@ -6,8 +6,10 @@
 //! instruction that failed. Recursion is limited in depth (an error, never a
 //! stack overflow), and an optional deadline stops runaway programs.
 
+pub mod data;
 mod eval;
 mod prims;
+pub mod staged;
 mod value;
 
 pub use eval::{Interp, RunError};

@@ -242,7 +242,7 @@ impl Parser {
             return Ok(Prim::Reduce { op, axis, keepdims });
         }
         match name.as_str() {
-            "cast" | "full" | "linspace" | "eye" | "rand" | "randn" => {
+            "cast" | "full" | "linspace" | "eye" | "rand" | "randn" | "load_csv" => {
                 self.expect_punct('{')?;
                 let d = self.dtype()?;
                 self.expect_punct('}')?;
@@ -252,7 +252,18 @@ impl Parser {
                     "linspace" => Prim::Linspace(d),
                     "rand" => Prim::Random(RandomOp::Uniform(d)),
                     "randn" => Prim::Random(RandomOp::Normal(d)),
+                    "load_csv" => Prim::LoadCsv(d),
                     _ => Prim::Eye(d),
+                })
+            }
+            "load" | "load_npy" => {
+                self.expect_punct('{')?;
+                let t = self.ty()?;
+                self.expect_punct('}')?;
+                Ok(if name == "load" {
+                    Prim::Load(t)
+                } else {
+                    Prim::LoadNpy(t)
                 })
             }
             "stack" => {
@@ -426,6 +437,11 @@ const SIMPLE_PRIMS: &[Prim] = &[
     Prim::Print,
     Prim::Assert,
     Prim::AssertClose,
+    Prim::SaveCsv,
+    Prim::SaveNpy,
+    Prim::Save,
+    Prim::TempPath,
+    Prim::Batches,
     Prim::StopGradient,
     Prim::Random(RandomOp::Seed),
     Prim::Random(RandomOp::NormalLike),

@@ -432,7 +432,7 @@ pub(crate) fn all_prims() -> Program {
         &mut known,
     );
     cst(&mut b, &mut body, Const::Int(i64::MIN), Ty::int(), &mut known);
-    cst(&mut b, &mut body, Const::Bool(false), Ty::bool(), &mut known);
+    let no = cst(&mut b, &mut body, Const::Bool(false), Ty::bool(), &mut known);
     cst(&mut b, &mut body, Const::Unit, Ty::unit(), &mut known);
     let msg = cst(
         &mut b,
@@ -567,6 +567,31 @@ pub(crate) fn all_prims() -> Program {
     let ok = prim(&mut b, &mut body, Prim::Binary(B::Lt), &[one, three]);
     prim(&mut b, &mut body, Prim::Assert, &[ok, msg]);
     prim(&mut b, &mut body, Prim::AssertClose, &[x, x, half]);
+    let path = prim(&mut b, &mut body, Prim::TempPath, &[msg]);
+    prim(&mut b, &mut body, Prim::SaveCsv, &[path, x]);
+    prim(&mut b, &mut body, Prim::LoadCsv(DType::F64), &[path, no]);
+    prim(&mut b, &mut body, Prim::SaveNpy, &[path, m]);
+    prim(
+        &mut b,
+        &mut body,
+        Prim::LoadNpy(Ty::Tensor(TensorTy::new(DType::Bool, Shape(vec![Some(2), None])))),
+        &[path],
+    );
+    let pair = b.push(
+        &mut body,
+        InstKind::Tuple,
+        &[x, three],
+        None,
+        Ty::Tuple(vec![f32s(&[2, 3]), Ty::int()]),
+    );
+    prim(&mut b, &mut body, Prim::Save, &[path, pair]);
+    prim(
+        &mut b,
+        &mut body,
+        Prim::Load(Ty::Tuple(vec![f32s(&[2, 3]), Ty::int()])),
+        &[path],
+    );
+    prim(&mut b, &mut body, Prim::Batches, &[x, m, three, no]);
     Program {
         structs: Vec::new(),
         funcs: vec![b.finish(body)],

@@ -1,6 +1,10 @@
 //! The per-prim rules behind [`super::result_type`], one exhaustive match over
 //! [`Prim`] dispatching to one function per op family.
 
+mod data;
+
+pub(crate) use data::storable;
+
 use super::{Known, Operand, ShapeError, broadcast, kind_name, promote};
 use crate::ir::op::{BinaryOp, IndexItem, Prim, RandomOp, ReduceOp, UnaryOp};
 use crate::ir::types::{DType, Shape, TensorTy, Ty};
@@ -209,6 +213,14 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
             same_structure(a.ty, b.ty)?;
             Ok(Ty::unit())
         }
+        Prim::LoadCsv(d) => data::load_csv(*d, ops),
+        Prim::SaveCsv => data::save_csv(ops),
+        Prim::LoadNpy(ty) => data::load_npy(ty, ops),
+        Prim::SaveNpy => data::save_npy(ops),
+        Prim::Load(ty) => data::load(ty, ops),
+        Prim::Save => data::save(ops),
+        Prim::TempPath => data::temp_path(ops),
+        Prim::Batches => data::batches(ops),
     }
 }
 

@@ -79,6 +79,7 @@ impl Specializer<'_> {
                     let n = t.shape.0.first().copied().flatten().unwrap_or(0);
                     Ok(self.emit_const(b, Const::Int(n as i64), Ty::int(), span))
                 }
+                Ty::List(_) => Ok(self.list_len(b, arg(0), span)),
                 _ => self.emit_prim(b, Prim::Len, vec![arg(0)], span),
             },
             Builtin::Stack => match b.ty(arg(0)) {
@@ -218,6 +219,14 @@ impl Specializer<'_> {
             | Builtin::Outer
             | Builtin::Diag
             | Builtin::Trace => self.tensor_builtin(b, bi, &args, span),
+            Builtin::LoadCsv
+            | Builtin::SaveCsv
+            | Builtin::LoadNpy
+            | Builtin::SaveNpy
+            | Builtin::Save
+            | Builtin::Load
+            | Builtin::Batches
+            | Builtin::TempPath => self.data_builtin(b, bi, args, span),
             Builtin::Conv2d | Builtin::MaxPool2d | Builtin::AvgPool2d => self.nn_builtin(b, bi, &args, span),
             Builtin::Seed
             | Builtin::Rand
@@ -226,19 +235,11 @@ impl Specializer<'_> {
             | Builtin::SampleNormal
             | Builtin::SampleBernoulli
             | Builtin::SampleCategorical => self.spec_random(b, bi, &args, span),
-            Builtin::LoadCsv
-            | Builtin::SaveCsv
-            | Builtin::LoadNpy
-            | Builtin::SaveNpy
-            | Builtin::Save
-            | Builtin::Load
-            | Builtin::Batches
-            | Builtin::TempPath
-            | Builtin::Progress
-            | Builtin::Plot => Err(
-                Diagnostic::error(span, format!("`{}` is not supported yet", bi.name()))
-                    .with_label("not supported yet in this version of diffl"),
-            ),
+            Builtin::Progress | Builtin::Plot => Err(Diagnostic::error(
+                span,
+                format!("`{}` is not supported yet", bi.name()),
+            )
+            .with_label("not supported yet in this version of diffl")),
         }
     }
 

@@ -151,6 +151,14 @@ impl Specializer<'_> {
             Prim::Binary(_) | Prim::Unary(_) => self.lifted(b, p, &args, span),
             Prim::MatMul => self.elementwise(b, Prim::MatMul, args, span),
             Prim::Index(items) => {
+                if let Some(&list) = args.first()
+                    && matches!(b.ty(list), Ty::List(_))
+                {
+                    if items.as_slice() != [crate::ir::IndexItem::At] {
+                        return Err(Diagnostic::error(span, "a list is indexed with one int: `xs[i]`"));
+                    }
+                    return self.list_get(b, list, args.get(1..).unwrap_or_default(), span);
+                }
                 for &a in args.iter().skip(1) {
                     match b.ty(a) {
                         Ty::Tensor(t) if t.shape.is_scalar() && t.dtype == crate::ir::DType::I64 => {}
@@ -208,6 +216,14 @@ impl Specializer<'_> {
             | Prim::Solve
             | Prim::Det
             | Prim::Cholesky
+            | Prim::LoadCsv(_)
+            | Prim::SaveCsv
+            | Prim::LoadNpy(_)
+            | Prim::SaveNpy
+            | Prim::Load(_)
+            | Prim::Save
+            | Prim::TempPath
+            | Prim::Batches
             | Prim::ExtremeMask { .. }
             | Prim::Random(_)
             | Prim::ScoreGrad { .. }

@@ -16,6 +16,7 @@
 
 mod aggregates;
 mod builtins;
+mod data;
 mod insts;
 mod join;
 mod lift;
@@ -85,6 +86,9 @@ pub struct Specializer<'a> {
     count: HashMap<FuncId, usize>,
     /// Derivative functions built so far.
     vjp_cache: crate::ad::reverse::VjpCache,
+    /// The types of files that top-level `load(path)` calls read, by the
+    /// call's span (see `data.rs`).
+    file_types: HashMap<Span, Ty>,
 }
 
 struct InProgress {
@@ -124,18 +128,29 @@ impl<'a> Specializer<'a> {
             cache_log: Vec::new(),
             count: HashMap::new(),
             vjp_cache: HashMap::new(),
+            file_types: HashMap::new(),
         }
+    }
+
+    /// Gives the `load(path)` or `load_npy(path)` call at `span` the type of
+    /// the file it will read (its header was read before specialization).
+    pub fn set_file_type(&mut self, span: Span, ty: Ty) {
+        self.file_types.insert(span, ty);
     }
 
     /// Specializes an entry point of no arguments (main, a test).
     /// On an error, everything specialized for this entry is dropped, so the
     /// other entries' program stays well-formed.
     pub fn entry(&mut self, f: FuncId) -> Result<FuncId, Diagnostic> {
+        self.entry_with(f, Vec::new())
+    }
+
+    /// Specializes an entry point that takes arguments (a later stage of an
+    /// entry, see `ir::stage`), with the same recovery as [`Self::entry`].
+    pub fn entry_with(&mut self, f: FuncId, args: Vec<ArgInfo>) -> Result<FuncId, Diagnostic> {
         let mark = self.out.funcs.len();
         let log = self.cache_log.len();
-        let result = self
-            .specialize_call(f, Vec::new(), Span::default())
-            .map(|(id, _)| id);
+        let result = self.specialize_call(f, args, Span::default()).map(|(id, _)| id);
         if result.is_err() {
             self.out.funcs.truncate(mark);
             for k in self.cache_log.drain(log..) {

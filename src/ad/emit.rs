@@ -252,6 +252,12 @@ impl Emitter {
     /// `g * f`, but zero wherever `g` is zero even if `f` is infinite or NaN:
     /// a zero adjoint stays zero.
     pub fn mul_safe(&mut self, g: Value, f: Value) -> AdResult<Value> {
+        // A finite constant factor, or a non-zero constant adjoint, needs no guard.
+        let finite_factor = self.known_float(f).is_some_and(f64::is_finite);
+        let nonzero_adjoint = self.known_float(g).is_some_and(|x| x != 0.0);
+        if finite_factor || nonzero_adjoint {
+            return self.mul(g, f);
+        }
         let p = self.mul(g, f)?;
         let z = self.float(0.0, self.dtype(g));
         let nz = self.binary(BinaryOp::Ne, g, z)?;

@@ -100,8 +100,8 @@ pub(super) fn prim_tangent(
                 (None, None) => None,
             },
             BinaryOp::Mul => {
-                let x = map_t(e, ta, |e, t| e.mul(t, b))?;
-                let y = map_t(e, tb, |e, t| e.mul(a, t))?;
+                let x = map_t(e, ta, |e, t| e.mul_safe(t, b))?;
+                let y = map_t(e, tb, |e, t| e.mul_safe(t, a))?;
                 add_opt(e, x, y)?
             }
             BinaryOp::Div => {

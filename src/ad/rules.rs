@@ -31,9 +31,11 @@ pub fn reverse(
             let (da, db) = match op {
                 BinaryOp::Add => (Some(g), Some(g)),
                 BinaryOp::Sub => (Some(g), if want(1) { Some(e.neg(g)?) } else { None }),
+                // `mul_safe`: a zero adjoint times an infinite factor (the
+                // `log(x)` of `x * log(x)` at 0 in an untaken branch) stays zero.
                 BinaryOp::Mul => (
-                    if want(0) { Some(e.mul(g, b)?) } else { None },
-                    if want(1) { Some(e.mul(g, a)?) } else { None },
+                    if want(0) { Some(e.mul_safe(g, b)?) } else { None },
+                    if want(1) { Some(e.mul_safe(g, a)?) } else { None },
                 ),
                 BinaryOp::Div => {
                     let q = safe_div(e, g, b)?;

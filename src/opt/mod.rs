@@ -12,9 +12,10 @@ use crate::ir::Program;
 /// The optimization passes, in order.
 pub fn optimize(p: &mut Program) {
     let pure = purity::pure_functions(p);
+    let removable = purity::removable_functions(p, &pure);
     for f in &mut p.funcs {
         cse::run(f, &pure);
-        dce::run(f, &pure);
+        dce::run(f, &removable);
         f.compact();
     }
 }

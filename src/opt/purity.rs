@@ -22,6 +22,29 @@ pub fn pure_functions(p: &Program) -> HashSet<FuncId> {
     }
 }
 
+/// The pure functions whose calls may also be removed when unused: nothing
+/// they run (transitively) can fail or loop, so removing a call never hides
+/// an error such as `solve` of a singular matrix.
+pub fn removable_functions(p: &Program, pure: &HashSet<FuncId>) -> HashSet<FuncId> {
+    let mut total = pure.clone();
+    loop {
+        let before = total.len();
+        for (i, f) in p.funcs.iter().enumerate() {
+            let id = FuncId(i as u32);
+            if total.contains(&id) && !all_removable(&f.body, f, &total) {
+                total.remove(&id);
+            }
+        }
+        if total.len() == before {
+            return total;
+        }
+    }
+}
+
+fn all_removable(b: &Block, f: &Func, fns: &HashSet<FuncId>) -> bool {
+    b.insts.iter().all(|inst| removable(inst, f, fns))
+}
+
 /// Whether a prim does more than compute its result: output, checks, files,
 /// and random draws (each advances the generator, so two are never the
 /// same): the prims of class `Effect` in the op table.
@@ -40,15 +63,17 @@ fn has_effect(b: &Block, pure: &HashSet<FuncId>) -> bool {
     })
 }
 
-/// Whether an instruction can be removed when its results are unused, or
-/// merged with an identical one: it has no effect and cannot fail (a prim
-/// that could raise a run-time error, such as an int division by zero or an
-/// index out of range, stays, so removing dead code never hides an error).
-pub fn removable(inst: &Inst, f: &Func, pure: &HashSet<FuncId>) -> bool {
+/// Whether an instruction can be removed when its results are unused: it has
+/// no effect and cannot fail (a prim that could raise a run-time error, such
+/// as an int division by zero or an index out of range, stays, so removing
+/// dead code never hides an error). `fns` are the functions whose calls
+/// count as removable (for merging identical instructions, the pure ones:
+/// the first copy still runs and fails).
+pub fn removable(inst: &Inst, f: &Func, fns: &HashSet<FuncId>) -> bool {
     match &inst.kind {
         InstKind::Prim(p) => prim_cannot_fail(p, inst, f),
-        InstKind::Call(f) => pure.contains(f),
-        InstKind::If { then, else_ } => !has_effect(then, pure) && !has_effect(else_, pure),
+        InstKind::Call(g) => fns.contains(g),
+        InstKind::If { then, else_ } => all_removable(then, f, fns) && all_removable(else_, f, fns),
         // Loops may not terminate; keep them.
         InstKind::For { .. } | InstKind::While { .. } => false,
         InstKind::ListPush => false,

@@ -91,6 +91,8 @@ fn surface(p: &Prim) -> Option<&'static str> {
         | Prim::Print
         | Prim::Assert
         | Prim::AssertClose
+        | Prim::Progress
+        | Prim::Plot
         | Prim::BroadcastLike
         | Prim::SumLike
         | Prim::ReshapeLike

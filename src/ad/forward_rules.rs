@@ -327,7 +327,9 @@ pub(super) fn prim_tangent(
         | Prim::ExtremeMask { .. }
         | Prim::Print
         | Prim::Assert
-        | Prim::AssertClose => None,
+        | Prim::AssertClose
+        | Prim::Progress
+        | Prim::Plot => None,
     })
 }
 

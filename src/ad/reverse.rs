@@ -23,7 +23,7 @@ use super::emit::{AdResult, Emitter};
 use super::rules;
 use crate::diag::Diagnostic;
 use crate::ir::types::Ty;
-use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
+use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Program, Value};
 use crate::syntax::Symbol;
 use std::collections::{HashMap, HashSet};
 
@@ -200,7 +200,7 @@ impl Rev<'_, '_> {
     fn forward_inst(&mut self, inst: &Inst, recompute: bool) -> AdResult<()> {
         let args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
         match &inst.kind {
-            InstKind::Prim(Prim::Print | Prim::Assert | Prim::AssertClose) if recompute => {
+            InstKind::Prim(p) if p.is_effect() && recompute => {
                 for &r in &inst.results {
                     let u = self.e.konst(Const::Unit, Ty::unit());
                     self.map.insert(r, u);

@@ -276,7 +276,9 @@ pub fn reverse(
         | Prim::ExtremeMask { .. }
         | Prim::Print
         | Prim::Assert
-        | Prim::AssertClose => none,
+        | Prim::AssertClose
+        | Prim::Progress
+        | Prim::Plot => none,
     })
 }
 

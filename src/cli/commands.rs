@@ -101,6 +101,7 @@ pub fn run(path: &Path, opts: &RunOptions, _seed: Option<u64>) -> i32 {
         let mut out = std::io::BufWriter::new(stdout.lock());
         let r = Interp::new(&program, &mut out)
             .with_timeout(timeout)
+            .with_base_dir(path.parent())
             .call(f, Vec::new(), Span::default());
         let _ = out.flush();
         r.map(|_| ())
@@ -175,6 +176,11 @@ pub fn test(files: &[std::path::PathBuf], opts: &RunOptions) -> i32 {
 fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize, usize) {
     let (program, diags) = pipeline::front_end(&mut sources, main);
     let name = sources.get(main).map(|f| f.name.clone()).unwrap_or_default();
+    let base_dir = sources
+        .get(main)
+        .and_then(|f| f.path.as_deref())
+        .and_then(Path::parent)
+        .map(Path::to_path_buf);
     let inside = |d: &Diagnostic, s: Span| d.span.file == s.file && d.span.lo >= s.lo && d.span.hi <= s.hi;
     let outside: Vec<Diagnostic> = diags
         .iter()
@@ -200,7 +206,7 @@ fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize,
         } else {
             match entry {
                 Err(d) => Err(vec![d]),
-                Ok(f) => run_test(&spec.program, f, opts.timeout).map_err(|d| vec![d]),
+                Ok(f) => run_test(&spec.program, f, opts.timeout, base_dir.as_deref()).map_err(|d| vec![d]),
             }
         };
         match outcome {
@@ -219,12 +225,18 @@ fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize,
     (passed, failed)
 }
 
-fn run_test(program: &Program, f: FuncId, timeout: Option<f64>) -> Result<(), Diagnostic> {
+fn run_test(
+    program: &Program,
+    f: FuncId,
+    timeout: Option<f64>,
+    base_dir: Option<&Path>,
+) -> Result<(), Diagnostic> {
     let r = with_big_stack(|| {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         Interp::new(program, &mut out)
             .with_timeout(timeout)
+            .with_base_dir(base_dir)
             .call(f, Vec::new(), Span::default())
             .map(|_| ())
     });

@@ -199,6 +199,20 @@ pub enum Prim {
     Assert,
     /// `assert_close(a, b, tol)`: any values made of tensors, tuples, records.
     AssertClose,
+    /// The progress bar of `for i in progress(lo..hi)`: operands `i`, `lo`,
+    /// `hi` (ints); iteration `i` starts, or the loop has ended when `i == hi`.
+    Progress,
+    /// `plot(…)`: operands `path`, `title` (strings), `log` (bool), then `ys`
+    /// or `xs, ys` (see the runtime's plot).
+    Plot,
+}
+
+impl Prim {
+    /// Whether the prim acts on the world (output, checks): it is never
+    /// removed, merged or run twice.
+    pub fn is_effect(&self) -> bool {
+        self.info().class == OpClass::Effect
+    }
 }
 
 impl Prim {
@@ -299,6 +313,8 @@ impl Prim {
             Prim::Print => row("print", None, C::Effect, false, D::None),
             Prim::Assert => row("assert", Some(2), C::Effect, false, D::None),
             Prim::AssertClose => row("assert_close", Some(3), C::Effect, false, D::None),
+            Prim::Progress => row("progress", Some(3), C::Effect, false, D::None),
+            Prim::Plot => row("plot", None, C::Effect, false, D::None),
         }
     }
 }

@@ -506,6 +506,8 @@ pub(crate) fn prim_text(prim: &Prim) -> String {
         | Prim::Print
         | Prim::Assert
         | Prim::AssertClose
+        | Prim::Progress
+        | Prim::Plot
         | Prim::StopGradient
         | Prim::BroadcastLike
         | Prim::SumLike

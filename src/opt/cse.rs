@@ -83,10 +83,7 @@ fn block(
 /// failing one still fails at its first occurrence.
 fn merge_safe(inst: &Inst, f: &Func, pure: &HashSet<FuncId>) -> bool {
     match &inst.kind {
-        InstKind::Prim(crate::ir::Prim::Print | crate::ir::Prim::Assert | crate::ir::Prim::AssertClose) => {
-            false
-        }
-        InstKind::Prim(_) => true,
+        InstKind::Prim(p) => !p.is_effect(),
         _ => removable(inst, f, pure),
     }
 }

@@ -24,7 +24,7 @@ pub fn pure_functions(p: &Program) -> HashSet<FuncId> {
 fn has_effect(b: &Block, pure: &HashSet<FuncId>) -> bool {
     b.insts.iter().any(|inst| {
         let own = match &inst.kind {
-            InstKind::Prim(Prim::Print | Prim::Assert | Prim::AssertClose) => true,
+            InstKind::Prim(p) => p.is_effect(),
             InstKind::Call(f) => !pure.contains(f),
             _ => false,
         };
@@ -71,6 +71,8 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             Prim::Print
             | Prim::Assert
             | Prim::AssertClose
+            | Prim::Progress
+            | Prim::Plot
             | Prim::Index(_)
             | Prim::IndexGrad(_)
             | Prim::Full(_)

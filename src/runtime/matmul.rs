@@ -6,7 +6,8 @@
 //! scalar); axes before the last two are batch axes, which broadcast like
 //! elementwise shapes. Guarantees the shape rules above, an error (never a
 //! panic) on mismatched inner or batch dimensions, float products through
-//! `gemm` (multi-threaded when `m*n*k` exceeds 64³), and an exact wrapping
+//! `gemm` (multi-threaded when `m*n*k` exceeds 64³), also with a transposed
+//! operand read in place ([`matmul_transposed`]), and an exact wrapping
 //! integer product by a plain loop.
 
 use super::DType;
@@ -120,21 +121,33 @@ fn batched<T: Copy + Default>(
 /// `dst = lhs @ rhs` for row-major `lhs: [m, k]`, `rhs: [k, n]` through gemm.
 /// The caller guarantees the slice lengths (`m*n`, `m*k`, `k*n`).
 fn gemm_real<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
+    gemm_strided(dst, lhs, rhs, d, false, false);
+}
+
+/// `dst = op(lhs) @ op(rhs)` through gemm, where `op` transposes an operand
+/// stored row-major as `[k, m]` (`ta`) or `[n, k]` (`tb`) by reading it with
+/// swapped strides, without a copy. Does nothing unless the slice lengths are
+/// `m*n`, `m*k` and `k*n`.
+fn gemm_strided<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims, ta: bool, tb: bool) {
     let Dims { m, k, n } = d;
     if dst.len() != m * n || lhs.len() != m * k || rhs.len() != k * n {
         return;
     }
+    // (column stride, row stride) of each operand as gemm reads it.
+    let (lhs_cs, lhs_rs) = if ta { (m, 1) } else { (1, k) };
+    let (rhs_cs, rhs_rs) = if tb { (k, 1) } else { (1, n) };
     let work = m.saturating_mul(n).saturating_mul(k);
     let parallelism = if work > PARALLEL_THRESHOLD {
-        Parallelism::Rayon(std::thread::available_parallelism().map_or(1, |p| p.get()))
+        Parallelism::Rayon(threads())
     } else {
         Parallelism::None
     };
-    // SAFETY: the three slices have exactly the lengths that row-major
-    // matrices of these sizes with these strides address (checked above), `dst`
-    // does not alias the operands (it is a unique borrow), and `T` is f32 or f64,
-    // which gemm supports. With `read_dst = false`, gemm writes
-    // `dst = beta * lhs @ rhs` (gemm 0.19: beta scales the product).
+    // SAFETY: with these strides each operand addresses exactly the elements
+    // of a buffer of its length (checked above): row-major `[m, k]` or its
+    // transpose `[k, m]`, and so on. `dst` does not alias the operands (it
+    // is a unique borrow), and `T` is f32 or f64, which gemm supports. With
+    // `read_dst = false`, gemm writes `dst = beta * lhs @ rhs` (gemm 0.19:
+    // beta scales the product).
     unsafe {
         gemm::gemm(
             m,
@@ -145,11 +158,11 @@ fn gemm_real<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
             n as isize,
             false,
             lhs.as_ptr(),
-            1,
-            k as isize,
+            lhs_cs as isize,
+            lhs_rs as isize,
             rhs.as_ptr(),
-            1,
-            n as isize,
+            rhs_cs as isize,
+            rhs_rs as isize,
             T::ZERO,
             T::ONE,
             false,
@@ -157,6 +170,80 @@ fn gemm_real<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
             false,
             parallelism,
         );
+    }
+}
+
+/// The threads gemm splits a large product over: every core.
+fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |p| p.get()))
+}
+
+/// `op(a) @ op(b)` for matrices, where `op` transposes `a` when `ta` and `b`
+/// when `tb`: the product `transpose(a) @ b` (and so on) without copying the
+/// transpose. Other ranks, and ints, transpose first and call [`matmul`].
+pub fn matmul_transposed(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> KResult<Tensor> {
+    let float = matches!(
+        (a.data(), b.data()),
+        (Data::F32(_), Data::F32(_)) | (Data::F64(_), Data::F64(_))
+    );
+    let (Some((m, ka)), Some((kb, n)), true) = (dims2(a.shape(), ta), dims2(b.shape(), tb), float) else {
+        let swap = |x: &Tensor, t: bool| -> KResult<Tensor> {
+            if t {
+                let r = x.rank();
+                let mut perm: Vec<usize> = (0..r).collect();
+                if r >= 2 {
+                    perm.swap(r - 2, r - 1);
+                }
+                super::transpose(x, &perm)
+            } else {
+                Ok(x.clone())
+            }
+        };
+        return matmul(&swap(a, ta)?, &swap(b, tb)?);
+    };
+    if ka != kb {
+        let t = |x: &Tensor, t: bool| {
+            let mut s = x.shape().to_vec();
+            if t {
+                s.reverse();
+            }
+            s
+        };
+        return Err(KernelError::MatMul {
+            a: t(a, ta),
+            b: t(b, tb),
+        });
+    }
+    let d = Dims { m, k: ka, n };
+    let out_shape = vec![m, n];
+    let total = checked_numel(&out_shape)?;
+    let data = match (a.data(), b.data()) {
+        (Data::F32(x), Data::F32(y)) => {
+            let mut out = filled(total, 0.0f32, &out_shape)?;
+            if d.k > 0 && total > 0 {
+                gemm_strided(&mut out, x, y, d, ta, tb);
+            }
+            Data::F32(Arc::new(out))
+        }
+        (Data::F64(x), Data::F64(y)) => {
+            let mut out = filled(total, 0.0f64, &out_shape)?;
+            if d.k > 0 && total > 0 {
+                gemm_strided(&mut out, x, y, d, ta, tb);
+            }
+            Data::F64(Arc::new(out))
+        }
+        _ => return Err(KernelError::Internal("matmul_transposed: dtypes".into())),
+    };
+    Tensor::new(out_shape, data)
+}
+
+/// The `(rows, cols)` of a matrix operand after an optional transpose.
+fn dims2(shape: &[usize], t: bool) -> Option<(usize, usize)> {
+    match shape {
+        [r, c] if t => Some((*c, *r)),
+        [r, c] => Some((*r, *c)),
+        _ => None,
     }
 }
 

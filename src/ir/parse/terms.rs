@@ -397,6 +397,8 @@ const SIMPLE_PRIMS: &[Prim] = &[
     Prim::Print,
     Prim::Assert,
     Prim::AssertClose,
+    Prim::Progress,
+    Prim::Plot,
     Prim::StopGradient,
     Prim::BroadcastLike,
     Prim::SumLike,

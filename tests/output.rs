@@ -46,7 +46,10 @@ fn plot_writes_an_svg_next_to_the_program() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
     let svg = std::fs::read_to_string(dir.join("out/loss.svg")).unwrap();
-    assert!(svg.contains("f against iteration") && svg.contains("y (log scale)"), "{svg}");
+    assert!(
+        svg.contains("f against iteration") && svg.contains("y (log scale)"),
+        "{svg}"
+    );
     assert_eq!(svg.matches("stroke-width=\"2\"").count(), 1, "one data line");
     let two = std::fs::read_to_string(dir.join("two.svg")).unwrap();
     assert!(two.contains("\nx\n</text>") && two.contains("series 2"), "{two}");
@@ -111,5 +114,8 @@ fn progress_outside_a_for_loop_is_an_error() {
     let out = run(&prog, &dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("`progress` can only be the iterable of a `for` loop"), "{err}");
+    assert!(
+        err.contains("`progress` can only be the iterable of a `for` loop"),
+        "{err}"
+    );
 }

@@ -92,7 +92,7 @@ fn concat_shape(xs: &[Tensor], axis: usize) -> KResult<Vec<usize>> {
 
 /// `concat(xs, axis)`, appending to the first part's buffer when the parts
 /// are contiguous blocks of the result (every axis before `axis` has length
-/// 1) and no one else holds it. A loop that grows a tensor this way copies
+/// one) and no one else holds it. A loop that grows a tensor this way copies
 /// each new row once (the buffer grows geometrically), not the whole tensor
 /// on every step.
 pub fn concat_owned(xs: Vec<Tensor>, axis: usize) -> KResult<Tensor> {

@@ -149,7 +149,13 @@ impl<'p> Interp<'p> {
             .collect())
     }
 
-    fn exec_inst(&mut self, func: &Func, plan: &Plan, frame: &mut Frame, inst: &Inst) -> Result<(), RunError> {
+    fn exec_inst(
+        &mut self,
+        func: &Func,
+        plan: &Plan,
+        frame: &mut Frame,
+        inst: &Inst,
+    ) -> Result<(), RunError> {
         let span = inst.span;
         let ip = plan.inst(inst);
         if ip.take_field

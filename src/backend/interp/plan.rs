@@ -156,7 +156,8 @@ impl Liveness<'_> {
                 }
             }
             let mut ip = InstPlan::default();
-            if let (InstKind::TupleGet(i) | InstKind::RecordGet(i), [a]) = (&inst.kind, inst.args.as_slice()) {
+            if let (InstKind::TupleGet(i) | InstKind::RecordGet(i), [a]) = (&inst.kind, inst.args.as_slice())
+            {
                 // A projection reads one field: the aggregate stays live for
                 // the other fields only.
                 let field = bit(*i as usize);

@@ -51,11 +51,10 @@ pub fn plot(args: &[Val], base_dir: Option<&Path>) -> Result<(), Failure> {
     if let Some(xs) = &xs
         && xs.len() != n
     {
-        return Err(Failure::new(format!(
-            "`plot` has {} x values but {n} y values",
-            xs.len()
-        ))
-        .with_help("`xs` and each series of `ys` must have the same length"));
+        return Err(
+            Failure::new(format!("`plot` has {} x values but {n} y values", xs.len()))
+                .with_help("`xs` and each series of `ys` must have the same length"),
+        );
     }
     let x_of = |i: usize| xs.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(i as f64);
     let series: Vec<Series> = rows
@@ -68,9 +67,7 @@ pub fn plot(args: &[Val], base_dir: Option<&Path>) -> Result<(), Failure> {
                 .collect()
         })
         .collect();
-    if log
-        && let Some((x, y)) = series.iter().flatten().find(|(_, y)| *y <= 0.0)
-    {
+    if log && let Some((x, y)) = series.iter().flatten().find(|(_, y)| *y <= 0.0) {
         return Err(Failure::new(format!(
             "`plot` with `log: true` needs positive values, found {y} at x = {x}"
         ))
@@ -233,7 +230,11 @@ mod tests {
     fn data_lines(svg: &str) -> usize {
         svg.split("<polyline")
             .skip(1)
-            .filter(|p| p.split("/>").next().is_some_and(|e| e.contains("stroke-width=\"2\"")))
+            .filter(|p| {
+                p.split("/>")
+                    .next()
+                    .is_some_and(|e| e.contains("stroke-width=\"2\""))
+            })
             .count()
     }
 
@@ -246,7 +247,10 @@ mod tests {
     #[test]
     fn writes_an_svg_with_title_axes_and_one_line_per_series() {
         let dir = temp_dir("ok");
-        let ys = Val::Tuple(Rc::from(vec![vec_f64(&[3.0, 2.0, 1.5]), vec_f64(&[1.0, 0.5, 0.25])]));
+        let ys = Val::Tuple(Rc::from(vec![
+            vec_f64(&[3.0, 2.0, 1.5]),
+            vec_f64(&[1.0, 0.5, 0.25]),
+        ]));
         plot(&args(Path::new("two.svg"), true, vec![ys]), Some(&dir)).unwrap();
         let svg = std::fs::read_to_string(dir.join("two.svg")).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
@@ -266,7 +270,9 @@ mod tests {
         let msg = |a: Vec<Val>| plot(&a, Some(&dir)).err().unwrap().message_text().to_string();
         let p = Path::new("x.svg");
         assert!(msg(args(p, false, vec![vec_f64(&[])])).contains("empty"));
-        assert!(msg(args(p, false, vec![vec_f64(&[1.0, 2.0]), vec_f64(&[1.0])])).contains("2 x values but 1"));
+        assert!(
+            msg(args(p, false, vec![vec_f64(&[1.0, 2.0]), vec_f64(&[1.0])])).contains("2 x values but 1")
+        );
         let ragged = Val::Tuple(Rc::from(vec![vec_f64(&[1.0, 2.0]), vec_f64(&[1.0])]));
         assert!(msg(args(p, false, vec![ragged])).contains("differ in length"));
         assert!(msg(args(p, true, vec![vec_f64(&[1.0, 0.0])])).contains("positive"));

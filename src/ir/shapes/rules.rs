@@ -182,7 +182,10 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
             for i in 0..3 {
                 let t = tensor(ops, i)?;
                 if t.dtype != DType::I64 || !t.shape.is_scalar() {
-                    return Err(ShapeError::at(i, format!("expected an int, found {}", describe(t))));
+                    return Err(ShapeError::at(
+                        i,
+                        format!("expected an int, found {}", describe(t)),
+                    ));
                 }
             }
             Ok(Ty::unit())

@@ -223,10 +223,11 @@ impl Specializer<'_> {
             | Builtin::Save
             | Builtin::Load
             | Builtin::Batches
-            | Builtin::TempPath => Err(
-                Diagnostic::error(span, format!("`{}` is not supported yet", bi.name()))
-                    .with_label("not supported yet in this version of diffl"),
-            ),
+            | Builtin::TempPath => Err(Diagnostic::error(
+                span,
+                format!("`{}` is not supported yet", bi.name()),
+            )
+            .with_label("not supported yet in this version of diffl")),
         }
     }
 

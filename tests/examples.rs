@@ -92,3 +92,116 @@ fn reinforce_learns_to_walk_the_corridor() {
     assert!(before < 0.0, "{out}");
     assert!(after > 0.6, "{out}");
 }
+
+#[test]
+fn init_shows_vanishing_saturating_and_stable_signals() {
+    let out = run_example("init.dl");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("last-layer std:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let numbers: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let [small, large, xavier, glorot] = numbers[..] else {
+        panic!("{line}")
+    };
+    assert!(small < 1e-6, "{line}");
+    assert!(large > 0.9, "{line}");
+    assert!(xavier > 0.2 && glorot > 0.1, "{line}");
+}
+
+#[test]
+fn descent_methods_on_the_quadratic() {
+    let out = run_example("descent.dl");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("iterations:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let counts: Vec<f64> = line
+        .trim_start_matches("iterations: [")
+        .trim_end_matches(']')
+        .split(", ")
+        .map(|w| w.parse().unwrap())
+        .collect();
+    // Newton solves a quadratic in one step; BFGS and CG beat steepest descent.
+    assert_eq!(counts[2], 1.0, "{line}");
+    assert!(
+        counts[3] < counts[1] && counts[4] < counts[1] && counts[1] < counts[0],
+        "{line}"
+    );
+    assert!(examples_dir().join("descent.svg").exists());
+}
+
+#[test]
+fn descent_methods_on_rosenbrock() {
+    let out = run_example("rosenbrock.dl");
+    // Newton (method 2) reaches the minimum (1, 1) in a handful of steps.
+    let newton = out
+        .lines()
+        .find(|l| l.starts_with("2 |"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let k: usize = newton.split(" | ").nth(1).unwrap().trim().parse().unwrap();
+    assert!(k < 20, "{newton}");
+    assert!(examples_dir().join("rosenbrock.svg").exists());
+}
+
+#[test]
+fn optimizers_all_lower_the_loss() {
+    let out = run_example("optimizers.dl");
+    let initial = number_after(&out, "initial loss");
+    let adam = out
+        .lines()
+        .find(|l| l.starts_with("5 |"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let final_adam: f64 = adam.split(" | ").nth(1).unwrap().trim().parse().unwrap();
+    assert!(final_adam < 0.3 * initial, "{out}");
+    assert!(examples_dir().join("optimizers.svg").exists());
+}
+
+#[test]
+fn mlp_digits_reaches_97_percent() {
+    let out = run_example("mlp_digits.dl");
+    assert!(number_after(&out, "held-out accuracy:") >= 0.97, "{out}");
+}
+
+#[test]
+fn cnn_digits_reaches_98_percent() {
+    let out = run_example("cnn_digits.dl");
+    assert!(number_after(&out, "held-out accuracy:") >= 0.98, "{out}");
+}
+
+#[test]
+fn regularization_helps_on_held_out_digits() {
+    let out = run_example("regularization.dl");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("test accuracies:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let acc: Vec<f64> = line
+        .trim_start_matches("test accuracies: [")
+        .trim_end_matches(']')
+        .split(", ")
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let best = acc[1..].iter().copied().fold(f64::MIN, f64::max);
+    assert!(best > acc[0], "{line}");
+}
+
+#[test]
+fn rnn_learns_the_adding_problem() {
+    let out = run_example("rnn.dl");
+    assert!(number_after(&out, "test error after training:") < 0.01, "{out}");
+}
+
+#[test]
+fn vae_improves_the_elbo() {
+    let out = run_example("vae.dl");
+    let before = number_after(&out, "held-out ELBO per image before training:");
+    let after = number_after(&out, "held-out ELBO per image after training:");
+    assert!(after > before + 10.0, "{out}");
+}
+
+#[test]
+fn gan_covers_the_modes() {
+    let out = run_example("gan.dl");
+    assert!(number_after(&out, "modes covered:") >= 6.0, "{out}");
+}

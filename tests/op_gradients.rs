@@ -111,6 +111,8 @@ fn surface(p: &Prim) -> Option<&'static str> {
         | Prim::Print
         | Prim::Assert
         | Prim::AssertClose
+        | Prim::Progress
+        | Prim::Plot
         | Prim::BroadcastLike
         | Prim::SumLike
         | Prim::ReshapeLike

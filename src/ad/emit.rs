@@ -8,7 +8,7 @@ use crate::ir::shapes::{self, Known, Operand};
 use crate::ir::types::{DType, Shape, TensorTy, Ty};
 use crate::ir::{BinaryOp, Block, Const, Func, Inst, InstKind, Prim, UnaryOp, Value, ValueInfo};
 use crate::syntax::{Span, Symbol};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub type AdResult<T> = Result<T, Diagnostic>;
 
@@ -16,6 +16,12 @@ pub struct Emitter {
     pub func: Func,
     blocks: Vec<Block>,
     known: HashMap<Value, Known>,
+    /// Cotangents that are zero by construction (`zeros_like`): adding one
+    /// is skipped, so a record's adjoint does not sum zero fields.
+    zeros: HashSet<Value>,
+    /// The parts of tuples and records built here from cotangents, so that
+    /// projecting one reads the part without an instruction.
+    parts: HashMap<Value, Vec<Value>>,
     pub span: Span,
     pub default_float: DType,
 }
@@ -36,6 +42,8 @@ impl Emitter {
             func,
             blocks: vec![Block::default()],
             known: HashMap::new(),
+            zeros: HashSet::new(),
+            parts: HashMap::new(),
             span,
             default_float,
         }
@@ -192,6 +200,9 @@ impl Emitter {
 
     /// The `i`-th part of a tuple, record or closure value.
     pub fn project(&mut self, v: Value, i: usize) -> AdResult<Value> {
+        if let Some(&p) = self.parts.get(&v).and_then(|ps| ps.get(i)) {
+            return Ok(p);
+        }
         let (kind, ty) = match self.ty(v) {
             Ty::Tuple(p) => (InstKind::TupleGet(i as u32), p.get(i).cloned()),
             Ty::Record(_, p) => (InstKind::RecordGet(i as u32), p.get(i).cloned()),
@@ -275,6 +286,12 @@ impl Emitter {
     /// Zeros with the type of `like` (tensors, tuples, records), as a value of
     /// the cotangent type of `like`.
     pub fn zeros_like(&mut self, like_ty: &Ty, like: Option<Value>) -> AdResult<Value> {
+        let z = self.zeros_like_inner(like_ty, like)?;
+        self.zeros.insert(z);
+        Ok(z)
+    }
+
+    fn zeros_like_inner(&mut self, like_ty: &Ty, like: Option<Value>) -> AdResult<Value> {
         match like_ty {
             Ty::Tensor(t) => self.zeros_tensor(t, like),
             Ty::Tuple(parts) | Ty::Record(_, parts) => {
@@ -286,13 +303,15 @@ impl Emitter {
                     };
                     out.push(self.zeros_like(p, sub)?);
                 }
-                Ok(match like_ty {
+                let v = match like_ty {
                     Ty::Record(s, _) => {
                         let tys = out.iter().map(|&o| self.ty(o)).collect();
-                        self.inst(InstKind::Record(*s), out, Ty::Record(*s, tys))
+                        self.inst(InstKind::Record(*s), out.clone(), Ty::Record(*s, tys))
                     }
-                    _ => self.tuple(out),
-                })
+                    _ => self.tuple(out.clone()),
+                };
+                self.parts.insert(v, out);
+                Ok(v)
             }
             Ty::Fn(f) => match f.base() {
                 crate::ir::FnTy::User { captures, .. } => {
@@ -319,6 +338,7 @@ impl Emitter {
             d => self.float(0.0, d),
         };
         if t.shape.is_scalar() {
+            self.zeros.insert(zero);
             return Ok(zero);
         }
         let shape = match (t.shape.concrete(), like) {
@@ -335,6 +355,7 @@ impl Emitter {
             }
         };
         let r = self.prim(Prim::Full(t.dtype), vec![shape, zero])?;
+        self.zeros.insert(r);
         // Keep the static shape even where the rule could not see the dims.
         if let Some(info) = self.func.values.get_mut(r.0 as usize) {
             info.ty = Some(Ty::Tensor(TensorTy {
@@ -346,8 +367,41 @@ impl Emitter {
         Ok(r)
     }
 
-    /// `a + b` on cotangents of any structure.
+    /// A record (when `ty` is one) or tuple of cotangent parts, whose parts
+    /// later projections read directly.
+    pub fn cotangent_aggregate(&mut self, ty: &Ty, parts: Vec<Value>) -> Value {
+        let v = match ty {
+            Ty::Record(s, _) => {
+                let tys = parts.iter().map(|&p| self.ty(p)).collect();
+                self.inst(InstKind::Record(*s), parts.clone(), Ty::Record(*s, tys))
+            }
+            _ => self.tuple(parts.clone()),
+        };
+        self.parts.insert(v, parts);
+        v
+    }
+
+    /// `a + b` on cotangents of any structure; a zero by construction on
+    /// either side is not added.
     pub fn add_any(&mut self, a: Value, b: Value) -> AdResult<Value> {
+        if self.zeros.contains(&b) {
+            return Ok(a);
+        }
+        if self.zeros.contains(&a) {
+            return match (self.ty(a), self.ty(b)) {
+                (Ty::Tensor(x), _) if x.dtype == DType::Bool => Ok(a),
+                (Ty::Tensor(x), Ty::Tensor(y)) if x.dtype != y.dtype || x.shape != y.shape => {
+                    let z = self.cast(b, x.dtype)?;
+                    if self.ty(z).as_tensor().map(|t| &t.shape) == Some(&x.shape) {
+                        Ok(z)
+                    } else {
+                        // A broadcast contribution: add it to the zeros.
+                        self.add(a, z)
+                    }
+                }
+                _ => Ok(b),
+            };
+        }
         match (self.ty(a), self.ty(b)) {
             (Ty::Tensor(x), Ty::Tensor(y)) => {
                 if x.dtype == DType::Bool || y.dtype == DType::Bool {
@@ -378,7 +432,9 @@ impl Emitter {
                     let pb = self.project(b, i)?;
                     out.push(self.add_any(pa, pb)?);
                 }
-                Ok(self.tuple(out))
+                let v = self.tuple(out.clone());
+                self.parts.insert(v, out);
+                Ok(v)
             }
             (Ty::Record(s, xs), Ty::Record(..)) => {
                 let mut out = Vec::new();
@@ -388,7 +444,9 @@ impl Emitter {
                     out.push(self.add_any(pa, pb)?);
                 }
                 let tys = out.iter().map(|&o| self.ty(o)).collect();
-                Ok(self.inst(InstKind::Record(s), out, Ty::Record(s, tys)))
+                let v = self.inst(InstKind::Record(s), out.clone(), Ty::Record(s, tys));
+                self.parts.insert(v, out);
+                Ok(v)
             }
             (Ty::Never, _) => Ok(b),
             _ => Ok(a),

@@ -342,6 +342,8 @@ pub(super) fn prim_tangent(
         | Prim::Load(_)
         | Prim::Save
         | Prim::TempPath
+        | Prim::Progress
+        | Prim::Plot
         | Prim::Random(_) => None,
         Prim::Batches => return Err(super::rules::not_differentiable(e, "batches")),
         // `∂s/∂p = -s²` (see the reverse rule).

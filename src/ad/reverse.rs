@@ -676,13 +676,7 @@ impl Rev<'_, '_> {
                 parts.push(self.e.zeros_like(&pt, Some(pv))?);
             }
         }
-        Ok(match ty {
-            Ty::Record(s, _) => {
-                let tys = parts.iter().map(|&p| self.e.ty(p)).collect();
-                self.e.inst(InstKind::Record(s), parts, Ty::Record(s, tys))
-            }
-            _ => self.e.tuple(parts),
-        })
+        Ok(self.e.cotangent_aggregate(&ty, parts))
     }
 
     /// Active values read inside `blocks` but defined outside them.

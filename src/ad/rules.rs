@@ -296,6 +296,8 @@ pub fn reverse(
         // Draws have zero pathwise derivative (`sample_normal`'s flows through
         // `mu + sigma * eps`); discrete samples' score terms are added by
         // `reverse.rs`, which knows the function's result.
+        | Prim::Progress
+        | Prim::Plot
         | Prim::Random(_) => none,
         Prim::Batches => return Err(not_differentiable(e, "batches")),
         // `s = ∂ log p(z)/∂p` is `1/p` or `-1/(1-p)` (Bernoulli) and `1/p` or 0

@@ -707,6 +707,18 @@ impl<'a> FuncWriter<'a> {
             ),
             Prim::SaveCsv | Prim::SaveNpy | Prim::Save => return Ok(Rhs::Effect(call(p.info().name))),
             Prim::Print => return Ok(Rhs::Effect(call("print"))),
+            Prim::Plot => {
+                let data = a.get(3..).unwrap_or(&[]).join(", ");
+                return Ok(Rhs::Effect(format!(
+                    "plot({data}, path: {}, title: {}, log: {})",
+                    arg(0)?,
+                    arg(1)?,
+                    arg(2)?
+                )));
+            }
+            Prim::Progress => {
+                return Err(no_syntax("a progress bar"));
+            }
             Prim::Assert => return Ok(Rhs::Effect(call("assert"))),
             Prim::AssertClose => {
                 return Ok(Rhs::Effect(format!(

@@ -130,8 +130,8 @@ builtins! {
     Batches "batches" ["x" = R, "y" = R, "size" = R, "shuffle" = Bool(false)] false true;
     TempPath "temp_path" ["name" = R] false true;
     Print "print" [] true true;
-    Progress "progress" ["range" = R] false false;
-    Plot "plot" ["path" = Str("plot.svg"), "title" = Str("")] true false;
+    Progress "progress" ["range" = R] false true;
+    Plot "plot" ["path" = Str("plot.svg"), "title" = Str(""), "log" = Bool(false)] true true;
     Solve "solve" ["a" = R, "b" = R] false true;
     Inv "inv" ["a" = R] false true;
     Det "det" ["a" = R] false true;

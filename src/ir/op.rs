@@ -283,6 +283,12 @@ pub enum Prim {
     /// of `x` and `y` along their first axis (the rows permuted first when
     /// `shuffle` is true).
     Batches,
+    /// The progress bar of `for i in progress(lo..hi)`: operands `i`, `lo`,
+    /// `hi` (ints); iteration `i` starts, or the loop has ended when `i == hi`.
+    Progress,
+    /// `plot(…)`: operands `path`, `title` (strings), `log` (bool), then `ys`
+    /// or `xs, ys` (see the runtime's plot).
+    Plot,
 }
 
 impl Prim {
@@ -298,7 +304,14 @@ impl Prim {
     pub fn is_output_effect(&self) -> bool {
         matches!(
             self,
-            Prim::Print | Prim::Assert | Prim::AssertClose | Prim::SaveCsv | Prim::SaveNpy | Prim::Save
+            Prim::Print
+                | Prim::Assert
+                | Prim::AssertClose
+                | Prim::SaveCsv
+                | Prim::SaveNpy
+                | Prim::Save
+                | Prim::Progress
+                | Prim::Plot
         )
     }
 
@@ -438,6 +451,8 @@ impl Prim {
             Prim::Save => row("save", Some(2), C::Effect, false, D::None),
             Prim::TempPath => row("temp_path", Some(1), C::Constructor, false, D::None),
             Prim::Batches => row("batches", Some(4), C::Effect, false, D::None),
+            Prim::Progress => row("progress", Some(3), C::Effect, false, D::None),
+            Prim::Plot => row("plot", None, C::Effect, false, D::None),
         }
     }
 }

@@ -526,6 +526,8 @@ pub(crate) fn prim_text(prim: &Prim, ty: &dyn Fn(&Ty) -> String) -> String {
         | Prim::Save
         | Prim::TempPath
         | Prim::Batches
+        | Prim::Progress
+        | Prim::Plot
         | Prim::StopGradient
         | Prim::Random(_)
         | Prim::ScoreGrad { .. }

@@ -94,6 +94,18 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             .and_then(Ty::as_tensor)
             .is_some_and(|t| t.dtype == DType::I64)
     });
+    // A constructor whose result shape is known statically cannot get a
+    // negative size (the zeros of derivative code, for one).
+    let result_known = || {
+        inst.results.iter().all(|&r| {
+            f.ty(r)
+                .and_then(Ty::as_tensor)
+                .is_some_and(|t| t.shape.concrete().is_some())
+        })
+    };
+    if matches!(p, Prim::Full(_)) {
+        return result_known();
+    }
     known
         && match p {
             Prim::Binary(BinaryOp::Div | BinaryOp::Rem | BinaryOp::Pow) => !int_operand,
@@ -111,6 +123,8 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::Load(_)
             | Prim::Save
             | Prim::Batches
+            | Prim::Progress
+            | Prim::Plot
             | Prim::Index(_)
             | Prim::IndexGrad(_)
             | Prim::Full(_)

@@ -87,7 +87,19 @@ fn float_sum_into<T: Real>(
     shape: &[usize],
 ) -> KResult<Data> {
     let mut acc = filled(n, 0.0f64, shape)?;
-    scatter(v, from, strides, 0, &mut acc, |a, b: T| a + b.to_f64())?;
+    // Summing leading axes only (a bias's adjoint): whole rows at a time.
+    let lead = strides.iter().take_while(|&&s| s == 0).count();
+    if n > 0
+        && strides
+            .get(lead..)
+            .is_some_and(|rest| rest.iter().all(|&s| s != 0))
+    {
+        for row in v.chunks_exact(n) {
+            acc.iter_mut().zip(row).for_each(|(a, &b)| *a += b.to_f64());
+        }
+    } else {
+        scatter(v, from, strides, 0, &mut acc, |a, b: T| a + b.to_f64())?;
+    }
     Ok(T::wrap(acc.into_iter().map(T::from_f64).collect()))
 }
 
@@ -130,8 +142,51 @@ pub fn transpose(x: &Tensor, perm: &[usize]) -> KResult<Tensor> {
         out_shape.push(d);
         strides.push(s);
     }
-    let data = map_data!(x.data(), v => gather(v, &out_shape, &strides)?);
+    // Swapping the last two axes (the transposes of matrix products) goes
+    // block by block, which keeps both sides in cache.
+    let swaps_last = rank >= 2
+        && perm
+            .get(..rank - 2)
+            .is_some_and(|p| p.iter().enumerate().all(|(i, &a)| i == a))
+        && perm.get(rank - 2..) == Some(&[rank - 1, rank - 2][..]);
+    let data = if swaps_last {
+        let rows = shape.get(rank - 2).copied().unwrap_or(0);
+        let cols = shape.get(rank - 1).copied().unwrap_or(0);
+        map_data!(x.data(), v => swap_last_two(v, rows, cols)?)
+    } else {
+        map_data!(x.data(), v => gather(v, &out_shape, &strides)?)
+    };
     Tensor::new(out_shape, data)
+}
+
+/// Each `[rows, cols]` matrix of `data` transposed, in blocks.
+pub(crate) fn swap_last_two<T: Copy>(data: &[T], rows: usize, cols: usize) -> KResult<Vec<T>> {
+    const B: usize = 32;
+    let size = rows * cols;
+    let Some(&fill) = data.first() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    out.try_reserve_exact(data.len())
+        .map_err(|_| KernelError::SizeOverflow {
+            shape: vec![data.len()],
+        })?;
+    out.resize(data.len(), fill);
+    let short = || KernelError::Internal("transpose: data shorter than its shape".to_string());
+    for (src, dst) in data.chunks_exact(size).zip(out.chunks_exact_mut(size)) {
+        for i0 in (0..rows).step_by(B) {
+            let i1 = (i0 + B).min(rows);
+            // The block's source rows: `B` rows of `cols`, read column by column.
+            let block = src.get(i0 * cols..i1 * cols).ok_or_else(short)?;
+            for j in 0..cols {
+                let out = dst.get_mut(j * rows + i0..j * rows + i1).ok_or_else(short)?;
+                for (o, row) in out.iter_mut().zip(block.chunks_exact(cols)) {
+                    *o = *row.get(j).ok_or_else(short)?;
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A new axis of length 1 at `axis` (`0..=rank`).

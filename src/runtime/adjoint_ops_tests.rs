@@ -402,3 +402,23 @@ fn extreme_mask_errors() {
     let b = Tensor::from_bools(vec![2], vec![true, false]).unwrap();
     assert!(extreme_mask(&b, false, None).unwrap_err().is_internal());
 }
+
+#[test]
+fn transpose_of_the_last_two_axes_in_blocks() {
+    // Sizes that are not multiples of the block, with a batch axis:
+    // r[a, c, b] = x[a, b, c] = 10000a + 100b + c.
+    let (na, nb, nc) = (2, 37, 45);
+    let v: Vec<i64> = (0..na)
+        .flat_map(|a| (0..nb).flat_map(move |b| (0..nc).map(move |c| 10000 * a + 100 * b + c)))
+        .collect();
+    let x = ints(&[na as usize, nb as usize, nc as usize], &v);
+    let r = transpose(&x, &[0, 2, 1]).unwrap();
+    assert_eq!(r.shape(), &[2, 45, 37]);
+    let want: Vec<i64> = (0..na)
+        .flat_map(|a| (0..nc).flat_map(move |c| (0..nb).map(move |b| 10000 * a + 100 * b + c)))
+        .collect();
+    assert_eq!(r.to_i64_vec(), want);
+    assert_eq!(transpose(&r, &[0, 2, 1]).unwrap(), x);
+    let empty = ints(&[0, 3], &[]);
+    assert_eq!(transpose(&empty, &[1, 0]).unwrap().shape(), &[3, 0]);
+}

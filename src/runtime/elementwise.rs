@@ -16,38 +16,96 @@ use crate::ir::op::{BinaryOp, Prim, UnaryOp};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+/// One operand of an elementwise function as seen at the result's shape,
+/// without materializing the common broadcasts.
+enum Operand<'a, T> {
+    /// Already of the result's shape.
+    Same(&'a [T]),
+    /// One element, repeated.
+    Scalar(T),
+    /// The trailing axes of the result (a bias row): repeated every `len`.
+    Repeat(&'a [T]),
+    /// Any other broadcast, materialized.
+    Owned(Vec<T>),
+}
+
+impl<'a, T: Copy> Operand<'a, T> {
+    fn new(y: &'a [T], sy: &[usize], out: &[usize]) -> KResult<Operand<'a, T>> {
+        if sy == out {
+            return Ok(Operand::Same(y));
+        }
+        if let [v] = y {
+            return Ok(Operand::Scalar(*v));
+        }
+        let lead = sy.iter().take_while(|&&d| d == 1).count();
+        let tail = sy.get(lead..).unwrap_or(&[]);
+        if !y.is_empty() && !tail.is_empty() && out.ends_with(tail) {
+            return Ok(Operand::Repeat(y));
+        }
+        Ok(Operand::Owned(broadcast_to(y, sy, out)?))
+    }
+
+    /// `x[i] = f(x[i], y[i])` for every element of the result-shaped `x`.
+    fn apply_into(&self, x: &mut [T], f: impl Fn(T, T) -> T) {
+        match self {
+            Operand::Same(y) => x.iter_mut().zip(y.iter()).for_each(|(a, &b)| *a = f(*a, b)),
+            Operand::Owned(y) => x.iter_mut().zip(y.iter()).for_each(|(a, &b)| *a = f(*a, b)),
+            Operand::Scalar(b) => x.iter_mut().for_each(|a| *a = f(*a, *b)),
+            Operand::Repeat(y) => {
+                for chunk in x.chunks_exact_mut(y.len()) {
+                    chunk.iter_mut().zip(y.iter()).for_each(|(a, &b)| *a = f(*a, b));
+                }
+            }
+        }
+    }
+
+    /// `x[i] = y[i]` wherever `c[i]` is false (`c` and `x` of the result's shape).
+    fn select_into(&self, x: &mut [T], c: &[bool]) {
+        // Branch-free, so that it vectorizes.
+        let pick = |(a, &k): (&mut T, &bool), b: T| *a = if k { *a } else { b };
+        match self {
+            Operand::Same(y) => x.iter_mut().zip(c).zip(y.iter()).for_each(|(p, &b)| pick(p, b)),
+            Operand::Owned(y) => x.iter_mut().zip(c).zip(y.iter()).for_each(|(p, &b)| pick(p, b)),
+            Operand::Scalar(b) => x.iter_mut().zip(c).for_each(|p| pick(p, *b)),
+            Operand::Repeat(y) => {
+                for (xs, cs) in x.chunks_exact_mut(y.len()).zip(c.chunks_exact(y.len())) {
+                    xs.iter_mut().zip(cs).zip(y.iter()).for_each(|(p, &b)| pick(p, b));
+                }
+            }
+        }
+    }
+
+    /// `f(x[i], y[i])` for every element of the result-shaped `x`.
+    fn zip_with<R>(&self, x: &[T], f: impl Fn(T, T) -> R) -> Vec<R> {
+        match self {
+            Operand::Same(y) => x.iter().zip(y.iter()).map(|(&a, &b)| f(a, b)).collect(),
+            Operand::Owned(y) => x.iter().zip(y.iter()).map(|(&a, &b)| f(a, b)).collect(),
+            Operand::Scalar(b) => x.iter().map(|&a| f(a, *b)).collect(),
+            Operand::Repeat(y) => x
+                .chunks_exact(y.len())
+                .flat_map(|chunk| chunk.iter().zip(y.iter()).map(|(&a, &b)| f(a, b)))
+                .collect(),
+        }
+    }
+}
+
 /// `f(a, b)` over two buffers broadcast to `out`.
-fn zip2<A: Copy, B: Copy, R>(
-    a: &[A],
+fn zip2<T: Copy, R>(
+    a: &[T],
     sa: &[usize],
-    b: &[B],
+    b: &[T],
     sb: &[usize],
     out: &[usize],
-    f: impl Fn(A, B) -> R,
+    f: impl Fn(T, T) -> R,
 ) -> KResult<Vec<R>> {
-    if sa == sb {
-        return Ok(a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect());
+    if sa == out {
+        return Ok(Operand::new(b, sb, out)?.zip_with(a, f));
     }
-    if sa == out
-        && let [y] = b
-    {
-        return Ok(a.iter().map(|&x| f(x, *y)).collect());
+    if sb == out {
+        return Ok(Operand::new(a, sa, out)?.zip_with(b, |y, x| f(x, y)));
     }
-    if sb == out
-        && let [x] = a
-    {
-        return Ok(b.iter().map(|&y| f(*x, y)).collect());
-    }
-    let a2: Cow<[A]> = if sa == out {
-        Cow::Borrowed(a)
-    } else {
-        Cow::Owned(broadcast_to(a, sa, out)?)
-    };
-    let b2: Cow<[B]> = if sb == out {
-        Cow::Borrowed(b)
-    } else {
-        Cow::Owned(broadcast_to(b, sb, out)?)
-    };
+    let a2 = broadcast_to(a, sa, out)?;
+    let b2 = broadcast_to(b, sb, out)?;
     Ok(a2.iter().zip(b2.iter()).map(|(&x, &y)| f(x, y)).collect())
 }
 
@@ -101,6 +159,56 @@ fn fmin<T: Real>(a: T, b: T) -> T {
     }
 }
 
+/// Evaluates `$body` with `$f` bound to the scalar function of the float
+/// arithmetic op `$op` (element type `$t`), or `$other` for the comparisons
+/// and logic ops, whose results are not floats.
+macro_rules! with_float_arith {
+    ($op:expr, $t:ty, $f:ident => $body:expr, $other:expr) => {
+        match $op {
+            BinaryOp::Add => {
+                let $f = |a: $t, b: $t| a + b;
+                $body
+            }
+            BinaryOp::Sub => {
+                let $f = |a: $t, b: $t| a - b;
+                $body
+            }
+            BinaryOp::Mul => {
+                let $f = |a: $t, b: $t| a * b;
+                $body
+            }
+            BinaryOp::Div => {
+                let $f = |a: $t, b: $t| a / b;
+                $body
+            }
+            BinaryOp::Rem => {
+                let $f = |a: $t, b: $t| a % b;
+                $body
+            }
+            BinaryOp::Pow => {
+                let $f = |a: $t, b: $t| a.powf(b);
+                $body
+            }
+            BinaryOp::Maximum => {
+                let $f = fmax::<$t>;
+                $body
+            }
+            BinaryOp::Minimum => {
+                let $f = fmin::<$t>;
+                $body
+            }
+            BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge
+            | BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::And
+            | BinaryOp::Or => $other,
+        }
+    };
+}
+
 fn float_binary<T: Real>(
     op: BinaryOp,
     x: &[T],
@@ -114,27 +222,78 @@ fn float_binary<T: Real>(
             zip2(x, sx, y, sy, out, $f)?
         };
     }
-    Ok(match op {
-        BinaryOp::Add => T::wrap(z!(|a, b| a + b)),
-        BinaryOp::Sub => T::wrap(z!(|a, b| a - b)),
-        BinaryOp::Mul => T::wrap(z!(|a, b| a * b)),
-        BinaryOp::Div => T::wrap(z!(|a, b| a / b)),
-        BinaryOp::Rem => T::wrap(z!(|a, b| a % b)),
-        BinaryOp::Pow => T::wrap(z!(|a: T, b| a.powf(b))),
-        BinaryOp::Maximum => T::wrap(z!(fmax)),
-        BinaryOp::Minimum => T::wrap(z!(fmin)),
+    Ok(with_float_arith!(op, T, f => T::wrap(z!(f)), match op {
         BinaryOp::Lt => bools(z!(|a, b| a < b)),
         BinaryOp::Le => bools(z!(|a, b| a <= b)),
         BinaryOp::Gt => bools(z!(|a, b| a > b)),
         BinaryOp::Ge => bools(z!(|a, b| a >= b)),
         BinaryOp::Eq => bools(z!(|a, b| a == b)),
         BinaryOp::Ne => bools(z!(|a, b| a != b)),
-        BinaryOp::And | BinaryOp::Or => {
+        _ => {
             return Err(KernelError::DType {
                 op: op_name(op),
                 dtype: T::wrap(Vec::new()).dtype(),
             });
         }
+    }))
+}
+
+/// Which operand of a binary op receives the result in place.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Left,
+    Right,
+}
+
+/// Float arithmetic written into `dst` (an operand of the result's shape, on
+/// `side`); `other` is the second operand. False for ops with non-float results.
+fn float_arith_into<T: Real>(op: BinaryOp, dst: &mut [T], other: &Operand<'_, T>, side: Side) -> bool {
+    with_float_arith!(op, T, f => {
+        match side {
+            Side::Left => other.apply_into(dst, f),
+            Side::Right => other.apply_into(dst, |b, a| f(a, b)),
+        }
+        true
+    }, false)
+}
+
+/// `binary(op, a, b)`, writing the result into the buffer of `a` or `b`
+/// when it has the result's shape and dtype and no one else holds it. The
+/// result equals [`binary`]'s in every case.
+pub fn binary_owned(op: BinaryOp, mut a: Tensor, mut b: Tensor) -> KResult<Tensor> {
+    let Ok(out) = broadcast_shapes(a.shape(), b.shape()) else {
+        return binary(op, &a, &b);
+    };
+    let sa = a.shape().to_vec();
+    let sb = b.shape().to_vec();
+    if sa == out && a.is_unique() && in_place_binary(op, &mut a, &b, &sb, &out, Side::Left)? {
+        return Ok(a);
+    }
+    if sb == out && b.is_unique() && in_place_binary(op, &mut b, &a, &sa, &out, Side::Right)? {
+        return Ok(b);
+    }
+    binary(op, &a, &b)
+}
+
+/// Writes `op` into `dst`'s buffer if the dtypes allow it; whether it did.
+fn in_place_binary(
+    op: BinaryOp,
+    dst: &mut Tensor,
+    other: &Tensor,
+    s_other: &[usize],
+    out: &[usize],
+    side: Side,
+) -> KResult<bool> {
+    Ok(match (dst.data_mut(), other.data()) {
+        (Data::F32(x), Data::F32(y)) => match Arc::get_mut(x) {
+            Some(x) => float_arith_into(op, x, &Operand::new(y, s_other, out)?, side),
+            None => false,
+        },
+        (Data::F64(x), Data::F64(y)) => match Arc::get_mut(x) {
+            Some(x) => float_arith_into(op, x, &Operand::new(y, s_other, out)?, side),
+            None => false,
+        },
+        _ => false,
     })
 }
 
@@ -285,34 +444,113 @@ fn sigmoid<T: Real>(x: T) -> T {
     }
 }
 
-fn float_unary<T: Real>(op: UnaryOp, v: &[T]) -> KResult<Data> {
-    let m = |f: fn(T) -> T| T::wrap(v.iter().map(|&x| f(x)).collect());
-    Ok(match op {
-        UnaryOp::Neg => m(|x| -x),
-        UnaryOp::Exp => m(T::exp),
-        UnaryOp::Log => m(T::ln),
-        UnaryOp::Sqrt => m(T::sqrt),
-        UnaryOp::Sin => m(T::sin),
-        UnaryOp::Cos => m(T::cos),
-        UnaryOp::Tan => m(T::tan),
-        UnaryOp::Tanh => m(T::tanh),
-        UnaryOp::Sigmoid => m(sigmoid),
-        UnaryOp::Relu => m(|x| if x.is_nan() || x > T::ZERO { x } else { T::ZERO }),
-        UnaryOp::Abs => m(T::abs),
-        UnaryOp::Sign => m(|x| {
-            if x > T::ZERO {
-                T::ONE
-            } else if x < T::ZERO {
-                -T::ONE
-            } else {
-                x
+/// Evaluates `$body` with `$f` bound to the scalar function of the float
+/// unary op `$op` (element type `$t`), or `$other` for `not`.
+macro_rules! with_float_unary {
+    ($op:expr, $t:ty, $f:ident => $body:expr, $other:expr) => {
+        match $op {
+            UnaryOp::Neg => {
+                let $f = |x: $t| -x;
+                $body
             }
+            UnaryOp::Exp => {
+                let $f = <$t as Real>::exp;
+                $body
+            }
+            UnaryOp::Log => {
+                let $f = <$t as Real>::ln;
+                $body
+            }
+            UnaryOp::Sqrt => {
+                let $f = <$t as Real>::sqrt;
+                $body
+            }
+            UnaryOp::Sin => {
+                let $f = <$t as Real>::sin;
+                $body
+            }
+            UnaryOp::Cos => {
+                let $f = <$t as Real>::cos;
+                $body
+            }
+            UnaryOp::Tan => {
+                let $f = <$t as Real>::tan;
+                $body
+            }
+            UnaryOp::Tanh => {
+                let $f = <$t as Real>::tanh;
+                $body
+            }
+            UnaryOp::Sigmoid => {
+                let $f = sigmoid::<$t>;
+                $body
+            }
+            UnaryOp::Relu => {
+                let $f = |x: $t| {
+                    if x.is_nan() || x > <$t as Real>::ZERO {
+                        x
+                    } else {
+                        <$t as Real>::ZERO
+                    }
+                };
+                $body
+            }
+            UnaryOp::Abs => {
+                let $f = <$t as Real>::abs;
+                $body
+            }
+            UnaryOp::Sign => {
+                let $f = |x: $t| {
+                    if x > <$t as Real>::ZERO {
+                        <$t as Real>::ONE
+                    } else if x < <$t as Real>::ZERO {
+                        -<$t as Real>::ONE
+                    } else {
+                        x
+                    }
+                };
+                $body
+            }
+            UnaryOp::Floor => {
+                let $f = <$t as Real>::floor;
+                $body
+            }
+            UnaryOp::Ceil => {
+                let $f = <$t as Real>::ceil;
+                $body
+            }
+            UnaryOp::Round => {
+                let $f = <$t as Real>::round;
+                $body
+            }
+            UnaryOp::Not => $other,
+        }
+    };
+}
+
+fn float_unary<T: Real>(op: UnaryOp, v: &[T]) -> KResult<Data> {
+    Ok(
+        with_float_unary!(op, T, f => T::wrap(v.iter().map(|&x| f(x)).collect()), {
+            return Err(unary_dtype(op, T::wrap(Vec::new()).dtype()));
         }),
-        UnaryOp::Floor => m(T::floor),
-        UnaryOp::Ceil => m(T::ceil),
-        UnaryOp::Round => m(T::round),
-        UnaryOp::Not => return Err(unary_dtype(op, T::wrap(Vec::new()).dtype())),
-    })
+    )
+}
+
+/// `unary(op, x)`, writing into `x`'s buffer when no one else holds it (float
+/// ops on floats). The result equals [`unary`]'s in every case.
+pub fn unary_owned(op: UnaryOp, mut x: Tensor) -> KResult<Tensor> {
+    fn in_place<T: Real>(op: UnaryOp, v: &mut [T]) -> bool {
+        with_float_unary!(op, T, f => {
+            v.iter_mut().for_each(|x| *x = f(*x));
+            true
+        }, false)
+    }
+    let done = match x.data_mut() {
+        Data::F32(v) => Arc::get_mut(v).is_some_and(|v| in_place(op, v)),
+        Data::F64(v) => Arc::get_mut(v).is_some_and(|v| in_place(op, v)),
+        Data::Bool(_) | Data::I64(_) => false,
+    };
+    if done { Ok(x) } else { unary(op, &x) }
 }
 
 fn int_unary(op: UnaryOp, v: &[i64]) -> KResult<Data> {
@@ -337,6 +575,12 @@ fn int_unary(op: UnaryOp, v: &[i64]) -> KResult<Data> {
 
 /// `where(c, a, b)`: `a` where `c` is true, else `b`, all three broadcast.
 pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor) -> KResult<Tensor> {
+    where_owned(c, a.clone(), b)
+}
+
+/// `where_(c, a, b)`, writing into `a`'s buffer when it has the result's
+/// shape and no one else holds it.
+pub fn where_owned(c: &Tensor, mut a: Tensor, b: &Tensor) -> KResult<Tensor> {
     let Data::Bool(cv) = c.data() else {
         return Err(KernelError::DType {
             op: "where",
@@ -344,28 +588,38 @@ pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor) -> KResult<Tensor> {
         });
     };
     let out = broadcast_shapes(&broadcast_shapes(c.shape(), a.shape())?, b.shape())?;
-    let cb = broadcast_to(cv, c.shape(), &out)?;
+    let cb: Cow<[bool]> = if c.shape() == out {
+        Cow::Borrowed(cv.as_slice())
+    } else {
+        Cow::Owned(broadcast_to(cv, c.shape(), &out)?)
+    };
+    /// `x` (made result-shaped, in place when unshared) with `y` where `c` is false.
     fn select<T: Copy>(
         c: &[bool],
-        x: &[T],
+        x: &mut Arc<Vec<T>>,
         sx: &[usize],
         y: &[T],
         sy: &[usize],
         out: &[usize],
-    ) -> KResult<Vec<T>> {
-        let xb = broadcast_to(x, sx, out)?;
-        let yb = broadcast_to(y, sy, out)?;
-        Ok(c.iter()
-            .zip(xb.iter().zip(&yb))
-            .map(|(&k, (&p, &q))| if k { p } else { q })
-            .collect())
+    ) -> KResult<Arc<Vec<T>>> {
+        let y = Operand::new(y, sy, out)?;
+        if sx == out
+            && let Some(v) = Arc::get_mut(x)
+        {
+            y.select_into(v, c);
+            return Ok(x.clone());
+        }
+        let mut v = broadcast_to(x, sx, out)?;
+        y.select_into(&mut v, c);
+        Ok(Arc::new(v))
     }
-    let (sa, sb) = (a.shape(), b.shape());
-    let data = match (a.data(), b.data()) {
-        (Data::Bool(x), Data::Bool(y)) => bools(select(&cb, x, sa, y, sb, &out)?),
-        (Data::I64(x), Data::I64(y)) => Data::I64(Arc::new(select(&cb, x, sa, y, sb, &out)?)),
-        (Data::F32(x), Data::F32(y)) => Data::F32(Arc::new(select(&cb, x, sa, y, sb, &out)?)),
-        (Data::F64(x), Data::F64(y)) => Data::F64(Arc::new(select(&cb, x, sa, y, sb, &out)?)),
+    let sa = a.shape().to_vec();
+    let sb = b.shape();
+    let data = match (a.data_mut(), b.data()) {
+        (Data::Bool(x), Data::Bool(y)) => Data::Bool(select(&cb, x, &sa, y, sb, &out)?),
+        (Data::I64(x), Data::I64(y)) => Data::I64(select(&cb, x, &sa, y, sb, &out)?),
+        (Data::F32(x), Data::F32(y)) => Data::F32(select(&cb, x, &sa, y, sb, &out)?),
+        (Data::F64(x), Data::F64(y)) => Data::F64(select(&cb, x, &sa, y, sb, &out)?),
         (x, y) => {
             return Err(KernelError::DTypeMismatch {
                 op: "where",
@@ -374,6 +628,7 @@ pub fn where_(c: &Tensor, a: &Tensor, b: &Tensor) -> KResult<Tensor> {
             });
         }
     };
+    drop(a);
     Tensor::new(out, data)
 }
 

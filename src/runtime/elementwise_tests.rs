@@ -341,3 +341,63 @@ fn casts() {
     assert_eq!(cast(&i, DType::Bool).to_i64_vec(), vec![1, 0]);
     assert_eq!(cast(&i, DType::I64), i);
 }
+
+#[test]
+fn owned_binary_reuses_an_unshared_buffer() {
+    use crate::ir::op::BinaryOp::{Add, Lt, Mul, Sub};
+    // Left operand of the result's shape: written in place.
+    let a = f32s(&[3], &[1.0, 2.0, 3.0]);
+    let addr = a.buffer_addr();
+    let r = binary_owned(Add, a, f32s(&[], &[1.0])).unwrap();
+    assert_eq!(r.buffer_addr(), addr);
+    assert_eq!(r.to_f64_vec(), vec![2.0, 3.0, 4.0]);
+    // Shared: a new buffer, and the other holder sees no change.
+    let keep = r.clone();
+    let r2 = binary_owned(Mul, r, keep.clone()).unwrap();
+    assert_ne!(r2.buffer_addr(), keep.buffer_addr());
+    assert_eq!(keep.to_f64_vec(), vec![2.0, 3.0, 4.0]);
+    assert_eq!(r2.to_f64_vec(), vec![4.0, 9.0, 16.0]);
+    // Only the right operand has the result's shape: it receives the result,
+    // with the operands in their order (10 - v, not v - 10).
+    let v = f64s(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+    let addr = v.buffer_addr();
+    let r = binary_owned(Sub, f64s(&[2], &[10.0, 20.0]), v).unwrap();
+    assert_eq!(r.buffer_addr(), addr);
+    assert_eq!(r.to_f64_vec(), vec![9.0, 18.0, 7.0, 16.0]);
+    // A bias row broadcast over a matrix, in place.
+    let m = f32s(&[2, 3], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    let addr = m.buffer_addr();
+    let r = binary_owned(Add, m, f32s(&[1, 3], &[10.0, 20.0, 30.0])).unwrap();
+    assert_eq!(r.buffer_addr(), addr);
+    assert_eq!(r.to_f64_vec(), vec![10.0, 21.0, 32.0, 13.0, 24.0, 35.0]);
+    // A comparison has a bool result: never in place, and still right.
+    let r = binary_owned(Lt, f32s(&[2], &[1.0, 5.0]), f32s(&[], &[2.0])).unwrap();
+    assert_eq!(r.dtype(), DType::Bool);
+    assert_eq!(r.to_f64_vec(), vec![1.0, 0.0]);
+}
+
+#[test]
+fn owned_unary_and_where_reuse_an_unshared_buffer() {
+    let x = f32s(&[3], &[-1.0, 0.5, 2.0]);
+    let addr = x.buffer_addr();
+    let r = unary_owned(UnaryOp::Relu, x).unwrap();
+    assert_eq!(r.buffer_addr(), addr);
+    assert_eq!(r.to_f64_vec(), vec![0.0, 0.5, 2.0]);
+    let shared = r.clone();
+    let e = unary_owned(UnaryOp::Neg, r).unwrap();
+    assert_ne!(e.buffer_addr(), shared.buffer_addr());
+    assert_eq!(shared.to_f64_vec(), vec![0.0, 0.5, 2.0]);
+    // The relu adjoint `where(x > 0, g, 0)`.
+    let c = Tensor::from_bools(vec![3], vec![false, true, true]).unwrap();
+    let g = f32s(&[3], &[7.0, 8.0, 9.0]);
+    let addr = g.buffer_addr();
+    let w = where_owned(&c, g, &f32s(&[], &[0.0])).unwrap();
+    assert_eq!(w.buffer_addr(), addr);
+    assert_eq!(w.to_f64_vec(), vec![0.0, 8.0, 9.0]);
+    // Broadcast condition and a shared operand: a fresh, correct result.
+    let c = Tensor::from_bools(vec![2, 1], vec![true, false]).unwrap();
+    let a = f64s(&[2], &[1.0, 2.0]);
+    let w = where_owned(&c, a.clone(), &f64s(&[2, 2], &[5.0, 6.0, 7.0, 8.0])).unwrap();
+    assert_eq!(w.to_f64_vec(), vec![1.0, 2.0, 7.0, 8.0]);
+    assert_eq!(a.to_f64_vec(), vec![1.0, 2.0]);
+}

@@ -183,7 +183,7 @@ pub(crate) fn gemm_strided<T: Real>(
     }
     let work = m.saturating_mul(n).saturating_mul(k);
     let parallelism = if work > PARALLEL_THRESHOLD {
-        Parallelism::Rayon(std::thread::available_parallelism().map_or(1, |p| p.get()))
+        Parallelism::Rayon(threads())
     } else {
         Parallelism::None
     };
@@ -216,6 +216,96 @@ pub(crate) fn gemm_strided<T: Real>(
             parallelism,
         );
     }
+}
+
+/// `op(a) @ op(b)` for matrices, where `op` transposes `a` when `ta` and `b`
+/// when `tb`: the product `transpose(a) @ b` (and so on) without copying the
+/// transpose. Other ranks, and ints, transpose first and call [`matmul`].
+pub fn matmul_transposed(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> KResult<Tensor> {
+    let float = matches!(
+        (a.data(), b.data()),
+        (Data::F32(_), Data::F32(_)) | (Data::F64(_), Data::F64(_))
+    );
+    let (Some((m, ka)), Some((kb, n)), true) = (dims2(a.shape(), ta), dims2(b.shape(), tb), float) else {
+        let swap = |x: &Tensor, t: bool| -> KResult<Tensor> {
+            if t {
+                let r = x.rank();
+                let mut perm: Vec<usize> = (0..r).collect();
+                if r >= 2 {
+                    perm.swap(r - 2, r - 1);
+                }
+                super::transpose(x, &perm)
+            } else {
+                Ok(x.clone())
+            }
+        };
+        return matmul(&swap(a, ta)?, &swap(b, tb)?);
+    };
+    if ka != kb {
+        let t = |x: &Tensor, t: bool| {
+            let mut s = x.shape().to_vec();
+            if t {
+                s.reverse();
+            }
+            s
+        };
+        return Err(KernelError::MatMul {
+            a: t(a, ta),
+            b: t(b, tb),
+        });
+    }
+    let d = Dims { m, k: ka, n };
+    let out_shape = vec![m, n];
+    let total = checked_numel(&out_shape)?;
+    let data = match (a.data(), b.data()) {
+        (Data::F32(x), Data::F32(y)) => {
+            let mut out = filled(total, 0.0f32, &out_shape)?;
+            if d.k > 0 && total > 0 {
+                gemm_strided(&mut out, view(x, m, ka, ta), view(y, kb, n, tb), m, n, ka, false);
+            }
+            Data::F32(Arc::new(out))
+        }
+        (Data::F64(x), Data::F64(y)) => {
+            let mut out = filled(total, 0.0f64, &out_shape)?;
+            if d.k > 0 && total > 0 {
+                gemm_strided(&mut out, view(x, m, ka, ta), view(y, kb, n, tb), m, n, ka, false);
+            }
+            Data::F64(Arc::new(out))
+        }
+        _ => return Err(KernelError::Internal("matmul_transposed: dtypes".into())),
+    };
+    Tensor::new(out_shape, data)
+}
+
+/// A row-major buffer read as a `rows x cols` matrix, or (`transposed`) a
+/// buffer holding the `cols x rows` matrix read with swapped strides.
+fn view<T>(data: &[T], rows: usize, cols: usize, transposed: bool) -> Strided<'_, T> {
+    if transposed {
+        Strided {
+            data,
+            row: 1,
+            col: rows,
+        }
+    } else {
+        Strided {
+            data,
+            row: cols,
+            col: 1,
+        }
+    }
+}
+
+fn dims2(shape: &[usize], t: bool) -> Option<(usize, usize)> {
+    match shape {
+        [r, c] if t => Some((*c, *r)),
+        [r, c] => Some((*r, *c)),
+        _ => None,
+    }
+}
+
+fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |p| p.get()))
 }
 
 /// `dst = lhs @ rhs` for ints, wrapping on overflow.

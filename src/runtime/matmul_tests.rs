@@ -189,3 +189,45 @@ fn gemm_path_f32_and_f64() {
         assert!((g - w).abs() < 1e-12);
     }
 }
+
+#[test]
+fn transposed_operands_are_read_in_place() {
+    // a: [3, 2] read as its transpose [2, 3]; b: [4, 3] read as [3, 4].
+    let av: Vec<f64> = (0..6).map(|i| f64::from(i) * 0.5 - 1.0).collect();
+    let bv: Vec<f64> = (0..12).map(|i| f64::from(i % 5) - 1.5).collect();
+    let a = f64s(&[3, 2], &av);
+    let b = f64s(&[4, 3], &bv);
+    let at = crate::runtime::transpose(&a, &[1, 0]).unwrap();
+    let bt = crate::runtime::transpose(&b, &[1, 0]).unwrap();
+    let want = naive(&at.to_f64_vec(), &bt.to_f64_vec(), 2, 3, 4);
+    let got = matmul_transposed(&a, true, &b, true).unwrap();
+    assert_eq!(got.shape(), &[2, 4]);
+    assert_eq!(got.to_f64_vec(), want);
+    // One side at a time, against the copying form.
+    let c = f64s(&[3, 4], &bv);
+    assert_eq!(
+        matmul_transposed(&a, true, &c, false).unwrap(),
+        matmul(&at, &c).unwrap()
+    );
+    let d = f64s(&[5, 2], &(0..10).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(
+        matmul_transposed(&d, false, &a, true).unwrap(),
+        matmul(&d, &at).unwrap()
+    );
+    // Mismatched inner sizes are an error, not a panic; a vector falls back.
+    assert!(matmul_transposed(&a, false, &b, true).is_err());
+    let v = f64s(&[3], &[1.0, 2.0, 3.0]);
+    assert_eq!(
+        matmul_transposed(&a, true, &v, false).unwrap(),
+        matmul(&at, &v).unwrap()
+    );
+    // f32 through gemm, large enough to run on every core.
+    let n = 80;
+    let x: Vec<f64> = (0..n * n).map(|i| f64::from((i % 7) as u32) - 3.0).collect();
+    let xm = Tensor::from_f64s(DType::F32, vec![n, n], x.clone()).unwrap();
+    let xt = crate::runtime::transpose(&xm, &[1, 0]).unwrap();
+    assert_eq!(
+        matmul_transposed(&xm, true, &xm, false).unwrap(),
+        matmul(&xt, &xm).unwrap()
+    );
+}

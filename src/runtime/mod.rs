@@ -7,13 +7,15 @@
 //! - `tensor`: the [`Tensor`] value and its conversions;
 //! - `error`: [`KernelError`], with all wording in `message` and `help`;
 //! - `broadcast`: NumPy broadcasting of shapes and buffers;
-//! - `elementwise`: [`unary`], [`binary`], [`where_`], [`clip`], [`cast`];
-//! - `matmul`: [`matmul`] (gemm for floats);
+//! - `elementwise`: [`unary`], [`binary`], [`where_`], [`clip`], [`cast`], and
+//!   the `*_owned` forms that write into an operand's unshared buffer;
+//! - `matmul`: [`matmul`] (gemm for floats), [`matmul_transposed`];
 //! - `reduce`: [`reduce`];
 //! - `index`: [`index`];
 //! - `construct`: [`full`], [`arange`], [`linspace`], [`eye`], [`stack`],
 //!   [`max_close_violation`];
-//! - `shape_ops`: [`reshape`], [`concat`], [`take`], [`take_grad`];
+//! - `shape_ops`: [`reshape`], [`concat`] (and [`concat_owned`], which appends
+//!   in place), [`take`], [`take_grad`];
 //! - `linalg`: [`solve`], [`det`], [`cholesky`];
 //! - `random`: the counter-based generator [`Rng`] and the score functions
 //!   of its discrete samples;
@@ -50,14 +52,15 @@ pub use batches::batches;
 pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
 pub use conv::{conv2d, conv2d_grad_input, conv2d_grad_weight};
-pub use elementwise::{binary, cast, clip, unary, where_};
+pub use elementwise::{binary, binary_owned, cast, clip, unary, unary_owned, where_, where_owned};
+
 pub use error::{KResult, KernelError};
 pub use format::format_f64;
 pub use index::index;
 pub use linalg::{cholesky, det, solve};
-pub use matmul::matmul;
+pub use matmul::{matmul, matmul_transposed};
 pub use pool::{avg_pool2d, max_pool2d, max_pool2d_mask, pool2d_spread};
 pub use random::{Rng, score_bernoulli, score_categorical};
 pub use reduce::reduce;
-pub use shape_ops::{concat, reshape, resolve_shape, take, take_grad};
+pub use shape_ops::{concat, concat_owned, reshape, resolve_shape, take, take_grad};
 pub use tensor::{Data, Tensor, checked_numel};

@@ -50,9 +50,8 @@ pub fn resolve_shape(from: &[usize], to: &[i64]) -> KResult<Vec<usize>> {
     Ok(shape)
 }
 
-/// The tensors `xs` (same rank and dtype, equal lengths except along `axis`)
-/// joined along `axis`.
-pub fn concat(xs: &[Tensor], axis: usize) -> KResult<Tensor> {
+/// The shape of `concat(xs, axis)`, after checking that the parts agree.
+fn concat_shape(xs: &[Tensor], axis: usize) -> KResult<Vec<usize>> {
     let Some(first) = xs.first() else {
         return Err(KernelError::Internal("concat of no tensors".into()));
     };
@@ -88,6 +87,59 @@ pub fn concat(xs: &[Tensor], axis: usize) -> KResult<Tensor> {
     if let Some(slot) = out_shape.get_mut(axis) {
         *slot = total;
     }
+    Ok(out_shape)
+}
+
+/// `concat(xs, axis)`, appending to the first part's buffer when the parts
+/// are contiguous blocks of the result (every axis before `axis` has length
+/// one) and no one else holds it. A loop that grows a tensor this way copies
+/// each new row once (the buffer grows geometrically), not the whole tensor
+/// on every step.
+pub fn concat_owned(xs: Vec<Tensor>, axis: usize) -> KResult<Tensor> {
+    let out_shape = concat_shape(&xs, axis)?;
+    let contiguous = xs
+        .first()
+        .is_some_and(|f| f.shape().iter().take(axis).all(|&d| d == 1) && f.is_unique());
+    if !contiguous {
+        return concat(&xs, axis);
+    }
+    let mut parts = xs.into_iter();
+    let Some(first) = parts.next() else {
+        return Err(KernelError::Internal("concat of no tensors".into()));
+    };
+    let (_, mut data) = first.into_parts();
+    macro_rules! append {
+        ($variant:ident, $v:expr) => {{
+            let Some(v) = Arc::get_mut($v) else {
+                return Err(KernelError::Internal("concat: shared buffer".into()));
+            };
+            for p in parts {
+                let Data::$variant(w) = p.data() else {
+                    return Err(KernelError::Internal("concat: mixed dtypes".into()));
+                };
+                v.try_reserve(w.len()).map_err(|_| KernelError::SizeOverflow {
+                    shape: out_shape.clone(),
+                })?;
+                v.extend_from_slice(w);
+            }
+        }};
+    }
+    match &mut data {
+        Data::Bool(v) => append!(Bool, v),
+        Data::I64(v) => append!(I64, v),
+        Data::F32(v) => append!(F32, v),
+        Data::F64(v) => append!(F64, v),
+    }
+    Tensor::new(out_shape, data)
+}
+
+/// The tensors `xs` (same rank and dtype, equal lengths except along `axis`)
+/// joined along `axis`.
+pub fn concat(xs: &[Tensor], axis: usize) -> KResult<Tensor> {
+    let out_shape = concat_shape(xs, axis)?;
+    let Some(first) = xs.first() else {
+        return Err(KernelError::Internal("concat of no tensors".into()));
+    };
     let outer: usize = first.shape().iter().take(axis).product();
     let inner: usize = first.shape().iter().skip(axis + 1).product();
     let n = checked_numel(&out_shape)?;
@@ -255,6 +307,33 @@ mod tests {
         let e = concat(&[a, d], 1).unwrap();
         assert_eq!(e.shape(), &[1, 3]);
         assert_eq!(e.to_f64_vec(), vec![1.0, 2.0, 9.0]);
+    }
+
+    #[test]
+    fn owned_concat_appends_to_an_unshared_buffer() {
+        let mut acc = v(vec![0, 2], vec![]);
+        let mut grew = 0;
+        let mut addr = acc.buffer_addr();
+        for i in 0..100 {
+            let row = v(vec![1, 2], vec![f64::from(i), -f64::from(i)]);
+            acc = concat_owned(vec![acc, row], 0).unwrap();
+            if acc.buffer_addr() != addr {
+                grew += 1;
+                addr = acc.buffer_addr();
+            }
+        }
+        assert_eq!(acc.shape(), &[100, 2]);
+        assert_eq!(acc.to_f64_vec()[198..], [99.0, -99.0]);
+        // The buffer grows geometrically: a handful of moves, not one per row.
+        assert!(grew < 12, "{grew} reallocations");
+        // Shared, or not contiguous blocks (axis 1 of several rows): a copy.
+        let keep = acc.clone();
+        let more = concat_owned(vec![acc, v(vec![1, 2], vec![1.0, 2.0])], 0).unwrap();
+        assert_eq!(keep.shape(), &[100, 2]);
+        assert_eq!(more.shape(), &[101, 2]);
+        let m = v(vec![2, 1], vec![1.0, 2.0]);
+        let j = concat_owned(vec![m, v(vec![2, 1], vec![3.0, 4.0])], 1).unwrap();
+        assert_eq!(j.to_f64_vec(), vec![1.0, 3.0, 2.0, 4.0]);
     }
 
     #[test]

@@ -129,6 +129,33 @@ impl Tensor {
         &self.data
     }
 
+    /// The buffer, for kernels that write in place; they keep its length.
+    pub(crate) fn data_mut(&mut self) -> &mut Data {
+        &mut self.data
+    }
+
+    /// Whether no other tensor shares this buffer, so writing it in place is
+    /// invisible.
+    pub fn is_unique(&self) -> bool {
+        match &self.data {
+            Data::Bool(v) => Arc::strong_count(v) == 1,
+            Data::I64(v) => Arc::strong_count(v) == 1,
+            Data::F32(v) => Arc::strong_count(v) == 1,
+            Data::F64(v) => Arc::strong_count(v) == 1,
+        }
+    }
+
+    /// The address of the first element: tests use it to see that a buffer
+    /// was reused.
+    pub fn buffer_addr(&self) -> usize {
+        match &self.data {
+            Data::Bool(v) => v.as_ptr() as usize,
+            Data::I64(v) => v.as_ptr() as usize,
+            Data::F32(v) => v.as_ptr() as usize,
+            Data::F64(v) => v.as_ptr() as usize,
+        }
+    }
+
     /// Consumes the tensor, returning its shape and buffer.
     pub fn into_parts(self) -> (Vec<usize>, Data) {
         (self.shape, self.data)

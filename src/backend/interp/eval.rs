@@ -1,13 +1,17 @@
 //! Executing functions, blocks and instructions.
 
+use super::plan::{Fused, Plan};
+use super::prims::Failure;
+use super::progress::Bars;
 use super::value::Val;
 use super::{data, prims};
 use crate::diag::Diagnostic;
 use crate::ir::RandomOp;
 use crate::ir::types::{DType, Ty};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
-use crate::runtime::{KernelError, Rng, Tensor};
+use crate::runtime::{self, KernelError, Rng, Tensor};
 use crate::syntax::Span;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -31,6 +35,8 @@ pub struct Interp<'p> {
     /// The folder relative file paths start from (the running file's).
     base_dir: Option<PathBuf>,
     rng: Rng,
+    plans: HashMap<FuncId, Rc<Plan>>,
+    bars: Bars,
 }
 
 type Frame = Vec<Val>;
@@ -47,6 +53,8 @@ impl<'p> Interp<'p> {
             interrupt: None,
             base_dir: None,
             rng: Rng::default(),
+            plans: HashMap::new(),
+            bars: Bars::default(),
         }
     }
 
@@ -99,12 +107,20 @@ impl<'p> Interp<'p> {
             .with_help("check that the recursion reaches a base case"));
         }
         self.tick(span)?;
+        let plan = match self.plans.get(&f) {
+            Some(p) => p.clone(),
+            None => {
+                let p = Rc::new(Plan::for_func(func));
+                self.plans.insert(f, p.clone());
+                p
+            }
+        };
         let mut frame: Frame = vec![Val::Undef; func.values.len()];
         for (&p, a) in func.param_values.iter().zip(args) {
             set(&mut frame, p, a);
         }
         self.depth += 1;
-        let r = self.exec_block(func, &mut frame, &func.body);
+        let r = self.exec_block(func, &plan, &mut frame, &func.body);
         self.depth -= 1;
         let mut ys = r.map_err(|d| d.called_from(span))?;
         Ok(if ys.is_empty() {
@@ -134,26 +150,76 @@ impl<'p> Interp<'p> {
         Ok(())
     }
 
-    fn exec_block(&mut self, func: &Func, frame: &mut Frame, block: &Block) -> Result<Vec<Val>, RunError> {
+    fn exec_block(
+        &mut self,
+        func: &Func,
+        plan: &Plan,
+        frame: &mut Frame,
+        block: &Block,
+    ) -> Result<Vec<Val>, RunError> {
         for inst in &block.insts {
-            self.exec_inst(func, frame, inst)?;
+            self.exec_inst(func, plan, frame, inst)?;
         }
-        Ok(block.yields.iter().map(|&y| get(frame, y)).collect())
+        let moves = plan.yields(block);
+        Ok(block
+            .yields
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| read(frame, y, moves, i))
+            .collect())
     }
 
-    fn exec_inst(&mut self, func: &Func, frame: &mut Frame, inst: &Inst) -> Result<(), RunError> {
+    fn exec_inst(
+        &mut self,
+        func: &Func,
+        plan: &Plan,
+        frame: &mut Frame,
+        inst: &Inst,
+    ) -> Result<(), RunError> {
         let span = inst.span;
-        let arg = |frame: &Frame, i: usize| inst.args.get(i).map(|&v| get(frame, v)).unwrap_or(Val::Undef);
+        let ip = plan.inst(inst);
+        if ip.take_field
+            && let (InstKind::TupleGet(i) | InstKind::RecordGet(i), [a], [r]) =
+                (&inst.kind, inst.args.as_slice(), inst.results.as_slice())
+        {
+            let field = take_field(frame, *a, *i as usize)
+                .ok_or_else(|| Diagnostic::internal(span, "projection of a non-aggregate"))?;
+            set(frame, *r, field);
+            return Ok(());
+        }
+        // A list that is pushed to is always rebound, so it is taken even
+        // when the plan does not say so: an unshared one grows in place.
+        let moves = match inst.kind {
+            InstKind::ListPush => ip.moves | 1,
+            _ => ip.moves,
+        };
+        let mut args: Vec<Val> = inst
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| read(frame, v, moves, i))
+            .collect();
+        let mut arg = |i: usize| args.get_mut(i).map(std::mem::take).unwrap_or(Val::Undef);
         let result = inst.results.first().copied();
         let value = match &inst.kind {
             InstKind::Const(c) => {
                 let ty = result.and_then(|r| func.ty(r));
                 const_val(c, ty)
             }
-            InstKind::Prim(p) => {
-                let args: Vec<Val> = inst.args.iter().map(|&v| get(frame, v)).collect();
-                self.exec_prim(p, &args, span)?
-            }
+            InstKind::Prim(p) => match ip.fused {
+                Fused::TransposeAlias => arg(0),
+                Fused::MatMul { ta, tb } => {
+                    let (a, b) = (arg(0), arg(1));
+                    match (a.as_tensor(), b.as_tensor()) {
+                        (Some(a), Some(b)) => Val::Tensor(
+                            runtime::matmul_transposed(a, ta, b, tb)
+                                .map_err(|e| Failure::from(e).into_diagnostic(span))?,
+                        ),
+                        _ => return Err(Diagnostic::internal(span, "matmul of a non-tensor")),
+                    }
+                }
+                Fused::None => self.exec_prim(p, args, span)?,
+            },
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
                 return Err(Diagnostic::internal(
                     span,
@@ -161,22 +227,17 @@ impl<'p> Interp<'p> {
                 ));
             }
             InstKind::BuiltinRef(_) => Val::Builtin,
-            InstKind::Call(f) => {
-                let args = inst.args.iter().map(|&v| get(frame, v)).collect();
-                self.call(*f, args, span)?
-            }
-            InstKind::Closure(_) => Val::Closure(inst.args.iter().map(|&v| get(frame, v)).collect()),
-            InstKind::CaptureGet(i) => match arg(frame, 0) {
+            InstKind::Call(f) => self.call(*f, args, span)?,
+            InstKind::Closure(_) => Val::Closure(args.into()),
+            InstKind::CaptureGet(i) => match arg(0) {
                 Val::Closure(c) => c.get(*i as usize).cloned().unwrap_or(Val::Undef),
                 _ => return Err(Diagnostic::internal(span, "capture of a non-closure")),
             },
-            InstKind::Tuple => Val::Tuple(inst.args.iter().map(|&v| get(frame, v)).collect()),
-            InstKind::Derive(_) => arg(frame, 0),
+            InstKind::Tuple => Val::Tuple(args.into()),
+            InstKind::Derive(_) => arg(0),
             InstKind::ListNew => Val::List(Rc::new(Vec::new())),
             InstKind::ListPush => {
-                // Take the list out of the frame so that an unshared one grows in place.
-                let list = inst.args.first().map(|&v| take(frame, v)).unwrap_or(Val::Undef);
-                let item = arg(frame, 1);
+                let (list, item) = (arg(0), arg(1));
                 match list {
                     Val::List(mut xs) => {
                         Rc::make_mut(&mut xs).push(item);
@@ -186,8 +247,8 @@ impl<'p> Interp<'p> {
                 }
             }
             InstKind::ListGet => {
-                let i = int_of(&arg(frame, 1), span)?;
-                match arg(frame, 0) {
+                let i = int_of(&arg(1), span)?;
+                match arg(0) {
                     // Negative indices count from the end, as for tensors.
                     Val::List(xs) => {
                         let len = xs.len() as i64;
@@ -205,24 +266,24 @@ impl<'p> Interp<'p> {
                     _ => return Err(Diagnostic::internal(span, "index of a non-list")),
                 }
             }
-            InstKind::ListLen => match arg(frame, 0) {
+            InstKind::ListLen => match arg(0) {
                 Val::List(xs) => Val::Tensor(Tensor::scalar_i64(xs.len() as i64)),
                 _ => return Err(Diagnostic::internal(span, "length of a non-list")),
             },
-            InstKind::Record(s) => Val::Record(*s, inst.args.iter().map(|&v| get(frame, v)).collect()),
-            InstKind::TupleGet(i) | InstKind::RecordGet(i) => match arg(frame, 0) {
-                Val::Tuple(xs) | Val::Record(_, xs) => xs.get(*i as usize).cloned().unwrap_or(Val::Undef),
+            InstKind::Record(s) => Val::Record(*s, args.into()),
+            InstKind::TupleGet(i) | InstKind::RecordGet(i) => match arg(0) {
+                Val::Tuple(xs) | Val::Record(_, xs) => project(xs, *i as usize),
                 _ => return Err(Diagnostic::internal(span, "projection of a non-aggregate")),
             },
             InstKind::If { then, else_ } => {
-                let c = bool_of(&arg(frame, 0), span)?;
-                let ys = self.exec_block(func, frame, if c { then } else { else_ })?;
+                let c = bool_of(&arg(0), span)?;
+                let ys = self.exec_block(func, plan, frame, if c { then } else { else_ })?;
                 return bind_results(frame, &inst.results, ys);
             }
             InstKind::For { body } => {
-                let lo = int_of(&arg(frame, 0), span)?;
-                let hi = int_of(&arg(frame, 1), span)?;
-                let mut carried: Vec<Val> = inst.args.iter().skip(2).map(|&v| get(frame, v)).collect();
+                let lo = int_of(&arg(0), span)?;
+                let hi = int_of(&arg(1), span)?;
+                let mut carried: Vec<Val> = args.into_iter().skip(2).collect();
                 for i in lo..hi {
                     self.tick(span)?;
                     let mut params = body.params.iter();
@@ -232,25 +293,29 @@ impl<'p> Interp<'p> {
                     for (&p, v) in params.zip(carried) {
                         set(frame, p, v);
                     }
-                    carried = self.exec_block(func, frame, body)?;
+                    carried = self.exec_block(func, plan, frame, body)?;
                 }
                 return bind_results(frame, &inst.results, carried);
             }
             InstKind::While { cond, body } => {
-                let mut carried: Vec<Val> = inst.args.iter().map(|&v| get(frame, v)).collect();
+                let mut carried = args;
                 loop {
                     self.tick(span)?;
                     for (&p, v) in cond.params.iter().zip(&carried) {
                         set(frame, p, v.clone());
                     }
-                    let c = self.exec_block(func, frame, cond)?;
+                    let c = self.exec_block(func, plan, frame, cond)?;
+                    // The condition's copies must not keep the body's values shared.
+                    for &p in &cond.params {
+                        set(frame, p, Val::Undef);
+                    }
                     if !bool_of(c.first().unwrap_or(&Val::Undef), span)? {
                         break;
                     }
                     for (&p, v) in body.params.iter().zip(carried) {
                         set(frame, p, v);
                     }
-                    carried = self.exec_block(func, frame, body)?;
+                    carried = self.exec_block(func, plan, frame, body)?;
                 }
                 return bind_results(frame, &inst.results, carried);
             }
@@ -261,23 +326,30 @@ impl<'p> Interp<'p> {
         Ok(())
     }
 
-    fn exec_prim(&mut self, p: &Prim, args: &[Val], span: Span) -> Result<Val, RunError> {
+    fn exec_prim(&mut self, p: &Prim, args: Vec<Val>, span: Span) -> Result<Val, RunError> {
         match p {
             Prim::Print => {
                 let parts: Vec<String> = args.iter().map(|a| a.display(self.program)).collect();
                 let line = parts.join(" ");
-                if writeln!(self.out, "{line}").is_err() {
+                let out = &mut self.out;
+                // Under a progress bar, the line is shown at once, above the bar.
+                let flush = self.bars.active();
+                let written = self.bars.suspend(|| {
+                    writeln!(out, "{line}")?;
+                    if flush { out.flush() } else { Ok(()) }
+                });
+                if written.is_err() {
                     return Err(Diagnostic::error(span, "cannot write the output"));
                 }
                 Ok(Val::unit())
             }
-            Prim::TempPath => self.files(span).temp_path(args),
-            Prim::LoadCsv(d) => self.files(span).load_csv(*d, args),
-            Prim::SaveCsv => self.files(span).save_csv(args),
-            Prim::LoadNpy(ty) => self.files(span).load_npy(ty, args),
-            Prim::SaveNpy => self.files(span).save_npy(args),
-            Prim::Load(ty) => self.files(span).load(ty, args),
-            Prim::Save => self.files(span).save(args),
+            Prim::TempPath => self.files(span).temp_path(&args),
+            Prim::LoadCsv(d) => self.files(span).load_csv(*d, &args),
+            Prim::SaveCsv => self.files(span).save_csv(&args),
+            Prim::LoadNpy(ty) => self.files(span).load_npy(ty, &args),
+            Prim::SaveNpy => self.files(span).save_npy(&args),
+            Prim::Load(ty) => self.files(span).load(ty, &args),
+            Prim::Save => self.files(span).save(&args),
             Prim::Batches => {
                 let shuffle = args
                     .get(3)
@@ -285,7 +357,7 @@ impl<'p> Interp<'p> {
                     .and_then(Tensor::as_scalar_bool)
                     .unwrap_or(false);
                 if !shuffle {
-                    return data::batches(args, None, span);
+                    return data::batches(&args, None, span);
                 }
                 // The rows in the order of one permutation from the generator.
                 let rows = args
@@ -301,9 +373,18 @@ impl<'p> Interp<'p> {
                     .into_iter()
                     .map(|i| i as usize)
                     .collect();
-                data::batches(args, Some(&order), span)
+                data::batches(&args, Some(&order), span)
             }
-            Prim::Random(op) => self.random(*op, args).map_err(|f| f.into_diagnostic(span)),
+            Prim::Random(op) => self.random(*op, &args).map_err(|f| f.into_diagnostic(span)),
+            Prim::Progress => {
+                let n = |i: usize| int_of(args.get(i).unwrap_or(&Val::Undef), span);
+                self.bars.update(span, n(0)?, n(1)?, n(2)?);
+                Ok(Val::unit())
+            }
+            Prim::Plot => {
+                super::plot::plot(&args, self.base_dir.as_deref()).map_err(|f| f.into_diagnostic(span))?;
+                Ok(Val::unit())
+            }
             _ => prims::exec(p, args, self.program).map_err(|f| f.into_diagnostic(span)),
         }
     }
@@ -356,12 +437,42 @@ impl Interp<'_> {
     }
 }
 
+/// Reads operand `i` (value `v`): moved out of the frame when bit `i` of
+/// `moves` says this is its last use, copied otherwise.
+fn read(frame: &mut Frame, v: Value, moves: u64, i: usize) -> Val {
+    if i < 64 && moves & (1 << i) != 0 {
+        take(frame, v)
+    } else {
+        get(frame, v)
+    }
+}
+
+/// Field `i` of the aggregate in slot `v`, which is read later for its other
+/// fields only: taken out of it when no one else holds the aggregate.
+fn take_field(frame: &mut Frame, v: Value, i: usize) -> Option<Val> {
+    match frame.get_mut(v.0 as usize) {
+        Some(Val::Tuple(xs) | Val::Record(_, xs)) => Some(match Rc::get_mut(xs) {
+            Some(slots) => slots.get_mut(i).map(std::mem::take).unwrap_or(Val::Undef),
+            None => xs.get(i).cloned().unwrap_or(Val::Undef),
+        }),
+        _ => None,
+    }
+}
+
+/// Element `i` of an aggregate; taken out rather than copied when the
+/// aggregate is no longer shared (its last use), so the element stays unshared.
+fn project(mut xs: Rc<[Val]>, i: usize) -> Val {
+    match Rc::get_mut(&mut xs) {
+        Some(slots) => slots.get_mut(i).map(std::mem::take).unwrap_or(Val::Undef),
+        None => xs.get(i).cloned().unwrap_or(Val::Undef),
+    }
+}
+
 fn get(frame: &Frame, v: Value) -> Val {
     frame.get(v.0 as usize).cloned().unwrap_or(Val::Undef)
 }
 
-/// Moves a value out of the frame (leaving `Undef`): for a list that is pushed
-/// to and then rebound, this keeps it unshared so the push is in place.
+/// Moves a value out of the frame (leaving `Undef`).
 fn take(frame: &mut Frame, v: Value) -> Val {
     frame
         .get_mut(v.0 as usize)

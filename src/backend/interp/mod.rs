@@ -4,11 +4,16 @@
 //! Each call gets a frame of values indexed by SSA value; structured control
 //! flow is executed by recursion over blocks. Errors carry the span of the
 //! instruction that failed. Recursion is limited in depth (an error, never a
-//! stack overflow), and an optional deadline stops runaway programs.
+//! stack overflow), and an optional deadline stops runaway programs. A value
+//! read for the last time is moved out of its frame (see `plan`), so kernels
+//! can reuse a buffer that nothing else holds.
 
 pub mod data;
 mod eval;
+mod plan;
+mod plot;
 mod prims;
+mod progress;
 pub mod staged;
 mod value;
 

@@ -9,6 +9,7 @@ use crate::runtime::{self, KernelError, Tensor};
 use crate::syntax::Span;
 
 /// Why a prim failed; the interpreter adds the span.
+#[derive(Debug)]
 pub struct Failure {
     message: String,
     help: Option<String>,
@@ -17,7 +18,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(message: impl Into<String>) -> Failure {
+    pub(super) fn new(message: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
             help: None,
@@ -26,11 +27,16 @@ impl Failure {
         }
     }
 
-    fn internal(message: impl Into<String>) -> Failure {
+    pub(super) fn internal(message: impl Into<String>) -> Failure {
         Failure {
             internal: true,
             ..Failure::new(message)
         }
+    }
+
+    #[cfg(test)]
+    pub fn message_text(&self) -> &str {
+        &self.message
     }
 
     pub fn into_diagnostic(self, span: Span) -> Diagnostic {
@@ -84,15 +90,28 @@ fn t(x: Tensor) -> R {
     Ok(Val::Tensor(x))
 }
 
-pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
+/// Takes operand `i` out of `args` (whose buffer may then be reused in place).
+fn owned(args: &mut [Val], i: usize) -> Result<Tensor, Failure> {
+    match args.get_mut(i).map(std::mem::take) {
+        Some(Val::Tensor(x)) => Ok(x),
+        _ => Err(Failure::internal(format!("operand {i} is not a tensor"))),
+    }
+}
+
+/// Runs prim `p` on operands the caller no longer needs: kernels that can
+/// write their result into an operand's buffer get it by value.
+pub fn exec(p: &Prim, mut args: Vec<Val>, program: &Program) -> R {
+    let args = &mut args[..];
     match p {
-        Prim::Unary(op) => t(runtime::unary(*op, tensor(args, 0)?)?),
-        Prim::Binary(op) => t(runtime::binary(*op, tensor(args, 0)?, tensor(args, 1)?)?),
-        Prim::Where => t(runtime::where_(
-            tensor(args, 0)?,
-            tensor(args, 1)?,
-            tensor(args, 2)?,
-        )?),
+        Prim::Unary(op) => t(runtime::unary_owned(*op, owned(args, 0)?)?),
+        Prim::Binary(op) => {
+            let a = owned(args, 0)?;
+            t(runtime::binary_owned(*op, a, owned(args, 1)?)?)
+        }
+        Prim::Where => {
+            let a = owned(args, 1)?;
+            t(runtime::where_owned(tensor(args, 0)?, a, tensor(args, 2)?)?)
+        }
         Prim::Clip => t(runtime::clip(
             tensor(args, 0)?,
             tensor(args, 1)?,
@@ -162,9 +181,9 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
         Prim::Reshape(to) => t(runtime::reshape(tensor(args, 0)?, to)?),
         Prim::Concat(axis) => {
             let xs: Vec<Tensor> = (0..args.len())
-                .map(|i| tensor(args, i).cloned())
+                .map(|i| owned(args, i))
                 .collect::<Result<_, _>>()?;
-            t(runtime::concat(&xs, *axis)?)
+            t(runtime::concat_owned(xs, *axis)?)
         }
         Prim::Take(axis) => t(runtime::take(tensor(args, 0)?, tensor(args, 1)?, *axis)?),
         Prim::TakeGrad(axis) => t(runtime::take_grad(
@@ -222,7 +241,9 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
         | Prim::Load(_)
         | Prim::Save
         | Prim::TempPath
-        | Prim::Batches => Err(Failure::internal(format!(
+        | Prim::Batches
+        | Prim::Progress
+        | Prim::Plot => Err(Failure::internal(format!(
             "{} is executed by the interpreter",
             p.info().name
         ))),
@@ -261,7 +282,7 @@ pub fn exec(p: &Prim, args: &[Val], program: &Program) -> R {
 }
 
 impl Failure {
-    fn with_help(mut self, h: impl Into<String>) -> Failure {
+    pub(super) fn with_help(mut self, h: impl Into<String>) -> Failure {
         self.help = Some(h.into());
         self
     }

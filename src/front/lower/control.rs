@@ -417,6 +417,12 @@ impl Lowerer<'_> {
 
     pub(super) fn lower_for(&mut self, pat: &Pattern, iter: &Expr, body: &Block, span: Span) -> Value {
         let exits = scan::block_exits(body);
+        // `for i in progress(a..b)`: the range loop, with a progress bar that
+        // each iteration moves on and the end of the loop closes.
+        let (iter, bar) = match self.progress_range(iter) {
+            Some(range) => (range, Some(iter.span)),
+            None => (iter, None),
+        };
         // The iteration space: a range, or the first axis of a tensor.
         let (lo, hi, over) = match &iter.kind {
             ExprKind::Range { lo, hi } => (self.lower_expr(lo), self.lower_expr(hi), None),
@@ -428,6 +434,9 @@ impl Lowerer<'_> {
             }
         };
         let bind_item = move |l: &mut Self, i: Value| {
+            if let Some(bar) = bar {
+                l.emit(InstKind::Prim(Prim::Progress), vec![i, lo, hi], bar);
+            }
             let item = match over {
                 Some(t) => l.emit(InstKind::Prim(Prim::Index(vec![IndexItem::At])), vec![t, i], span),
                 None => i,
@@ -443,6 +452,7 @@ impl Lowerer<'_> {
             });
             let args = [lo, hi].into_iter().chain(init).collect();
             self.emit_loop(InstKind::For { body: block }, args, &carried, span);
+            self.end_progress(bar, lo, hi);
             return self.const_value(Const::Unit, span);
         }
         // With `break` or `return`: a while loop over a counter.
@@ -465,7 +475,15 @@ impl Lowerer<'_> {
             });
         });
         self.emit_loop(InstKind::While { cond, body: block }, init, &carried, span);
+        self.end_progress(bar, lo, hi);
         self.const_value(Const::Unit, span)
+    }
+
+    /// Closes the progress bar of a loop over `lo..hi`, if it has one.
+    fn end_progress(&mut self, bar: Option<Span>, lo: Value, hi: Value) {
+        if let Some(bar) = bar {
+            self.emit(InstKind::Prim(Prim::Progress), vec![hi, lo, hi], bar);
+        }
     }
 
     /// The condition block of a while loop: `!break && !returned && user_cond`,

@@ -156,6 +156,28 @@ impl Lowerer<'_> {
         self.emit(InstKind::If { then, else_ }, vec![c], span)
     }
 
+    /// The range `a..b` of `progress(a..b)`, when `e` is that call of the
+    /// builtin (not of a user definition named `progress`).
+    pub(super) fn progress_range<'e>(&mut self, e: &'e Expr) -> Option<&'e Expr> {
+        let ExprKind::Call { callee, args } = &e.kind else {
+            return None;
+        };
+        let ExprKind::Name(n) = callee.kind else {
+            return None;
+        };
+        let [arg] = args.as_slice() else {
+            return None;
+        };
+        let named_ok = arg.name.is_none_or(|a| a.name.as_str() == "range");
+        if !named_ok || !matches!(arg.value.kind, ExprKind::Range { .. }) || n.as_str() != "progress" {
+            return None;
+        }
+        match self.resolve_name(n, callee.span) {
+            Some(NameRef::Builtin(Builtin::Progress)) => Some(&arg.value),
+            _ => None,
+        }
+    }
+
     /// Resolves a name: variable (possibly captured), item of this module, builtin.
     fn resolve_name(&mut self, name: Symbol, span: Span) -> Option<NameRef> {
         if let Some(v) = self.lookup_var(name, span) {
@@ -506,6 +528,11 @@ impl Lowerer<'_> {
                 Diagnostic::error(callee_span, format!("`{}` is not supported yet", b.name()))
                     .with_label("not supported yet in this version of diffl"),
             );
+            return self.const_value(Const::Undef, span);
+        }
+        if b == Builtin::Progress {
+            // `for i in progress(a..b)` is lowered by `lower_for`.
+            self.error(crate::ir::specialize::progress_outside_for(span));
             return self.const_value(Const::Undef, span);
         }
         let params = b.params();

@@ -442,6 +442,8 @@ const SIMPLE_PRIMS: &[Prim] = &[
     Prim::Save,
     Prim::TempPath,
     Prim::Batches,
+    Prim::Progress,
+    Prim::Plot,
     Prim::StopGradient,
     Prim::Random(RandomOp::Seed),
     Prim::Random(RandomOp::NormalLike),

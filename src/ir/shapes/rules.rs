@@ -193,6 +193,19 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
         Prim::Random(op) => random(*op, ops),
         Prim::ScoreGrad { .. } => Ok(Ty::Tensor(tensor(ops, 0)?.clone())),
         Prim::Print => Ok(Ty::unit()),
+        Prim::Progress => {
+            for i in 0..3 {
+                let t = tensor(ops, i)?;
+                if t.dtype != DType::I64 || !t.shape.is_scalar() {
+                    return Err(ShapeError::at(
+                        i,
+                        format!("expected an int, found {}", describe(t)),
+                    ));
+                }
+            }
+            Ok(Ty::unit())
+        }
+        Prim::Plot => plot(ops),
         Prim::Assert => {
             let c = tensor(ops, 0)?;
             if c.dtype != DType::Bool || !c.shape.is_scalar() {
@@ -221,6 +234,57 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
         Prim::Save => data::save(ops),
         Prim::TempPath => data::temp_path(ops),
         Prim::Batches => data::batches(ops),
+    }
+}
+
+/// `plot`: two strings and a bool, then `ys` or `xs, ys`, where `xs` is a
+/// vector and `ys` a vector, a matrix (one series per row) or a tuple of
+/// vectors, all numeric.
+fn plot(ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
+    for i in 0..2 {
+        if !matches!(operand(ops, i)?.ty, Ty::Str) {
+            return Err(ShapeError::at(i, "`path` and `title` of `plot` must be strings"));
+        }
+    }
+    let log = tensor(ops, 2)?;
+    if log.dtype != DType::Bool || !log.shape.is_scalar() {
+        return Err(ShapeError::at(2, "`log` of `plot` must be a bool"));
+    }
+    let numeric = |t: &TensorTy, ranks: &[usize]| t.dtype != DType::Bool && ranks.contains(&t.shape.rank());
+    let data = ops.get(3..).unwrap_or(&[]);
+    let bad = |i: usize, what: &str, found: String| {
+        ShapeError::at(i, format!("`plot` needs {what}, found {found}"))
+    };
+    let (ys_at, ys) = match data {
+        [ys] => (3, ys),
+        [xs, ys] => {
+            match xs.ty {
+                Ty::Tensor(t) if numeric(t, &[1]) => {}
+                Ty::Tensor(t) => return Err(bad(3, "a vector of x values", describe(t))),
+                _ => return Err(bad(3, "a vector of x values", "another kind of value".into())),
+            }
+            (4, ys)
+        }
+        _ => {
+            return Err(ShapeError::new(format!(
+                "`plot` takes `ys` or `xs, ys`, found {} positional arguments",
+                data.len()
+            )));
+        }
+    };
+    let what = "a vector, a matrix (one series per row) or a tuple of vectors";
+    match ys.ty {
+        Ty::Tensor(t) if numeric(t, &[1, 2]) => Ok(Ty::unit()),
+        Ty::Tensor(t) => Err(bad(ys_at, what, describe(t))),
+        Ty::Tuple(parts)
+            if !parts.is_empty()
+                && parts
+                    .iter()
+                    .all(|p| matches!(p, Ty::Tensor(t) if numeric(t, &[1]))) =>
+        {
+            Ok(Ty::unit())
+        }
+        _ => Err(bad(ys_at, what, "another kind of value".into())),
     }
 }
 

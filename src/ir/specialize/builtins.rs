@@ -177,6 +177,14 @@ impl Specializer<'_> {
             }
             Builtin::Int => self.lifted(b, &Prim::Cast(DType::I64), &args, span),
             Builtin::Print => self.emit_prim(b, Prim::Print, args, span),
+            Builtin::Plot => {
+                // The positional arguments come first, then `path`, `title`, `log`.
+                let n = args.len().saturating_sub(3);
+                let (data, named) = args.split_at(n);
+                let ops = named.iter().chain(data).copied().collect();
+                self.emit_prim(b, Prim::Plot, ops, span)
+            }
+            Builtin::Progress => Err(progress_outside_for(span)),
             Builtin::Assert => {
                 match b.ty(arg(0)) {
                     Ty::Tensor(t) if t.dtype == DType::Bool && t.shape.is_scalar() => {}
@@ -235,11 +243,6 @@ impl Specializer<'_> {
             | Builtin::SampleNormal
             | Builtin::SampleBernoulli
             | Builtin::SampleCategorical => self.spec_random(b, bi, &args, span),
-            Builtin::Progress | Builtin::Plot => Err(Diagnostic::error(
-                span,
-                format!("`{}` is not supported yet", bi.name()),
-            )
-            .with_label("not supported yet in this version of diffl")),
         }
     }
 
@@ -881,4 +884,11 @@ fn normalize_axis(a: i64, len: usize, rank: usize, span: Span) -> Result<usize, 
         ));
     }
     Ok(k as usize)
+}
+
+/// `progress(…)` anywhere but as the iterable of a `for` loop.
+pub fn progress_outside_for(span: Span) -> Diagnostic {
+    Diagnostic::error(span, "`progress` can only be the iterable of a `for` loop")
+        .with_label("not iterated by `for` here")
+        .with_help("write `for i in progress(a..b) { … }`")
 }

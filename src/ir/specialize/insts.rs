@@ -202,6 +202,8 @@ impl Specializer<'_> {
             | Prim::Print
             | Prim::Assert
             | Prim::AssertClose
+            | Prim::Progress
+            | Prim::Plot
             | Prim::StopGradient
             | Prim::BroadcastLike
             | Prim::SumLike

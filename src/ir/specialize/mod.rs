@@ -30,6 +30,7 @@ use crate::ir::{Block, Func, FuncId, Program, TypeAnn, Value, ValueInfo};
 use crate::syntax::Span;
 use std::collections::HashMap;
 
+pub use builtins::progress_outside_for;
 pub use join::join;
 
 /// Settings that change types: the default float (`--f64`).

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One training step of a 784-1024-1024-10 ReLU MLP (batch 256, f32, softmax
+# cross-entropy, SGD): diffl's interpreter against PyTorch and JAX (jit) on
+# this machine. Not a test. Usage: bench/run.sh [STEPS] (default 20).
+#
+# - diffl: `bench/mlp_step.dl` runs STEPS steps; the time per step is the
+#   wall-clock time of a run with STEPS steps minus that of a run with 0 steps
+#   (same program, same setup: data and weights made, one untimed warm-up
+#   step), divided by STEPS. Several run pairs give the median and spread.
+# - PyTorch and JAX: `bench/mlp_step.py` times each of STEPS steps after
+#   warm-up inside the process.
+# GFLOP/s counts 6 x parameters x batch per step (forward 2, backward 4).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS="${1:-20}"
+PAIRS="${PAIRS:-5}"
+
+cargo build --release --quiet
+DIFFL=target/release/diffl
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then DIFFL="$CARGO_TARGET_DIR/release/diffl"; fi
+
+VENV=bench/.venv
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet numpy "jax[cpu]"
+  # The CPU-only wheel when its index is reachable, else PyPI's.
+  "$VENV/bin/pip" install --quiet --timeout 20 --retries 0 torch \
+      --index-url https://download.pytorch.org/whl/cpu 2>/dev/null \
+    || "$VENV/bin/pip" install --quiet torch
+fi
+
+# The program with its step count set to 0 and to STEPS.
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+for n in 0 "$STEPS"; do
+  sed "s/^let steps = [0-9]*;/let steps = $n;/" bench/mlp_step.dl > "$WORK/steps_$n.dl"
+done
+
+# Wall-clock seconds of one diffl run of `steps_$1.dl`.
+run_diffl() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$DIFFL" run "$WORK/steps_$1.dl" > /dev/null
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
+}
+
+# Check the program once (it asserts that the loss falls).
+"$DIFFL" run "$WORK/steps_$STEPS.dl"
+
+samples=()
+for _ in $(seq "$PAIRS"); do
+  base=$(run_diffl 0)
+  full=$(run_diffl "$STEPS")
+  samples+=("$(echo "($full - $base) / $STEPS" | bc -l)")
+done
+
+"$VENV/bin/python" bench/mlp_step.py --steps "$STEPS" --diffl "${samples[@]}"

@@ -1,0 +1,368 @@
+//! How the interpreter runs one function, worked out once before its first
+//! call:
+//! - which operand reads are last uses: the interpreter moves those values
+//!   out of the frame instead of copying them, so a tensor's buffer is held
+//!   only once when its last reader runs, and kernels reuse it in place
+//!   (`x = x + 1.0` in a loop allocates nothing);
+//! - which transposes of a matrix feed only matrix products: the transpose
+//!   is skipped (its result slot holds the untransposed matrix) and each
+//!   product reads that operand with swapped strides.
+//!
+//! Last uses follow the structured control flow: a value used inside a loop
+//! but defined outside it is live for the whole loop; one used in a branch of
+//! an `if` is dead after the branch unless used after the `if`. Only the last
+//! of several reads in one instruction moves. Projections are tracked per
+//! field, so `P { w: p.w * 0.5, b: p.b }` takes `w` out of `p` (when nothing
+//! else holds `p`) and updates it in place. Everything here is an
+//! optimization: a program's results do not depend on it.
+
+use crate::ir::types::Ty;
+use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// What the interpreter does specially for one instruction.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct InstPlan {
+    /// Bit `i` set: operand `i` is read for the last time here (operands past
+    /// the 64th are always copied).
+    pub moves: u64,
+    /// A projection of a field that nothing reads again, from an aggregate
+    /// whose other fields are still to be read: the field is taken out of the
+    /// aggregate (when no one else holds it) rather than copied.
+    pub take_field: bool,
+    pub fused: Fused,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Fused {
+    #[default]
+    None,
+    /// A `[1, 0]` transpose whose result only feeds matrix products: its
+    /// result is the operand itself, read transposed by those products.
+    TransposeAlias,
+    /// A matrix product whose left (`ta`) or right (`tb`) operand is a
+    /// skipped transpose.
+    MatMul { ta: bool, tb: bool },
+}
+
+/// Hashes instruction and block addresses (stable while the program is
+/// borrowed) with one multiply.
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_right(17);
+    }
+}
+
+type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
+
+/// The plan of one function.
+#[derive(Default)]
+pub struct Plan {
+    insts: AddrMap<InstPlan>,
+    yields: AddrMap<u64>,
+}
+
+impl Plan {
+    pub fn for_func(f: &Func) -> Plan {
+        let mut plan = Plan::default();
+        let fused = fuse_transposes(f);
+        let mut lv = Liveness { plan: &mut plan };
+        lv.block(&f.body, &Live::new());
+        for (addr, kind) in fused {
+            plan.insts.entry(addr).or_default().fused = kind;
+        }
+        plan
+    }
+
+    pub fn inst(&self, inst: &Inst) -> InstPlan {
+        self.insts
+            .get(&(inst as *const Inst as usize))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Bit `i` set: the block's `i`-th yield is its value's last use.
+    pub fn yields(&self, block: &Block) -> u64 {
+        self.yields
+            .get(&(block as *const Block as usize))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn bit(i: usize) -> u64 {
+    if i < 64 { 1 << i } else { 0 }
+}
+
+/// The values live at a point: for each, the fields of it (as an aggregate)
+/// that later projections read, or [`WHOLE`] when a later use reads it whole.
+type Live = HashMap<Value, u64>;
+
+const WHOLE: u64 = u64::MAX;
+
+fn join(into: &mut Live, from: &Live) {
+    for (&v, &f) in from {
+        *into.entry(v).or_default() |= f;
+    }
+}
+
+struct Liveness<'a> {
+    plan: &'a mut Plan,
+}
+
+impl Liveness<'_> {
+    /// Records the last uses in `b`, given the values live after it; returns
+    /// the values live at its start that it does not define.
+    fn block(&mut self, b: &Block, live_after: &Live) -> Live {
+        let mut live = live_after.clone();
+        let mut ymoves = 0u64;
+        for (i, y) in b.yields.iter().enumerate().rev() {
+            if live.insert(*y, WHOLE).is_none() {
+                ymoves |= bit(i);
+            }
+        }
+        if ymoves != 0 {
+            self.plan.yields.insert(b as *const Block as usize, ymoves);
+        }
+        for inst in b.insts.iter().rev() {
+            for r in &inst.results {
+                live.remove(r);
+            }
+            let blocks = inst.blocks();
+            let mut inner = Live::new();
+            if !blocks.is_empty() {
+                let mut after = live.clone();
+                if matches!(inst.kind, InstKind::For { .. } | InstKind::While { .. }) {
+                    // Whatever the loop reads from outside is live for all of it.
+                    after.extend(free_uses(&blocks).into_iter().map(|v| (v, WHOLE)));
+                }
+                for nb in blocks {
+                    let entry = self.block(nb, &after);
+                    join(&mut inner, &entry);
+                }
+            }
+            let mut ip = InstPlan::default();
+            if let (InstKind::TupleGet(i) | InstKind::RecordGet(i), [a]) = (&inst.kind, inst.args.as_slice())
+            {
+                // A projection reads one field: the aggregate stays live for
+                // the other fields only.
+                let field = bit(*i as usize);
+                match live.get(a).copied() {
+                    None => ip.moves = 1,
+                    Some(later) if field != 0 && later & field == 0 => ip.take_field = true,
+                    Some(_) => {}
+                }
+                *live.entry(*a).or_default() |= if field == 0 { WHOLE } else { field };
+            } else {
+                for (i, a) in inst.args.iter().enumerate().rev() {
+                    let fresh = !inner.contains_key(a) && !live.contains_key(a);
+                    if fresh {
+                        ip.moves |= bit(i);
+                    }
+                    live.insert(*a, WHOLE);
+                }
+            }
+            if ip != InstPlan::default() {
+                self.plan.insts.insert(inst as *const Inst as usize, ip);
+            }
+            join(&mut live, &inner);
+        }
+        for p in &b.params {
+            live.remove(p);
+        }
+        live
+    }
+}
+
+/// The values read in `blocks` (and blocks nested in them) that are defined
+/// outside them.
+fn free_uses(blocks: &[&Block]) -> HashSet<Value> {
+    fn walk(b: &Block, uses: &mut HashSet<Value>, defs: &mut HashSet<Value>) {
+        defs.extend(b.params.iter().copied());
+        for inst in &b.insts {
+            uses.extend(inst.args.iter().copied());
+            defs.extend(inst.results.iter().copied());
+            for nb in inst.blocks() {
+                walk(nb, uses, defs);
+            }
+        }
+        uses.extend(b.yields.iter().copied());
+    }
+    let (mut uses, mut defs) = (HashSet::new(), HashSet::new());
+    for b in blocks {
+        walk(b, &mut uses, &mut defs);
+    }
+    uses.retain(|v| !defs.contains(v));
+    uses
+}
+
+fn is_matrix(f: &Func, v: Value) -> bool {
+    matches!(f.ty(v), Some(Ty::Tensor(t)) if t.shape.rank() == 2)
+}
+
+/// The transposes to skip and the products that read them, by address.
+fn fuse_transposes(f: &Func) -> Vec<(usize, Fused)> {
+    fn all_insts<'a>(b: &'a Block, out: &mut Vec<&'a Inst>) {
+        for inst in &b.insts {
+            out.push(inst);
+            for nb in inst.blocks() {
+                all_insts(nb, out);
+            }
+        }
+    }
+    fn yields(b: &Block, out: &mut HashMap<Value, usize>) {
+        for y in &b.yields {
+            *out.entry(*y).or_default() += 1;
+        }
+        for inst in &b.insts {
+            for nb in inst.blocks() {
+                yields(nb, out);
+            }
+        }
+    }
+    let mut insts = Vec::new();
+    all_insts(&f.body, &mut insts);
+    // Uses of each value, and how many of them are operands of matrix products.
+    let mut uses: HashMap<Value, usize> = HashMap::new();
+    yields(&f.body, &mut uses);
+    let mut product_uses: HashMap<Value, usize> = HashMap::new();
+    for inst in &insts {
+        for a in &inst.args {
+            *uses.entry(*a).or_default() += 1;
+        }
+        if matches!(inst.kind, InstKind::Prim(Prim::MatMul))
+            && let [a, b] = inst.args.as_slice()
+            && a != b
+            && is_matrix(f, *a)
+            && is_matrix(f, *b)
+        {
+            *product_uses.entry(*a).or_default() += 1;
+            *product_uses.entry(*b).or_default() += 1;
+        }
+    }
+    let mut skipped: HashSet<Value> = HashSet::new();
+    let mut out = Vec::new();
+    for inst in &insts {
+        if let InstKind::Prim(Prim::Transpose(perm)) = &inst.kind
+            && perm.as_slice() == [1, 0]
+            && let ([src], [r]) = (inst.args.as_slice(), inst.results.as_slice())
+            && is_matrix(f, *src)
+            && let Some(&n) = product_uses.get(r)
+            && uses.get(r) == Some(&n)
+        {
+            skipped.insert(*r);
+            out.push((*inst as *const Inst as usize, Fused::TransposeAlias));
+        }
+    }
+    for inst in &insts {
+        if matches!(inst.kind, InstKind::Prim(Prim::MatMul))
+            && let [a, b] = inst.args.as_slice()
+            && (skipped.contains(a) || skipped.contains(b))
+        {
+            let fused = Fused::MatMul {
+                ta: skipped.contains(a),
+                tb: skipped.contains(b),
+            };
+            out.push((*inst as *const Inst as usize, fused));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Func;
+
+    fn compile(src: &str) -> (crate::ir::Program, crate::ir::FuncId) {
+        let mut sources = crate::syntax::SourceMap::new();
+        let main = sources.add("t.dl", None, src);
+        let (program, diags) = crate::pipeline::front_end(&mut sources, main);
+        assert!(diags.is_empty(), "{diags:?}");
+        let entry = program.main.unwrap();
+        let spec = crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default());
+        let f = spec.entries.into_iter().next().unwrap().unwrap();
+        (spec.program, f)
+    }
+
+    fn main_func(p: &(crate::ir::Program, crate::ir::FuncId)) -> &Func {
+        p.0.func(p.1).unwrap()
+    }
+
+    #[test]
+    fn loop_reads_of_outer_values_are_not_last_uses() {
+        // `y` is read in every iteration: never moved inside the loop; `x`'s
+        // carried value is read once per iteration: moved.
+        let p = compile("let y = ones([3]); let mut x = zeros([3]); for i in 0..4 { x = x + y; } print(x);");
+        let f = main_func(&p);
+        let plan = Plan::for_func(f);
+        let mut found = false;
+        for inst in &f.body.insts {
+            if let InstKind::For { body } = &inst.kind {
+                let add = body
+                    .insts
+                    .iter()
+                    .find(|i| matches!(i.kind, InstKind::Prim(Prim::Binary(_))))
+                    .unwrap();
+                let carried = body.params.get(1).unwrap();
+                let pos_x = add.args.iter().position(|a| a == carried).unwrap();
+                let pos_y = 1 - pos_x;
+                let m = plan.inst(add).moves;
+                assert_ne!(m & (1 << pos_x), 0, "the carried value is moved");
+                assert_eq!(m & (1 << pos_y), 0, "the loop-invariant value is copied");
+                found = true;
+            }
+        }
+        assert!(found);
+    }
+
+    #[test]
+    fn repeated_operand_moves_only_at_its_last_read() {
+        let p = compile("let x = ones([3]); print(x * x);");
+        let f = main_func(&p);
+        let plan = Plan::for_func(f);
+        let mul = f
+            .body
+            .insts
+            .iter()
+            .find(|i| matches!(i.kind, InstKind::Prim(Prim::Binary(_))))
+            .unwrap();
+        assert_eq!(plan.inst(mul).moves, 0b10);
+    }
+
+    #[test]
+    fn transposes_feeding_only_products_are_skipped() {
+        let p = compile(
+            "let a = ones([2, 3]); let b = ones([2, 4]); let t = transpose(a); print(t @ b); \
+             let u = transpose(b); print(u @ ones([2, 2]), u);",
+        );
+        let f = main_func(&p);
+        let plan = Plan::for_func(f);
+        let fused: Vec<Fused> = f
+            .body
+            .insts
+            .iter()
+            .map(|i| plan.inst(i).fused)
+            .filter(|k| *k != Fused::None)
+            .collect();
+        // `t` only feeds a product; `u` is also printed, so it is computed.
+        assert_eq!(
+            fused,
+            vec![Fused::TransposeAlias, Fused::MatMul { ta: true, tb: false }]
+        );
+    }
+}

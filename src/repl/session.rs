@@ -429,11 +429,9 @@ impl Session {
                         skip,
                         written: 0,
                     };
-                    let r = Interp::new(program, &mut out).with_interrupt(flag).call(
-                        f,
-                        Vec::new(),
-                        Span::default(),
-                    );
+                    let interp = Interp::new(program, &mut out).with_interrupt(flag);
+                    let mut interp = if show { interp } else { interp.without_progress() };
+                    let r = interp.call(f, Vec::new(), Span::default());
                     let _ = out.flush();
                     r.map(|v| (inspect(v, program), out.written))
                 })

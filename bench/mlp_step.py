@@ -28,20 +28,22 @@ def data():
 
 
 def timed(step, steps, warmup=3):
+    """Wall-clock and process CPU seconds of each of `steps` steps."""
     for _ in range(warmup):
         step()
-    out = []
+    wall, cpu = [], []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
-        out.append(time.perf_counter() - t0)
-    return out
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
-def torch_times(steps):
+def torch_times(steps, threads):
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     x, y, ws, bs = data()
     x, y = torch.from_numpy(x), torch.from_numpy(y)
     params = [torch.from_numpy(p).requires_grad_() for pair in zip(ws, bs) for p in pair]
@@ -90,28 +92,40 @@ def jax_times(steps):
     return timed(step, steps), f"JAX {jax.__version__} (jit, CPU)"
 
 
-def row(name, times):
-    ms = [t * 1e3 for t in times]
+def row(name, wall, cpu):
+    ms = [t * 1e3 for t in wall]
     med = statistics.median(ms)
-    return f"| {name} | {med:.1f} | {min(ms):.1f} – {max(ms):.1f} | {FLOP / (med / 1e3) / 1e9:.0f} |"
+    cpu_ms = statistics.median(cpu) * 1e3
+    return (
+        f"| {name} | {med:.1f} | {min(ms):.1f} – {max(ms):.1f} | {FLOP / (med / 1e3) / 1e9:.0f} "
+        f"| {cpu_ms:.1f} | {FLOP / (cpu_ms / 1e3) / 1e9:.0f} |"
+    )
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--diffl", type=float, nargs="*", default=[], help="diffl seconds per step")
+    ap.add_argument("--diffl", type=float, nargs="*", default=[], help="diffl wall seconds per step")
+    ap.add_argument("--diffl-cpu", type=float, nargs="*", default=[], help="diffl CPU seconds per step")
     args = ap.parse_args()
     print(f"{PARAMS} parameters, batch {BATCH}: {FLOP / 1e9:.3f} GFLOP per step\n")
-    print("| implementation | median ms/step | min – max ms | GFLOP/s (median) |")
-    print("| --- | --- | --- | --- |")
+    print(
+        "| implementation | median ms/step | min – max ms | GFLOP/s (median) "
+        "| CPU ms/step (median) | GFLOP per CPU-second |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     if args.diffl:
-        print(row(f"diffl interpreter ({len(args.diffl)} run pairs)", args.diffl))
-    for fn in (torch_times, jax_times):
+        cpu = args.diffl_cpu or args.diffl
+        print(row(f"diffl interpreter ({len(args.diffl)} run pairs)", args.diffl, cpu))
+    # PyTorch with every core, and with one: its OpenMP threads wait for each
+    # other, which costs much when another job holds a core.
+    runs = [lambda: torch_times(args.steps, os.cpu_count() or 1), lambda: torch_times(args.steps, 1)]
+    for fn in runs + [lambda: jax_times(args.steps)]:
         try:
-            times, name = fn(args.steps)
-            print(row(f"{name}, {len(times)} steps", times))
+            (wall, cpu), name = fn()
+            print(row(f"{name}, {len(wall)} steps", wall, cpu))
         except ImportError as e:
-            print(f"| {fn.__name__}: not installed ({e}) | | | |")
+            print(f"| not installed: {e} | | | | | |")
 
 
 if __name__ == "__main__":

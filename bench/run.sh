@@ -10,6 +10,9 @@
 # - PyTorch and JAX: `bench/mlp_step.py` times each of STEPS steps after
 #   warm-up inside the process.
 # GFLOP/s counts 6 x parameters x batch per step (forward 2, backward 4).
+# CPU ms/step is the processor time of all threads (user + system): on a
+# machine shared with other jobs it shows the work done, where wall-clock
+# time also shows the waiting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS="${1:-20}"
@@ -37,23 +40,26 @@ for n in 0 "$STEPS"; do
   sed "s/^let steps = [0-9]*;/let steps = $n;/" bench/mlp_step.dl > "$WORK/steps_$n.dl"
 done
 
-# Wall-clock seconds of one diffl run of `steps_$1.dl`.
+# "wall cpu": wall-clock and CPU (user + system, all threads) seconds of one
+# diffl run of `steps_$1.dl`.
 run_diffl() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$DIFFL" run "$WORK/steps_$1.dl" > /dev/null
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc -l
+  local t
+  t=$( { TIMEFORMAT='%R %U %S'; time "$DIFFL" run "$WORK/steps_$1.dl" > /dev/null; } 2>&1 )
+  read -r real user sys <<< "$t"
+  echo "$real $(echo "$user + $sys" | bc -l)"
 }
 
 # Check the program once (it asserts that the loss falls).
 "$DIFFL" run "$WORK/steps_$STEPS.dl"
 
-samples=()
+echo "load average before the timings: $(cut -d' ' -f1-3 /proc/loadavg)"
+wall=()
+cpu=()
 for _ in $(seq "$PAIRS"); do
-  base=$(run_diffl 0)
-  full=$(run_diffl "$STEPS")
-  samples+=("$(echo "($full - $base) / $STEPS" | bc -l)")
+  read -r base_wall base_cpu <<< "$(run_diffl 0)"
+  read -r full_wall full_cpu <<< "$(run_diffl "$STEPS")"
+  wall+=("$(echo "($full_wall - $base_wall) / $STEPS" | bc -l)")
+  cpu+=("$(echo "($full_cpu - $base_cpu) / $STEPS" | bc -l)")
 done
 
-"$VENV/bin/python" bench/mlp_step.py --steps "$STEPS" --diffl "${samples[@]}"
+"$VENV/bin/python" bench/mlp_step.py --steps "$STEPS" --diffl "${wall[@]}" --diffl-cpu "${cpu[@]}"

@@ -159,9 +159,11 @@ pub fn transpose(x: &Tensor, perm: &[usize]) -> KResult<Tensor> {
     Tensor::new(out_shape, data)
 }
 
-/// Each `[rows, cols]` matrix of `data` transposed, in blocks.
+/// Each `[rows, cols]` matrix of `data` transposed: eight source rows are
+/// read side by side, so the reads stream and each write fills eight
+/// neighbouring elements of a result row.
 pub(crate) fn swap_last_two<T: Copy>(data: &[T], rows: usize, cols: usize) -> KResult<Vec<T>> {
-    const B: usize = 32;
+    const R: usize = 8;
     let size = rows * cols;
     let Some(&fill) = data.first() else {
         return Ok(Vec::new());
@@ -174,15 +176,31 @@ pub(crate) fn swap_last_two<T: Copy>(data: &[T], rows: usize, cols: usize) -> KR
     out.resize(data.len(), fill);
     let short = || KernelError::Internal("transpose: data shorter than its shape".to_string());
     for (src, dst) in data.chunks_exact(size).zip(out.chunks_exact_mut(size)) {
-        for i0 in (0..rows).step_by(B) {
-            let i1 = (i0 + B).min(rows);
-            // The block's source rows: `B` rows of `cols`, read column by column.
-            let block = src.get(i0 * cols..i1 * cols).ok_or_else(short)?;
-            for j in 0..cols {
-                let out = dst.get_mut(j * rows + i0..j * rows + i1).ok_or_else(short)?;
-                for (o, row) in out.iter_mut().zip(block.chunks_exact(cols)) {
-                    *o = *row.get(j).ok_or_else(short)?;
-                }
+        let mut i0 = 0;
+        for strip in src.chunks_exact(R * cols) {
+            let r: Vec<&[T]> = strip.chunks_exact(cols).collect();
+            let [r0, r1, r2, r3, r4, r5, r6, r7] = r.as_slice() else {
+                return Err(short());
+            };
+            let cols_iter = r0
+                .iter()
+                .zip(*r1)
+                .zip(*r2)
+                .zip(*r3)
+                .zip(*r4)
+                .zip(*r5)
+                .zip(*r6)
+                .zip(*r7);
+            for (j, (((((((a, b), c), d), e), f), g), h)) in cols_iter.enumerate() {
+                let o = dst.get_mut(j * rows + i0..j * rows + i0 + R).ok_or_else(short)?;
+                o.copy_from_slice(&[*a, *b, *c, *d, *e, *f, *g, *h]);
+            }
+            i0 += R;
+        }
+        // The last rows, fewer than eight.
+        for (i, row) in src.chunks_exact(cols).enumerate().skip(i0) {
+            for (j, &v) in row.iter().enumerate() {
+                *dst.get_mut(j * rows + i).ok_or_else(short)? = v;
             }
         }
     }

@@ -58,6 +58,12 @@ impl<'p> Interp<'p> {
         }
     }
 
+    /// Shows no progress bars (the REPL's silent re-runs of earlier input).
+    pub fn without_progress(mut self) -> Interp<'p> {
+        self.bars = Bars::hidden();
+        self
+    }
+
     /// Resolves relative file paths against `dir` (the running file's folder).
     pub fn with_base_dir(mut self, dir: Option<PathBuf>) -> Interp<'p> {
         self.base_dir = dir;

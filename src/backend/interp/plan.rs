@@ -5,8 +5,8 @@
 //!   only once when its last reader runs, and kernels reuse it in place
 //!   (`x = x + 1.0` in a loop allocates nothing);
 //! - which transposes of a matrix feed only matrix products: the transpose
-//!   is skipped (its result slot holds the untransposed matrix) and each
-//!   product reads that operand with swapped strides.
+//!   instruction is skipped (its result slot holds the untransposed matrix)
+//!   and each product is told which operand to read transposed.
 //!
 //! Last uses follow the structured control flow: a value used inside a loop
 //! but defined outside it is live for the whole loop; one used in a branch of

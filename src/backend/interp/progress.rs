@@ -31,6 +31,14 @@ impl Default for Bars {
 }
 
 impl Bars {
+    /// Bars that are never drawn.
+    pub fn hidden() -> Bars {
+        Bars {
+            multi: None,
+            live: HashMap::new(),
+        }
+    }
+
     /// Iteration `i` of the loop `lo..hi` at `key` starts; `i == hi`: it ended.
     pub fn update(&mut self, key: Span, i: i64, lo: i64, hi: i64) {
         let Some(multi) = &self.multi else { return };

@@ -198,10 +198,15 @@ fn vae_improves_the_elbo() {
     let before = number_after(&out, "held-out ELBO per image before training:");
     let after = number_after(&out, "held-out ELBO per image after training:");
     assert!(after > before + 10.0, "{out}");
+    // 3 rows of 10 images of 8x8 pixels, plus the background.
+    let svg = std::fs::read_to_string(examples_dir().join("vae_digits.svg")).unwrap();
+    assert_eq!(svg.matches("<rect").count(), 3 * 10 * 64 + 1);
 }
 
 #[test]
 fn gan_covers_the_modes() {
     let out = run_example("gan.dl");
     assert!(number_after(&out, "modes covered:") >= 6.0, "{out}");
+    let svg = std::fs::read_to_string(examples_dir().join("gan_samples.svg")).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 800);
 }

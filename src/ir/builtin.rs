@@ -131,7 +131,7 @@ builtins! {
     TempPath "temp_path" ["name" = R] false true;
     Print "print" [] true true;
     Progress "progress" ["range" = R] false true;
-    Plot "plot" ["path" = Str("plot.svg"), "title" = Str(""), "log" = Bool(false)] true true;
+    Plot "plot" ["path" = Str("plot.svg"), "title" = Str(""), "log" = Bool(false), "style" = Str("lines")] true true;
     Solve "solve" ["a" = R, "b" = R] false true;
     Inv "inv" ["a" = R] false true;
     Det "det" ["a" = R] false true;

@@ -25,13 +25,35 @@ type Series = Vec<(f64, f64)>;
 /// Draws the plot described by the operands of `Prim::Plot`: `path`,
 /// `title`, `log`, then `ys` or `xs, ys`.
 pub fn plot(args: &[Val], base_dir: Option<&Path>) -> Result<(), Failure> {
-    let (Some(Val::Str(path)), Some(Val::Str(title)), Some(Val::Tensor(log))) =
-        (args.first(), args.get(1), args.get(2))
+    let (Some(Val::Str(path)), Some(Val::Str(title)), Some(Val::Tensor(log)), Some(Val::Str(style))) =
+        (args.first(), args.get(1), args.get(2), args.get(3))
     else {
-        return Err(Failure::internal("plot: path, title and log operands"));
+        return Err(Failure::internal("plot: path, title, log and style operands"));
     };
     let log = log.as_scalar_bool().unwrap_or(false);
-    let (xs, ys) = match args.get(3..).unwrap_or(&[]) {
+    let data = args.get(4..).unwrap_or(&[]);
+    let points = match &**style {
+        "lines" => false,
+        "points" => true,
+        "image" => {
+            let svg = match data {
+                [Val::Tensor(t)] => image_grid(t, title)?,
+                _ => {
+                    return Err(Failure::new(
+                        "`plot` with `style: \"image\"` takes one tensor of images",
+                    ));
+                }
+            };
+            let file = resolve(path, base_dir);
+            return std::fs::write(&file, svg)
+                .map_err(|e| Failure::new(format!("cannot write the plot to `{}`: {e}", file.display())));
+        }
+        other => {
+            return Err(Failure::new(format!("unknown plot style `{other}`"))
+                .with_help("`style:` is \"lines\" (the default), \"points\" or \"image\""));
+        }
+    };
+    let (xs, ys) = match data {
         [ys] => (None, ys),
         [Val::Tensor(xs), ys] => (Some(xs.to_f64_vec()), ys),
         _ => return Err(Failure::internal("plot: data operands")),
@@ -76,7 +98,7 @@ pub fn plot(args: &[Val], base_dir: Option<&Path>) -> Result<(), Failure> {
     let Some(bounds) = Bounds::of(&series) else {
         return Err(Failure::new("`plot` has no finite values to draw"));
     };
-    let svg = render(&series, bounds, title, xs.is_some(), log)
+    let svg = render(&series, bounds, title, xs.is_some(), log, points)
         .map_err(|e| Failure::new(format!("cannot draw the plot: {e}")))?;
     let file = resolve(path, base_dir);
     std::fs::write(&file, svg)
@@ -100,7 +122,11 @@ fn series_values(ys: &Val) -> Result<Vec<Vec<f64>>, Failure> {
             [_] => Ok(vec![v]),
             [_, 0] => Ok(vec![Vec::new()]),
             [_, n] => Ok(v.chunks(*n).map(<[f64]>::to_vec).collect()),
-            _ => Err(Failure::internal("plot: ys of rank other than 1 or 2")),
+            _ => Err(Failure::new(format!(
+                "`plot` of lines or points needs a vector or a matrix, found a tensor of rank {}",
+                t.rank()
+            ))
+            .with_help("images are drawn with `style: \"image\"`")),
         }
     };
     match ys {
@@ -150,7 +176,14 @@ impl Bounds {
 }
 
 /// The SVG text of the plot.
-fn render(series: &[Series], b: Bounds, title: &str, has_xs: bool, log: bool) -> Result<String, String> {
+fn render(
+    series: &[Series],
+    b: Bounds,
+    title: &str,
+    has_xs: bool,
+    log: bool,
+    points: bool,
+) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -176,9 +209,12 @@ fn render(series: &[Series], b: Bounds, title: &str, has_xs: bool, log: bool) ->
                     .map_err(|e| e.to_string())?;
                 for (k, s) in series.iter().enumerate() {
                     let color = Palette99::pick(k).to_rgba();
-                    let drawn = chart
-                        .draw_series(LineSeries::new(s.iter().copied(), color.stroke_width(2)))
-                        .map_err(|e| e.to_string())?;
+                    let drawn = if points {
+                        chart.draw_series(s.iter().map(|&p| Circle::new(p, 2, color.filled())))
+                    } else {
+                        chart.draw_series(LineSeries::new(s.iter().copied(), color.stroke_width(2)))
+                    }
+                    .map_err(|e| e.to_string())?;
                     if series.len() > 1 {
                         drawn
                             .label(format!("series {}", k + 1))
@@ -208,6 +244,53 @@ fn render(series: &[Series], b: Bounds, title: &str, has_xs: bool, log: bool) ->
     Ok(svg)
 }
 
+/// A grid of grayscale images as SVG: `[rows, cols, h, w]`, `[n, h, w]` (one
+/// row) or `[h, w]`; values are clipped to `[0, 1]`, 0 white and 1 black.
+fn image_grid(t: &Tensor, title: &str) -> Result<String, Failure> {
+    let (rows, cols, h, w) = match *t.shape() {
+        [r, c, h, w] => (r, c, h, w),
+        [n, h, w] => (1, n, h, w),
+        [h, w] => (1, 1, h, w),
+        _ => {
+            return Err(Failure::new(format!(
+                "`plot` of images needs a tensor of rank 2, 3 or 4, found rank {}",
+                t.rank()
+            )));
+        }
+    };
+    let values = t.to_f64_vec();
+    // Each pixel is a `PX`-unit square; images are `GAP` apart; the title on top.
+    const PX: usize = 6;
+    const GAP: usize = 8;
+    const TOP: usize = 40;
+    let width = cols * (w * PX + GAP) + GAP;
+    let height = TOP + rows * (h * PX + GAP) + GAP;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{GAP}\" y=\"26\" font-family=\"sans-serif\" font-size=\"18\">{}</text>\n",
+        escape(title)
+    );
+    for (k, image) in values.chunks(h * w).enumerate().take(rows * cols) {
+        let (r, c) = (k / cols, k % cols);
+        let (x0, y0) = (GAP + c * (w * PX + GAP), TOP + r * (h * PX + GAP));
+        for (i, &v) in image.iter().enumerate() {
+            let level = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
+            let gray = (255.0 * (1.0 - level)).round() as u8;
+            let (x, y) = (x0 + (i % w) * PX, y0 + (i / w) * PX);
+            svg.push_str(&format!(
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{PX}\" height=\"{PX}\" fill=\"rgb({gray},{gray},{gray})\"/>\n"
+            ));
+        }
+    }
+    svg.push_str("</svg>\n");
+    Ok(svg)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +305,7 @@ mod tests {
             Val::Str(Rc::from(path.to_string_lossy().as_ref())),
             Val::Str(Rc::from("Loss <curve>")),
             Val::Tensor(Tensor::scalar_bool(log)),
+            Val::Str(Rc::from("lines")),
         ];
         a.extend(data);
         a
@@ -261,6 +345,46 @@ mod tests {
         // The data lines are the thick ones; the y axis spans whole decades.
         assert_eq!(data_lines(&svg), 2);
         assert!(text("1.0") && text("10.0"), "{svg}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn points_and_image_styles() {
+        let dir = temp_dir("styles");
+        let mut a = args(
+            Path::new("pts.svg"),
+            false,
+            vec![vec_f64(&[0.0, 1.0, 2.0]), vec_f64(&[1.0, 0.0, 3.0])],
+        );
+        a[3] = Val::Str(Rc::from("points"));
+        plot(&a, Some(&dir)).unwrap();
+        let svg = std::fs::read_to_string(dir.join("pts.svg")).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert_eq!(data_lines(&svg), 0);
+        // Two 2x2 images in one row: 8 pixels, 0 white and 1 black.
+        let imgs = Tensor::from_f64s(
+            crate::ir::DType::F64,
+            vec![2, 2, 2],
+            vec![0.0, 1.0, 0.5, 2.0, 0.0, 0.0, 0.0, 0.0],
+        )
+        .unwrap();
+        let mut a = args(Path::new("img.svg"), false, vec![Val::Tensor(imgs)]);
+        a[3] = Val::Str(Rc::from("image"));
+        plot(&a, Some(&dir)).unwrap();
+        let svg = std::fs::read_to_string(dir.join("img.svg")).unwrap();
+        assert_eq!(svg.matches("<rect").count(), 1 + 8);
+        assert!(
+            svg.contains("rgb(0,0,0)") && svg.contains("rgb(128,128,128)"),
+            "{svg}"
+        );
+        a[3] = Val::Str(Rc::from("bars"));
+        assert!(
+            plot(&a, Some(&dir))
+                .err()
+                .unwrap()
+                .message_text()
+                .contains("unknown plot style")
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

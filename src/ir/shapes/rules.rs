@@ -250,20 +250,23 @@ fn plot(ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
     if log.dtype != DType::Bool || !log.shape.is_scalar() {
         return Err(ShapeError::at(2, "`log` of `plot` must be a bool"));
     }
+    if !matches!(operand(ops, 3)?.ty, Ty::Str) {
+        return Err(ShapeError::at(3, "`style` of `plot` must be a string"));
+    }
     let numeric = |t: &TensorTy, ranks: &[usize]| t.dtype != DType::Bool && ranks.contains(&t.shape.rank());
-    let data = ops.get(3..).unwrap_or(&[]);
+    let data = ops.get(4..).unwrap_or(&[]);
     let bad = |i: usize, what: &str, found: String| {
         ShapeError::at(i, format!("`plot` needs {what}, found {found}"))
     };
     let (ys_at, ys) = match data {
-        [ys] => (3, ys),
+        [ys] => (4, ys),
         [xs, ys] => {
             match xs.ty {
                 Ty::Tensor(t) if numeric(t, &[1]) => {}
-                Ty::Tensor(t) => return Err(bad(3, "a vector of x values", describe(t))),
-                _ => return Err(bad(3, "a vector of x values", "another kind of value".into())),
+                Ty::Tensor(t) => return Err(bad(4, "a vector of x values", describe(t))),
+                _ => return Err(bad(4, "a vector of x values", "another kind of value".into())),
             }
-            (4, ys)
+            (5, ys)
         }
         _ => {
             return Err(ShapeError::new(format!(
@@ -272,9 +275,10 @@ fn plot(ops: &[Operand<'_>]) -> Result<Ty, ShapeError> {
             )));
         }
     };
-    let what = "a vector, a matrix (one series per row) or a tuple of vectors";
+    let what = "a vector, a matrix (one series per row), a tuple of vectors, or images";
     match ys.ty {
-        Ty::Tensor(t) if numeric(t, &[1, 2]) => Ok(Ty::unit()),
+        // Ranks 3 and 4 are images (`style: "image"`), checked when drawn.
+        Ty::Tensor(t) if numeric(t, &[1, 2, 3, 4]) => Ok(Ty::unit()),
         Ty::Tensor(t) => Err(bad(ys_at, what, describe(t))),
         Ty::Tuple(parts)
             if !parts.is_empty()

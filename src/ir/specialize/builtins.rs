@@ -178,8 +178,8 @@ impl Specializer<'_> {
             Builtin::Int => self.lifted(b, &Prim::Cast(DType::I64), &args, span),
             Builtin::Print => self.emit_prim(b, Prim::Print, args, span),
             Builtin::Plot => {
-                // The positional arguments come first, then `path`, `title`, `log`.
-                let n = args.len().saturating_sub(3);
+                // The positional arguments come first, then `path`, `title`, `log`, `style`.
+                let n = args.len().saturating_sub(4);
                 let (data, named) = args.split_at(n);
                 let ops = named.iter().chain(data).copied().collect();
                 self.emit_prim(b, Prim::Plot, ops, span)

@@ -1,8 +1,8 @@
 //! The subcommands. Each reads its files, runs the pipeline, prints results
 //! to stdout and diagnostics to stderr, and returns the exit code.
 
+use super::engine::{Engine, check_backend};
 use super::{Backend, RunOptions};
-use crate::backend::interp::Interp;
 use crate::diag::{Diagnostic, render};
 use crate::ir::{DType, FuncId, Program};
 use crate::pipeline::{self, Options};
@@ -46,17 +46,12 @@ fn options(f64: bool) -> Options {
     }
 }
 
-fn check_backend(b: Option<Backend>) -> Result<(), i32> {
-    match b {
-        None | Some(Backend::Interp) => Ok(()),
-        Some(Backend::Jit) | Some(Backend::Cuda) => {
-            let name = if b == Some(Backend::Jit) { "jit" } else { "cuda" };
-            eprintln!(
-                "error: the `{name}` backend is not available in this version of diffl; use `--backend interp`"
-            );
-            Err(EXIT_USAGE)
-        }
-    }
+/// The backend to run on, or a usage error.
+fn backend(b: Option<Backend>) -> Result<Backend, i32> {
+    check_backend(b).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })
 }
 
 /// Runs `f` on a thread with a large stack, so deep (but limited) recursion
@@ -72,9 +67,10 @@ fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
 }
 
 pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
-    if let Err(code) = check_backend(opts.backend) {
-        return code;
-    }
+    let backend = match backend(opts.backend) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let (mut sources, main) = match load_file(path) {
         Ok(x) => x,
         Err(code) => return code,
@@ -94,23 +90,24 @@ pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
         }
         None => return 0,
     };
-    let timeout = opts.timeout;
     let program = spec.program;
     let result = with_big_stack(|| {
+        let engine = Engine::new(&program, backend, opts.timings).map_err(Err)?;
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        let r = Interp::new(&program, &mut out)
-            .with_timeout(timeout)
-            .with_seed(seed)
-            .call(f, Vec::new(), Span::default());
+        let r = engine.run(f, &mut out, opts.timeout, seed);
         let _ = out.flush();
-        r.map(|_| ())
+        r.map(|_| ()).map_err(Ok)
     });
     match result {
         Some(Ok(())) => 0,
-        Some(Err(d)) => {
+        Some(Err(Ok(d))) => {
             report(&[d], &sources);
             EXIT_ERROR
+        }
+        Some(Err(Err(e))) => {
+            eprintln!("error: the jit backend cannot run here: {e}");
+            EXIT_USAGE
         }
         None => {
             eprintln!("error: internal error: the interpreter thread failed");
@@ -156,13 +153,14 @@ pub fn check(path: &Path, f64: bool) -> i32 {
 }
 
 pub fn test(files: &[std::path::PathBuf], opts: &RunOptions) -> i32 {
-    if let Err(code) = check_backend(opts.backend) {
-        return code;
-    }
+    let backend = match backend(opts.backend) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let (mut passed, mut failed) = (0usize, 0usize);
     for path in files {
         let (p, f) = match load_file(path) {
-            Ok((sources, main)) => test_file(sources, main, opts),
+            Ok((sources, main)) => test_file(sources, main, opts, backend),
             Err(_) => (0, 1),
         };
         passed += p;
@@ -173,7 +171,7 @@ pub fn test(files: &[std::path::PathBuf], opts: &RunOptions) -> i32 {
 }
 
 /// Runs the tests of one file; errors inside a test's body fail that test only.
-fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize, usize) {
+fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions, backend: Backend) -> (usize, usize) {
     let (program, diags) = pipeline::front_end(&mut sources, main);
     let name = sources.get(main).map(|f| f.name.clone()).unwrap_or_default();
     let inside = |d: &Diagnostic, s: Span| d.span.file == s.file && d.span.lo >= s.lo && d.span.hi <= s.hi;
@@ -193,47 +191,54 @@ fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize,
     }
     let runnable: Vec<FuncId> = program.tests.iter().map(|t| t.func).collect();
     let spec = pipeline::specialize(&program, &runnable, options(opts.f64));
-    let (mut passed, mut failed) = (0, 0);
-    for (t, entry) in program.tests.iter().zip(spec.entries) {
-        let own: Vec<Diagnostic> = diags.iter().filter(|d| inside(d, t.span)).cloned().collect();
-        let outcome = if !own.is_empty() {
-            Err(own)
-        } else {
-            match entry {
-                Err(d) => Err(vec![d]),
-                Ok(f) => run_test(&spec.program, f, opts.timeout).map_err(|d| vec![d]),
+    let (program, sources, diags) = (&program, &sources, &diags);
+    let spec_program = &spec.program;
+    let entries = spec.entries;
+    // Every test runs on one thread with a large stack, which also holds the compiled code.
+    let counts = with_big_stack(move || {
+        let engine = match Engine::new(spec_program, backend, opts.timings) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: the jit backend cannot run here: {e}");
+                return (0, program.tests.len().max(1));
             }
         };
-        match outcome {
-            Ok(()) => {
-                passed += 1;
-                println!("test {name} :: {} ... ok", t.name);
-            }
-            Err(ds) => {
-                failed += 1;
-                println!("test {name} :: {} ... FAILED", t.name);
-                let _ = std::io::stdout().flush();
-                report(&ds, &sources);
+        let (mut passed, mut failed) = (0, 0);
+        for (t, entry) in program.tests.iter().zip(entries) {
+            let own: Vec<Diagnostic> = diags.iter().filter(|d| inside(d, t.span)).cloned().collect();
+            let outcome = if !own.is_empty() {
+                Err(own)
+            } else {
+                match entry {
+                    Err(d) => Err(vec![d]),
+                    Ok(f) => {
+                        let stdout = std::io::stdout();
+                        let mut out = stdout.lock();
+                        engine
+                            .run(f, &mut out, opts.timeout, None)
+                            .map(|_| ())
+                            .map_err(|d| vec![d])
+                    }
+                }
+            };
+            match outcome {
+                Ok(()) => {
+                    passed += 1;
+                    println!("test {name} :: {} ... ok", t.name);
+                }
+                Err(ds) => {
+                    failed += 1;
+                    println!("test {name} :: {} ... FAILED", t.name);
+                    let _ = std::io::stdout().flush();
+                    report(&ds, sources);
+                }
             }
         }
-    }
-    (passed, failed)
-}
-
-fn run_test(program: &Program, f: FuncId, timeout: Option<f64>) -> Result<(), Diagnostic> {
-    let r = with_big_stack(|| {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        Interp::new(program, &mut out)
-            .with_timeout(timeout)
-            .call(f, Vec::new(), Span::default())
-            .map(|_| ())
+        (passed, failed)
     });
-    r.unwrap_or_else(|| {
-        Err(Diagnostic::internal(
-            Span::default(),
-            "the interpreter thread failed",
-        ))
+    counts.unwrap_or_else(|| {
+        eprintln!("error: internal error: the interpreter thread failed");
+        (0, program.tests.len().max(1))
     })
 }
 

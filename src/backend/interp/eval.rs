@@ -2,6 +2,7 @@
 
 use super::prims;
 use super::value::Val;
+use crate::backend::{CallEnv, Native};
 use crate::diag::Diagnostic;
 use crate::ir::RandomOp;
 use crate::ir::types::{DType, Ty};
@@ -28,6 +29,7 @@ pub struct Interp<'p> {
     ticks: u32,
     interrupt: Option<Arc<AtomicBool>>,
     rng: Rng,
+    native: Option<&'p dyn Native>,
 }
 
 type Frame = Vec<Val>;
@@ -43,7 +45,15 @@ impl<'p> Interp<'p> {
             ticks: 0,
             interrupt: None,
             rng: Rng::default(),
+            native: None,
         }
+    }
+
+    /// Calls compiled code for the functions `native` holds instead of
+    /// interpreting them (mixed mode of the JIT backend).
+    pub fn with_native(mut self, native: &'p dyn Native) -> Interp<'p> {
+        self.native = Some(native);
+        self
     }
 
     /// Starts the random generator from `seed` (0 when not given), as `seed(n)` would.
@@ -70,14 +80,19 @@ impl<'p> Interp<'p> {
             .func(f)
             .ok_or_else(|| Diagnostic::internal(span, "call of a missing function"))?;
         if self.depth >= MAX_DEPTH {
-            return Err(Diagnostic::error(
-                span,
-                format!("recursion depth limit exceeded ({MAX_DEPTH} nested calls)"),
-            )
-            .with_label(format!("calling `{}` here went too deep", func.name))
-            .with_help("check that the recursion reaches a base case"));
+            return Err(depth_error(span, func.name.as_str()));
         }
         self.tick(span)?;
+        if let Some(native) = self.native {
+            let env = CallEnv {
+                depth: self.depth + 1,
+                deadline: self.deadline,
+                interrupt: self.interrupt.as_deref(),
+            };
+            if let Some(r) = native.call(f, &args, &env) {
+                return r;
+            }
+        }
         let mut frame: Frame = vec![Val::Undef; func.values.len()];
         for (&p, a) in func.param_values.iter().zip(args) {
             set(&mut frame, p, a);
@@ -99,16 +114,13 @@ impl<'p> Interp<'p> {
             && let Some(flag) = &self.interrupt
             && flag.load(Ordering::Relaxed)
         {
-            return Err(Diagnostic::error(span, "interrupted").with_label("running here when interrupted"));
+            return Err(interrupted_error(span));
         }
         if self.ticks.is_multiple_of(1024)
             && let Some((deadline, secs)) = self.deadline
             && Instant::now() > deadline
         {
-            return Err(
-                Diagnostic::error(span, format!("the run took longer than the timeout of {secs} s"))
-                    .with_label("running here when time ran out"),
-            );
+            return Err(timeout_error(span, secs));
         }
         Ok(())
     }
@@ -282,6 +294,32 @@ impl Interp<'_> {
         };
         Ok(Val::Tensor(t))
     }
+}
+
+/// The error of a call that would nest deeper than [`MAX_DEPTH`].
+pub fn depth_error(span: Span, callee: &str) -> RunError {
+    Diagnostic::error(
+        span,
+        format!("recursion depth limit exceeded ({MAX_DEPTH} nested calls)"),
+    )
+    .with_label(format!("calling `{callee}` here went too deep"))
+    .with_help("check that the recursion reaches a base case")
+}
+
+/// The error of a run stopped by its deadline (`--timeout`).
+pub fn timeout_error(span: Span, secs: f64) -> RunError {
+    Diagnostic::error(span, format!("the run took longer than the timeout of {secs} s"))
+        .with_label("running here when time ran out")
+}
+
+/// The error of a run stopped by Ctrl-C.
+pub fn interrupted_error(span: Span) -> RunError {
+    Diagnostic::error(span, "interrupted").with_label("running here when interrupted")
+}
+
+/// A kernel's failure as the interpreter reports it at `span`.
+pub fn kernel_error(e: KernelError, span: Span) -> RunError {
+    prims::Failure::from(e).into_diagnostic(span)
 }
 
 fn get(frame: &Frame, v: Value) -> Val {

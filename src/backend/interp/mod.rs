@@ -10,5 +10,5 @@ mod eval;
 mod prims;
 mod value;
 
-pub use eval::{Interp, RunError};
+pub use eval::{Interp, MAX_DEPTH, RunError, depth_error, interrupted_error, kernel_error, timeout_error};
 pub use value::Val;

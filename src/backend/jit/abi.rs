@@ -31,6 +31,8 @@ pub struct Ctx<'a> {
     pub err_payload: i64,
     deadline: Option<(Instant, f64)>,
     interrupt: Option<&'a AtomicBool>,
+    /// The buffers of the lists alive in this entry, by handle (see `list`).
+    lists: Vec<Vec<u64>>,
 }
 
 /// Byte offsets of the fields compiled code reads and writes.
@@ -53,6 +55,9 @@ pub mod code {
     pub const DEPTH: i64 = 3;
     pub const TIMEOUT: i64 = 4;
     pub const INTERRUPTED: i64 = 5;
+    /// A list read out of range, or a list handle that does not exist
+    /// (internal errors: derivative code only reads what it wrote).
+    pub const LIST: i64 = 6;
 }
 
 impl<'a> Ctx<'a> {
@@ -65,6 +70,7 @@ impl<'a> Ctx<'a> {
             err_payload: 0,
             deadline: env.deadline,
             interrupt: env.interrupt,
+            lists: Vec::new(),
         }
     }
 }
@@ -93,6 +99,7 @@ pub fn error_of(ctx: &Ctx, sites: &[Site]) -> RunError {
         }
         code::TIMEOUT => interp::timeout_error(span, ctx.deadline.map(|(_, s)| s).unwrap_or(0.0)),
         code::INTERRUPTED => interp::interrupted_error(span),
+        code::LIST => crate::diag::Diagnostic::internal(span, "list index out of range"),
         c => crate::diag::Diagnostic::internal(span, format!("compiled code failed with code {c}")),
     }
 }
@@ -118,6 +125,99 @@ extern "C" fn diffl_poll(ctx: *mut Ctx, site: i64) -> i8 {
     ctx.err_code = stop;
     ctx.err_site = site;
     1
+}
+
+/// The number of lists so far: a function that makes lists frees those
+/// made after this mark when it returns ([`diffl_list_release`]).
+extern "C" fn diffl_list_mark(ctx: *mut Ctx) -> i64 {
+    // SAFETY: as in `diffl_poll`.
+    unsafe { ctx.as_ref() }.map_or(0, |c| c.lists.len() as i64)
+}
+
+extern "C" fn diffl_list_release(ctx: *mut Ctx, mark: i64) {
+    // SAFETY: as in `diffl_poll`.
+    if let (Some(c), Ok(m)) = (unsafe { ctx.as_mut() }, usize::try_from(mark)) {
+        c.lists.truncate(m);
+    }
+}
+
+/// A new empty list; returns its handle.
+extern "C" fn diffl_list_new(ctx: *mut Ctx) -> i64 {
+    // SAFETY: as in `diffl_poll`.
+    let Some(c) = (unsafe { ctx.as_mut() }) else {
+        return -1;
+    };
+    c.lists.push(Vec::new());
+    c.lists.len() as i64 - 1
+}
+
+/// Appends the `width` slots at `src` to the list (`handle`, `len`) and
+/// returns the handle of the result. Buffers only grow, and a list is a
+/// prefix of its buffer: when the list is the whole buffer it grows in place,
+/// otherwise (the list was pushed to before) the prefix is copied first, so
+/// every list value keeps its elements. Returns -1 for a handle that does
+/// not exist.
+extern "C" fn diffl_list_push(ctx: *mut Ctx, handle: i64, len: i64, width: i64, src: *const u64) -> i64 {
+    // SAFETY: as in `diffl_poll`.
+    let Some(c) = (unsafe { ctx.as_mut() }) else {
+        return -1;
+    };
+    let (Ok(h), Ok(n), Ok(w)) = (
+        usize::try_from(handle),
+        usize::try_from(len),
+        usize::try_from(width),
+    ) else {
+        return -1;
+    };
+    // SAFETY: compiled code passes a stack slot of `width` slots.
+    let elem = unsafe { std::slice::from_raw_parts(src, w) };
+    let Some(buf) = c.lists.get_mut(h) else {
+        return -1;
+    };
+    if buf.len() == n * w {
+        buf.extend_from_slice(elem);
+        return handle;
+    }
+    let Some(prefix) = buf.get(..n * w) else {
+        return -1;
+    };
+    let mut copy = prefix.to_vec();
+    copy.extend_from_slice(elem);
+    c.lists.push(copy);
+    c.lists.len() as i64 - 1
+}
+
+/// Copies element `index` (of `width` slots) of the list (`handle`, `len`)
+/// to `dst`; returns 1 when the index is out of range.
+extern "C" fn diffl_list_get(
+    ctx: *mut Ctx,
+    handle: i64,
+    len: i64,
+    index: i64,
+    width: i64,
+    dst: *mut u64,
+) -> i8 {
+    // SAFETY: as in `diffl_poll`.
+    let Some(c) = (unsafe { ctx.as_ref() }) else {
+        return 1;
+    };
+    let (Ok(h), Ok(i), Ok(w)) = (
+        usize::try_from(handle),
+        usize::try_from(index),
+        usize::try_from(width),
+    ) else {
+        return 1;
+    };
+    if index >= len {
+        return 1;
+    }
+    let Some(elem) = c.lists.get(h).and_then(|b| b.get(i * w..(i + 1) * w)) else {
+        return 1;
+    };
+    // SAFETY: compiled code passes a stack slot of `width` slots.
+    let out = unsafe { std::slice::from_raw_parts_mut(dst, w) };
+    out.copy_from_slice(elem);
+    0
 }
 
 extern "C" fn diffl_ipow(base: i64, exp: i64) -> i64 {
@@ -251,5 +351,15 @@ pub fn helpers() -> Vec<Helper> {
     out.push(h("diffl_ipow", ipow as *const u8, &[I64, I64], &[I64]));
     let poll: extern "C" fn(*mut Ctx, i64) -> i8 = diffl_poll;
     out.push(h("diffl_poll", poll as *const u8, &[I64, I64], &[I8]));
+    let mark: extern "C" fn(*mut Ctx) -> i64 = diffl_list_mark;
+    out.push(h("diffl_list_mark", mark as *const u8, &[I64], &[I64]));
+    let release: extern "C" fn(*mut Ctx, i64) = diffl_list_release;
+    out.push(h("diffl_list_release", release as *const u8, &[I64, I64], &[]));
+    let new: extern "C" fn(*mut Ctx) -> i64 = diffl_list_new;
+    out.push(h("diffl_list_new", new as *const u8, &[I64], &[I64]));
+    let push: extern "C" fn(*mut Ctx, i64, i64, i64, *const u64) -> i64 = diffl_list_push;
+    out.push(h("diffl_list_push", push as *const u8, &[I64; 5], &[I64]));
+    let get: extern "C" fn(*mut Ctx, i64, i64, i64, i64, *mut u64) -> i8 = diffl_list_get;
+    out.push(h("diffl_list_get", get as *const u8, &[I64; 6], &[I8]));
     out
 }

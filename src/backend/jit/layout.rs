@@ -2,7 +2,9 @@
 //! sequence of machine scalars ("slots"). A scalar tensor is one slot; a tuple,
 //! a record and a closure (its captured values) are the concatenation of their
 //! parts; the unit value, a builtin used as a value and `never` have no slots.
-//! Tensors of rank above 0, strings and lists are not compiled yet.
+//! A list (the tape of a loop in a derivative) is two slots, a handle and a
+//! length (see `list`). Tensors of rank above 0 and strings are not compiled
+//! yet.
 //!
 //! The host side of the same layout is here too: an interpreter value becomes
 //! one `u64` per slot (floats by their bits) and back.
@@ -71,6 +73,11 @@ fn push_slots<'t>(ty: &'t Ty, out: &mut Vec<Slot>) -> Result<(), &'t Ty> {
             out.push(Slot::of(t.dtype));
             Ok(())
         }
+        Ty::List(elem) => {
+            push_slots(elem, &mut Vec::new())?;
+            out.extend([Slot::I64, Slot::I64]);
+            Ok(())
+        }
         _ => {
             for p in parts(ty).ok_or(ty)? {
                 push_slots(p, out)?;
@@ -78,6 +85,16 @@ fn push_slots<'t>(ty: &'t Ty, out: &mut Vec<Slot>) -> Result<(), &'t Ty> {
             Ok(())
         }
     }
+}
+
+/// Whether a value of type `ty` is or holds a list.
+pub fn contains_list(ty: &Ty) -> bool {
+    matches!(ty, Ty::List(_)) || parts(ty).is_some_and(|ps| ps.into_iter().any(contains_list))
+}
+
+/// Whether `ty` is one leaf of the layout (a scalar or a list), not an aggregate.
+pub fn is_leaf(ty: &Ty) -> bool {
+    matches!(ty, Ty::Tensor(_) | Ty::List(_))
 }
 
 /// The number of slots of `ty` (0 for a type that cannot be compiled).
@@ -100,7 +117,8 @@ pub fn part_types(ty: &Ty) -> Vec<&Ty> {
 }
 
 /// Appends the slots of `v` (of type `ty`) as raw `u64`s: floats by their
-/// bits, bools as 0 or 1. An undefined value gives zeros.
+/// bits, bools as 0 or 1. An undefined value gives zeros. Lists never cross
+/// between the interpreter and compiled code (`select` sees to it).
 pub fn write_val(v: &Val, ty: &Ty, out: &mut Vec<u64>) -> Result<(), String> {
     if let Val::Undef = v {
         out.extend(std::iter::repeat_n(0, width(ty)));

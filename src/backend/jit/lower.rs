@@ -5,6 +5,7 @@
 
 use super::abi::{Site, code, offset};
 use super::layout::{self, Slot};
+use super::list;
 use crate::backend::interp::MAX_DEPTH;
 use crate::ir::types::{DType, Ty};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Program, Value};
@@ -105,8 +106,17 @@ pub fn lower_function<'a>(
         l.bind(p, mine.to_vec());
         rest = others;
     }
+    let mark = if list::makes_lists(&func.body) {
+        let m = l.helper("diffl_list_mark", &[ctx])?;
+        Some(*m.first().ok_or("no mark")?)
+    } else {
+        None
+    };
     let rty = result_ty(func);
     let mut ys = l.block(&func.body, std::slice::from_ref(&rty))?;
+    if let Some(m) = mark {
+        l.helper("diffl_list_release", &[ctx, m])?;
+    }
     let ok = l.b.ins().iconst(types::I8, 0);
     ys.insert(0, ok);
     l.b.ins().return_(&ys);
@@ -127,6 +137,16 @@ impl FnLower<'_, '_> {
         self.func
             .ty(v)
             .ok_or_else(|| format!("value %{} has no type", v.0))
+    }
+
+    /// The context pointer, the first parameter of every compiled function.
+    pub fn ctx_value(&self) -> CVal {
+        self.ctx
+    }
+
+    /// The slots of `v`.
+    pub fn slots_of_value(&self, v: Value) -> Result<&[CVal], String> {
+        self.vals(v)
     }
 
     fn vals(&self, v: Value) -> Result<&[CVal], String> {
@@ -168,12 +188,12 @@ impl FnLower<'_, '_> {
             return self.zeros(to);
         }
         let (fp, tp) = (layout::part_types(from), layout::part_types(to));
-        if matches!((from, to), (Ty::Tensor(_), Ty::Tensor(_))) {
+        if layout::is_leaf(from) || layout::is_leaf(to) {
             let same = slots_of(from)? == slots_of(to)?;
             return if same {
                 Ok(vals.to_vec())
             } else {
-                Err("values of different dtypes meet".into())
+                Err("values of different types meet".into())
             };
         }
         if fp.len() != tp.len() {
@@ -285,13 +305,12 @@ impl FnLower<'_, '_> {
             InstKind::If { then, else_ } => return self.lower_if(inst, then, else_),
             InstKind::For { body } => return self.lower_for(inst, body),
             InstKind::While { cond, body } => return self.lower_while(inst, cond, body),
-            InstKind::Builtin(_)
-            | InstKind::CallValue { .. }
-            | InstKind::Field(_)
-            | InstKind::ListNew
-            | InstKind::ListPush
-            | InstKind::ListGet
-            | InstKind::ListLen => return Err("an instruction without a lowering".into()),
+            InstKind::ListNew | InstKind::ListPush | InstKind::ListGet | InstKind::ListLen => {
+                self.list_inst(inst, &rty)?
+            }
+            InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
+                return Err("an instruction without a lowering".into());
+            }
         };
         if let Some(r) = result {
             self.bind(r, vals);

@@ -4,7 +4,8 @@
 //! and aggregates of them, see `layout`), every instruction has a lowering,
 //! and every function it calls is compiled too. The last rule makes the
 //! boundary one-way: the interpreter calls compiled code, compiled code never
-//! calls back into the interpreter. It is found as a greatest fixpoint, so
+//! calls back into the interpreter. Lists (loop tapes) stay inside one call:
+//! a function that takes or returns one is not compiled. It is found as a greatest fixpoint, so
 //! (mutually) recursive functions are compiled together.
 
 use super::layout;
@@ -71,6 +72,12 @@ fn compilable(program: &Program, f: &Func) -> Result<(), String> {
             ));
         }
     }
+    // A list lives and dies in one call (its buffer is freed on return), so
+    // none is passed in or out.
+    let boundary = f.param_tys().into_iter().chain([super::lower::result_ty(f)]);
+    if boundary.into_iter().any(|t| layout::contains_list(&t)) {
+        return Err("takes or returns a list".into());
+    }
     block_ok(&f.body)
 }
 
@@ -82,10 +89,11 @@ fn block_ok(b: &Block) -> Result<(), String> {
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
                 return Err("holds untyped instructions".into());
             }
-            InstKind::ListNew | InstKind::ListPush | InstKind::ListGet | InstKind::ListLen => {
-                return Err("uses a list (the tape of a loop in a derivative)".into());
-            }
             InstKind::Const(_)
+            | InstKind::ListNew
+            | InstKind::ListPush
+            | InstKind::ListGet
+            | InstKind::ListLen
             | InstKind::BuiltinRef(_)
             | InstKind::Call(_)
             | InstKind::Closure(_)

@@ -2,7 +2,7 @@
 //! to stdout and diagnostics to stderr, and returns the exit code.
 
 use super::{Backend, RunOptions};
-use crate::backend::interp::staged::{RunSettings, run_stages};
+use crate::backend::staged::{RunSettings, run_stages};
 use crate::diag::{Diagnostic, render};
 use crate::ir::stage::Stage;
 use crate::ir::{DType, FuncId, Program};
@@ -47,13 +47,14 @@ fn options(f64: bool) -> Options {
     }
 }
 
-fn check_backend(b: Option<Backend>) -> Result<(), i32> {
+/// The backends this version runs (`None` is the default), or a usage error.
+fn check_backend(b: Option<Backend>) -> Result<Backend, i32> {
     match b {
-        None | Some(Backend::Interp) => Ok(()),
-        Some(Backend::Jit) | Some(Backend::Cuda) => {
-            let name = if b == Some(Backend::Jit) { "jit" } else { "cuda" };
+        None => Ok(Backend::Interp),
+        Some(b @ (Backend::Interp | Backend::Jit)) => Ok(b),
+        Some(Backend::Cuda) => {
             eprintln!(
-                "error: the `{name}` backend is not available in this version of diffl; use `--backend interp`"
+                "error: the `cuda` backend is not available in this version of diffl; use `--backend interp` or `--backend jit`"
             );
             Err(EXIT_USAGE)
         }
@@ -73,7 +74,7 @@ fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
 }
 
 /// How to run the stages of a program read from `path`.
-fn run_settings(path: &Path, opts: &RunOptions, seed: Option<u64>) -> RunSettings {
+fn run_settings(path: &Path, opts: &RunOptions, backend: Backend, seed: Option<u64>) -> RunSettings {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -85,13 +86,16 @@ fn run_settings(path: &Path, opts: &RunOptions, seed: Option<u64>) -> RunSetting
         timeout: opts.timeout,
         interrupt: None,
         seed,
+        jit: backend == Backend::Jit,
+        timings: opts.timings,
     }
 }
 
 pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
-    if let Err(code) = check_backend(opts.backend) {
-        return code;
-    }
+    let backend = match check_backend(opts.backend) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let (mut sources, main) = match load_file(path) {
         Ok(x) => x,
         Err(code) => return code,
@@ -112,7 +116,7 @@ pub fn run(path: &Path, opts: &RunOptions, seed: Option<u64>) -> i32 {
         }
         None => return 0,
     };
-    let settings = run_settings(path, opts, seed);
+    let settings = run_settings(path, opts, backend, seed);
     let typed = spec.program;
     let result = with_big_stack(|| {
         let stdout = std::io::stdout();
@@ -175,23 +179,24 @@ pub fn check(path: &Path, f64: bool) -> i32 {
 /// `diffl test FILE… [--stdlib]`: the tests of each file, and with `--stdlib`
 /// those of every embedded standard-library module (named `stdlib/NAME.dl`).
 pub fn test(files: &[std::path::PathBuf], stdlib: bool, opts: &RunOptions) -> i32 {
-    if let Err(code) = check_backend(opts.backend) {
-        return code;
-    }
+    let backend = match check_backend(opts.backend) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let (mut passed, mut failed) = (0usize, 0usize);
     if stdlib {
         for name in crate::front::load::stdlib_modules() {
             let text = crate::front::load::stdlib_source(name).unwrap_or_default();
             let mut sources = SourceMap::new();
             let main = sources.add(format!("stdlib/{name}.dl"), None, text);
-            let (p, f) = test_file(sources, main, opts);
+            let (p, f) = test_file(sources, main, opts, backend);
             passed += p;
             failed += f;
         }
     }
     for path in files {
         let (p, f) = match load_file(path) {
-            Ok((sources, main)) => test_file(sources, main, opts),
+            Ok((sources, main)) => test_file(sources, main, opts, backend),
             Err(_) => (0, 1),
         };
         passed += p;
@@ -202,11 +207,11 @@ pub fn test(files: &[std::path::PathBuf], stdlib: bool, opts: &RunOptions) -> i3
 }
 
 /// Runs the tests of one file; errors inside a test's body fail that test only.
-fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions) -> (usize, usize) {
+fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions, backend: Backend) -> (usize, usize) {
     let (mut program, diags) = pipeline::front_end(&mut sources, main);
     let stages = pipeline::split_stages(&mut program);
     let file_path = sources.get(main).and_then(|f| f.path.clone()).unwrap_or_default();
-    let settings = run_settings(&file_path, opts, None);
+    let settings = run_settings(&file_path, opts, backend, None);
     let name = sources.get(main).map(|f| f.name.clone()).unwrap_or_default();
     let inside = |d: &Diagnostic, s: Span| d.span.file == s.file && d.span.lo >= s.lo && d.span.hi <= s.hi;
     let outside: Vec<Diagnostic> = diags

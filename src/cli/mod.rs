@@ -22,7 +22,7 @@ pub struct Cli {
 pub enum Backend {
     /// The reference interpreter.
     Interp,
-    /// Cranelift JIT (not in this version).
+    /// The interpreter, calling native code (Cranelift) for the functions it can compile.
     Jit,
     /// CUDA (not in this version).
     Cuda,
@@ -30,9 +30,12 @@ pub enum Backend {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunOptions {
-    /// The backend that executes the program (default: the fastest available).
+    /// The backend that executes the program (default: interp).
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
+    /// Print the JIT's compile time per specialization and the run time to stderr.
+    #[arg(long)]
+    pub timings: bool,
     /// Make f64 the default float type.
     #[arg(long)]
     pub f64: bool,

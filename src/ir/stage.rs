@@ -17,7 +17,7 @@
 //! print(m2 - m);
 //! ```
 //!
-//! The driver (`backend::interp::staged`) specializes and runs the stages
+//! The driver (`backend::staged`) specializes and runs the stages
 //! in order; a stage is specialized only after the previous one ran. A
 //! constant (`3`, `0.5`, `true`, `()`) used after a cut is repeated in the
 //! later stage rather than passed, so it stays a compile-time constant

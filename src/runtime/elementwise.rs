@@ -298,7 +298,7 @@ fn in_place_binary(
 }
 
 /// `base ** exp` for `exp >= 0`, wrapping on overflow.
-fn int_pow(base: i64, exp: i64) -> i64 {
+pub(crate) fn int_pow(base: i64, exp: i64) -> i64 {
     let mut result: i64 = 1;
     let mut b = base;
     let mut e = exp;
@@ -435,7 +435,7 @@ fn unary_dtype(op: UnaryOp, dtype: DType) -> KernelError {
 }
 
 /// The logistic function, without overflow for large `|x|`.
-fn sigmoid<T: Real>(x: T) -> T {
+pub(crate) fn sigmoid<T: Real>(x: T) -> T {
     if x >= T::ZERO {
         T::ONE / (T::ONE + (-x).exp())
     } else {

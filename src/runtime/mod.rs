@@ -53,7 +53,8 @@ pub use broadcast::{broadcast_shapes, broadcast_to};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
 pub use conv::{conv2d, conv2d_grad_input, conv2d_grad_weight};
 pub use elementwise::{binary, binary_owned, cast, clip, unary, unary_owned, where_, where_owned};
-
+/// Per-element functions the JIT's scalar code calls, so both backends round alike.
+pub(crate) use elementwise::{int_pow, sigmoid};
 pub use error::{KResult, KernelError};
 pub use format::format_f64;
 pub use index::index;
@@ -63,4 +64,5 @@ pub use pool::{avg_pool2d, max_pool2d, max_pool2d_mask, pool2d_spread};
 pub use random::{Rng, score_bernoulli, score_categorical};
 pub use reduce::reduce;
 pub use shape_ops::{concat, concat_owned, reshape, resolve_shape, take, take_grad};
+pub(crate) use tensor::Real;
 pub use tensor::{Data, Tensor, checked_numel};

@@ -5,6 +5,7 @@ use super::prims::Failure;
 use super::progress::Bars;
 use super::value::Val;
 use super::{data, prims};
+use crate::backend::{CallEnv, Native};
 use crate::diag::Diagnostic;
 use crate::ir::RandomOp;
 use crate::ir::types::{DType, Ty};
@@ -37,6 +38,7 @@ pub struct Interp<'p> {
     rng: Rng,
     plans: HashMap<FuncId, Rc<Plan>>,
     bars: Bars,
+    native: Option<&'p dyn Native>,
 }
 
 type Frame = Vec<Val>;
@@ -55,6 +57,7 @@ impl<'p> Interp<'p> {
             rng: Rng::default(),
             plans: HashMap::new(),
             bars: Bars::default(),
+            native: None,
         }
     }
 
@@ -67,6 +70,13 @@ impl<'p> Interp<'p> {
     /// Resolves relative file paths against `dir` (the running file's folder).
     pub fn with_base_dir(mut self, dir: Option<PathBuf>) -> Interp<'p> {
         self.base_dir = dir;
+        self
+    }
+
+    /// Calls compiled code for the functions `native` holds instead of
+    /// interpreting them (mixed mode of the JIT backend).
+    pub fn with_native(mut self, native: &'p dyn Native) -> Interp<'p> {
+        self.native = Some(native);
         self
     }
 
@@ -105,14 +115,19 @@ impl<'p> Interp<'p> {
             .func(f)
             .ok_or_else(|| Diagnostic::internal(span, "call of a missing function"))?;
         if self.depth >= MAX_DEPTH {
-            return Err(Diagnostic::error(
-                span,
-                format!("recursion depth limit exceeded ({MAX_DEPTH} nested calls)"),
-            )
-            .with_label(format!("calling `{}` here went too deep", func.name))
-            .with_help("check that the recursion reaches a base case"));
+            return Err(depth_error(span, func.name.as_str()));
         }
         self.tick(span)?;
+        if let Some(native) = self.native {
+            let env = CallEnv {
+                depth: self.depth + 1,
+                deadline: self.deadline,
+                interrupt: self.interrupt.as_deref(),
+            };
+            if let Some(r) = native.call(f, &args, &env) {
+                return r;
+            }
+        }
         let plan = match self.plans.get(&f) {
             Some(p) => p.clone(),
             None => {
@@ -142,16 +157,13 @@ impl<'p> Interp<'p> {
             && let Some(flag) = &self.interrupt
             && flag.load(Ordering::Relaxed)
         {
-            return Err(Diagnostic::error(span, "interrupted").with_label("running here when interrupted"));
+            return Err(interrupted_error(span));
         }
         if self.ticks.is_multiple_of(1024)
             && let Some((deadline, secs)) = self.deadline
             && Instant::now() > deadline
         {
-            return Err(
-                Diagnostic::error(span, format!("the run took longer than the timeout of {secs} s"))
-                    .with_label("running here when time ran out"),
-            );
+            return Err(timeout_error(span, secs));
         }
         Ok(())
     }
@@ -262,12 +274,7 @@ impl<'p> Interp<'p> {
                         usize::try_from(k)
                             .ok()
                             .and_then(|k| xs.get(k).cloned())
-                            .ok_or_else(|| {
-                                Diagnostic::error(
-                                    span,
-                                    format!("index {i} is out of range for a list of length {len}"),
-                                )
-                            })?
+                            .ok_or_else(|| list_index_error(span, i, len))?
                     }
                     _ => return Err(Diagnostic::internal(span, "index of a non-list")),
                 }
@@ -472,6 +479,40 @@ fn project(mut xs: Rc<[Val]>, i: usize) -> Val {
         Some(slots) => slots.get_mut(i).map(std::mem::take).unwrap_or(Val::Undef),
         None => xs.get(i).cloned().unwrap_or(Val::Undef),
     }
+}
+
+/// The error of a call that would nest deeper than [`MAX_DEPTH`].
+pub fn depth_error(span: Span, callee: &str) -> RunError {
+    Diagnostic::error(
+        span,
+        format!("recursion depth limit exceeded ({MAX_DEPTH} nested calls)"),
+    )
+    .with_label(format!("calling `{callee}` here went too deep"))
+    .with_help("check that the recursion reaches a base case")
+}
+
+/// The error of a run stopped by its deadline (`--timeout`).
+pub fn timeout_error(span: Span, secs: f64) -> RunError {
+    Diagnostic::error(span, format!("the run took longer than the timeout of {secs} s"))
+        .with_label("running here when time ran out")
+}
+
+/// The error of a list read at index `i` of a list of length `len` that has no such element.
+pub fn list_index_error(span: Span, i: i64, len: i64) -> RunError {
+    Diagnostic::error(
+        span,
+        format!("index {i} is out of range for a list of length {len}"),
+    )
+}
+
+/// The error of a run stopped by Ctrl-C.
+pub fn interrupted_error(span: Span) -> RunError {
+    Diagnostic::error(span, "interrupted").with_label("running here when interrupted")
+}
+
+/// A kernel's failure as the interpreter reports it at `span`.
+pub fn kernel_error(e: KernelError, span: Span) -> RunError {
+    prims::Failure::from(e).into_diagnostic(span)
 }
 
 fn get(frame: &Frame, v: Value) -> Val {

@@ -14,8 +14,10 @@ mod plan;
 mod plot;
 mod prims;
 mod progress;
-pub mod staged;
 mod value;
 
-pub use eval::{Interp, RunError};
+pub use eval::{
+    Interp, MAX_DEPTH, RunError, depth_error, interrupted_error, kernel_error, list_index_error,
+    timeout_error,
+};
 pub use value::Val;

@@ -8,7 +8,7 @@
 //! - a `like:` template: the template's type, with its sizes left unknown
 //!   (checked against the file when the load runs);
 //! - the file itself, for a load at the top level of the main body or a
-//!   test: the driver (`backend::interp::staged`) runs the code before such
+//!   test: the driver (`backend::staged`) runs the code before such
 //!   a load, reads the file's header, and hands its type to the
 //!   specializer of the code after it through [`Specializer::file_types`].
 

@@ -1,11 +1,14 @@
-//! Running an entry point stage by stage (see `ir::stage`): run the first
-//! stage (already specialized), then for each later stage read the type of
-//! the file its load reads, specialize it with the values the previous
-//! stage returned, and run it. This is how `let m = load(path)` gets the type
-//! of the value that was saved, even when this same program saved it.
+//! Running an entry point stage by stage (see `ir::stage`) on the chosen
+//! backend: run the first stage (already specialized), then for each later
+//! stage read the type of the file its load reads, specialize it with the
+//! values the previous stage returned, and run it. This is how
+//! `let m = load(path)` gets the type of the value that was saved, even when
+//! this same program saved it. With the JIT, each stage's program is
+//! compiled before it runs and the interpreter calls the compiled functions.
 
-use super::data::{file_diagnostic, file_type};
-use super::{Interp, Val};
+use super::interp::data::{file_diagnostic, file_type};
+use super::interp::{Interp, Val};
+use super::jit::Jit;
 use crate::diag::Diagnostic;
 use crate::ir::shapes::Known;
 use crate::ir::specialize::ArgInfo;
@@ -32,6 +35,10 @@ pub struct RunSettings {
     pub interrupt: Option<Arc<AtomicBool>>,
     /// The random generator's seed (`--seed`; 0 when absent).
     pub seed: Option<u64>,
+    /// Compile each stage with the JIT (mixed mode); the interpreter alone otherwise.
+    pub jit: bool,
+    /// Report compile times and the run time on stderr (`--timings`).
+    pub timings: bool,
 }
 
 impl RunSettings {
@@ -43,6 +50,7 @@ impl RunSettings {
         out: &'p mut dyn Write,
         started: Instant,
         rng: Rng,
+        jit: Option<&'p Jit>,
     ) -> Interp<'p> {
         let left = self.timeout.map(|t| t - started.elapsed().as_secs_f64());
         let mut i = Interp::new(program, out)
@@ -52,7 +60,25 @@ impl RunSettings {
         if let Some(flag) = &self.interrupt {
             i = i.with_interrupt(flag.clone());
         }
+        if let Some(jit) = jit {
+            i = i.with_native(jit);
+        }
         i
+    }
+
+    /// The compiled form of one stage's program, when the JIT is chosen.
+    fn compile(&self, program: &Program) -> Result<Option<Jit>, Diagnostic> {
+        if !self.jit {
+            return Ok(None);
+        }
+        let jit = Jit::compile(program).map_err(|e| {
+            Diagnostic::error(Span::default(), format!("the jit backend cannot run here: {e}"))
+                .with_help("run with `--backend interp`")
+        })?;
+        if self.timings {
+            jit.report().print();
+        }
+        Ok(Some(jit))
     }
 }
 
@@ -67,7 +93,31 @@ pub fn run_stages(
     out: &mut dyn Write,
 ) -> Result<Val, Diagnostic> {
     let started = Instant::now();
-    let mut interp = settings.interp(program, out, started, Rng::new(settings.seed.unwrap_or(0)));
+    let result = run_all_stages(untyped, stages, program, first, settings, out, started);
+    if settings.timings {
+        let name = program.func(first).map(|x| x.name.as_str()).unwrap_or("?");
+        eprintln!("timings: ran {name} in {}", millis(started.elapsed()));
+    }
+    result
+}
+
+fn run_all_stages(
+    untyped: &Program,
+    stages: &[Stage],
+    program: &Program,
+    first: FuncId,
+    settings: &RunSettings,
+    out: &mut dyn Write,
+    started: Instant,
+) -> Result<Val, Diagnostic> {
+    let jit = settings.compile(program)?;
+    let mut interp = settings.interp(
+        program,
+        out,
+        started,
+        Rng::new(settings.seed.unwrap_or(0)),
+        jit.as_ref(),
+    );
     let mut result = interp.call(first, Vec::new(), Span::default())?;
     let mut rng = interp.rng();
     let mut result_ty = program.func(first).map(|f| f.result_ty()).unwrap_or(Ty::Never);
@@ -102,12 +152,18 @@ pub fn run_stages(
             .map(|(v, ty)| ArgInfo { ty, known: known(v) })
             .collect();
         let (prog, f) = pipeline::specialize_stage(untyped, stage.func, args, loads, settings.opts)?;
-        let mut interp = settings.interp(&prog, out, started, rng);
+        let jit = settings.compile(&prog)?;
+        let mut interp = settings.interp(&prog, out, started, rng, jit.as_ref());
         result = interp.call(f, vals, Span::default())?;
         rng = interp.rng();
         result_ty = prog.func(f).map(|f| f.result_ty()).unwrap_or(Ty::Never);
     }
     Ok(result)
+}
+
+/// A duration as the `--timings` lines show it.
+pub fn millis(d: std::time::Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
 /// The longest int vector passed on as a constant (a shape, not data).

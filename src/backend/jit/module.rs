@@ -1,0 +1,306 @@
+//! The compiled module of one specialized program: which functions it holds,
+//! their code (compiled once per specialization, kept for the whole run),
+//! how the interpreter enters them, and what compiling cost.
+
+use super::abi::{self, Ctx, EntryFn, Site};
+use super::layout;
+use super::lower::{self, ModuleEnv};
+use super::select::{Selection, select};
+use crate::backend::interp::{RunError, Val};
+use crate::backend::{CallEnv, Native};
+use crate::diag::Diagnostic;
+use crate::ir::types::{StructNames, Ty};
+use crate::ir::{FuncId, Program};
+use crate::syntax::Span;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId as ClifId, Linkage, Module, default_libcall_names};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+/// How the interpreter enters one compiled function.
+struct Entry {
+    code: EntryFn,
+    params: Vec<Ty>,
+    result: Ty,
+    result_width: usize,
+}
+
+/// What was compiled, what was not and why, and the time it took.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Each compiled specialization (`name(types) -> type`) and its compile time.
+    pub compiled: Vec<(String, Duration)>,
+    /// Each specialization left to the interpreter, and why.
+    pub interpreted: Vec<(String, String)>,
+    /// Linking the module (after every function is compiled).
+    pub link: Duration,
+    /// Everything: selection, lowering, compiling, linking.
+    pub total: Duration,
+}
+
+impl Report {
+    /// Writes the report to stderr as `--timings` lines.
+    pub fn print(&self) {
+        use crate::backend::staged::millis;
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        for (name, t) in &self.compiled {
+            let _ = writeln!(err, "timings: jit compiled {name} in {}", millis(*t));
+        }
+        for (name, why) in &self.interpreted {
+            let _ = writeln!(err, "timings: jit left {name} to the interpreter: it {why}");
+        }
+        let _ = writeln!(
+            err,
+            "timings: jit compiled {} of {} specializations in {} (linking {})",
+            self.compiled.len(),
+            self.compiled.len() + self.interpreted.len(),
+            millis(self.total),
+            millis(self.link)
+        );
+    }
+}
+
+/// Native code for the compilable functions of a program (see `select`).
+pub struct Jit {
+    module: Option<JITModule>,
+    entries: HashMap<FuncId, Entry>,
+    sites: Vec<Site>,
+    report: Report,
+}
+
+/// Why one attempt to build the module stopped.
+enum Stop {
+    /// This function could not be lowered or compiled: leave it (and its
+    /// callers) to the interpreter and try again.
+    Function(FuncId, String),
+    /// The host cannot run compiled code at all.
+    Host(String),
+}
+
+impl Jit {
+    /// Compiles every compilable function of `program`. Fails only when the
+    /// host machine cannot run Cranelift's code.
+    pub fn compile(program: &Program) -> Result<Jit, String> {
+        let start = Instant::now();
+        let mut excluded = BTreeMap::new();
+        loop {
+            let sel = select(program, &excluded);
+            match build(program, &sel) {
+                Ok(mut jit) => {
+                    jit.report.interpreted = sel
+                        .interpreted
+                        .iter()
+                        .map(|(&f, why)| (describe(program, f), why.clone()))
+                        .collect();
+                    jit.report.total = start.elapsed();
+                    return Ok(jit);
+                }
+                Err(Stop::Function(f, why)) => {
+                    excluded.insert(f, format!("cannot be compiled: {why}"));
+                }
+                Err(Stop::Host(why)) => return Err(why),
+            }
+        }
+    }
+
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Whether `f` runs as compiled code.
+    pub fn is_compiled(&self, f: FuncId) -> bool {
+        self.entries.contains_key(&f)
+    }
+
+    fn run(&self, e: &Entry, args: &[Val], env: &CallEnv) -> Result<Val, RunError> {
+        let bad = |m: String| Diagnostic::internal(Span::default(), format!("calling compiled code: {m}"));
+        if args.len() != e.params.len() {
+            return Err(bad("wrong number of arguments".into()));
+        }
+        let mut slots = Vec::new();
+        for (a, ty) in args.iter().zip(&e.params) {
+            layout::write_val(a, ty, &mut slots).map_err(bad)?;
+        }
+        let mut out = vec![0u64; e.result_width];
+        let mut ctx = Ctx::new(env);
+        // SAFETY: `code` is the entry wrapper of a function defined and
+        // finalized in `self.module`, which lives as long as `self`. It reads
+        // one slot per parameter slot and writes one per result slot, the
+        // layouts `slots` and `out` were sized from; `ctx` outlives the call.
+        let status = unsafe { (e.code)(&mut ctx, slots.as_ptr(), out.as_mut_ptr()) };
+        if status != 0 {
+            return Err(abi::error_of(&ctx, &self.sites));
+        }
+        Ok(layout::read_val(&e.result, &mut out.into_iter()))
+    }
+}
+
+impl Native for Jit {
+    fn call(&self, f: FuncId, args: &[Val], env: &CallEnv) -> Option<Result<Val, RunError>> {
+        let e = self.entries.get(&f)?;
+        Some(self.run(e, args, env))
+    }
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        if let Some(m) = self.module.take() {
+            // SAFETY: the only pointers into the module's memory are the
+            // entries of `self`, which go away with it.
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+/// `name(param types) -> result type` of a specialization.
+pub fn describe(program: &Program, f: FuncId) -> String {
+    let Some(func) = program.func(f) else {
+        return "?".into();
+    };
+    let names = program as &dyn StructNames;
+    let params: Vec<String> = func.param_tys().iter().map(|t| t.describe(names)).collect();
+    format!(
+        "{}({}) -> {}",
+        func.name,
+        params.join(", "),
+        lower::result_ty(func).describe(names)
+    )
+}
+
+fn new_module() -> Result<JITModule, String> {
+    let mut flags = settings::builder();
+    for (k, v) in [
+        ("opt_level", "speed"),
+        ("enable_multi_ret_implicit_sret", "true"),
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+    ] {
+        flags.set(k, v).map_err(|e| e.to_string())?;
+    }
+    let isa = cranelift_native::builder()
+        .map_err(|e| format!("this machine is not supported by Cranelift: {e}"))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| e.to_string())?;
+    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+    for h in abi::helpers() {
+        jb.symbol(h.name, h.addr);
+    }
+    Ok(JITModule::new(jb))
+}
+
+/// One attempt at compiling the selected functions into a fresh module.
+fn build(program: &Program, sel: &Selection) -> Result<Jit, Stop> {
+    let mut module = new_module().map_err(Stop::Host)?;
+    let r = define_all(program, sel, &mut module);
+    match r {
+        Ok((entries, sites, mut report)) => {
+            let t = Instant::now();
+            if let Err(e) = module.finalize_definitions() {
+                // SAFETY: no code of this module has been handed out.
+                unsafe { module.free_memory() };
+                return Err(Stop::Host(e.to_string()));
+            }
+            report.link = t.elapsed();
+            let entries = entries
+                .into_iter()
+                .map(|(f, (id, params, result))| {
+                    let ptr = module.get_finalized_function(id);
+                    // SAFETY: `id` is an entry wrapper, defined with
+                    // `entry_signature`, which is the C ABI of `EntryFn`.
+                    let code = unsafe { std::mem::transmute::<*const u8, EntryFn>(ptr) };
+                    let result_width = layout::width(&result);
+                    let e = Entry {
+                        code,
+                        params,
+                        result,
+                        result_width,
+                    };
+                    (f, e)
+                })
+                .collect();
+            Ok(Jit {
+                module: Some(module),
+                entries,
+                sites,
+                report,
+            })
+        }
+        Err(stop) => {
+            // SAFETY: nothing of this module was finalized or handed out.
+            unsafe { module.free_memory() };
+            Err(stop)
+        }
+    }
+}
+
+type Defined = (HashMap<FuncId, (ClifId, Vec<Ty>, Ty)>, Vec<Site>, Report);
+
+fn define_all(program: &Program, sel: &Selection, module: &mut JITModule) -> Result<Defined, Stop> {
+    let host = |e: cranelift_module::ModuleError| Stop::Host(e.to_string());
+    let mut helpers = HashMap::new();
+    for h in abi::helpers() {
+        let mut sig = module.make_signature();
+        sig.params
+            .extend(h.params.iter().map(|&t| cranelift_codegen::ir::AbiParam::new(t)));
+        sig.returns
+            .extend(h.returns.iter().map(|&t| cranelift_codegen::ir::AbiParam::new(t)));
+        let id = module
+            .declare_function(h.name, Linkage::Import, &sig)
+            .map_err(host)?;
+        helpers.insert(h.name, id);
+    }
+    let mut funcs = HashMap::new();
+    let mut wrappers = HashMap::new();
+    for &f in &sel.compiled {
+        let func = program.func(f).ok_or(Stop::Function(f, "missing".into()))?;
+        let sig = lower::signature(module, func).map_err(|e| Stop::Function(f, e))?;
+        let id = module
+            .declare_function(&format!("f{}", f.0), Linkage::Local, &sig)
+            .map_err(host)?;
+        funcs.insert(f, id);
+        let entry_sig = lower::entry_signature(module);
+        let wid = module
+            .declare_function(&format!("entry{}", f.0), Linkage::Local, &entry_sig)
+            .map_err(host)?;
+        wrappers.insert(f, wid);
+    }
+    let mut sites = Vec::new();
+    let mut report = Report::default();
+    let mut entries = HashMap::new();
+    let mut ctx = module.make_context();
+    for &f in &sel.compiled {
+        let t = Instant::now();
+        let (Some(&id), Some(&wid), Some(func)) = (funcs.get(&f), wrappers.get(&f), program.func(f)) else {
+            return Err(Stop::Function(f, "not declared".into()));
+        };
+        let fail = |e: String| Stop::Function(f, e);
+        module.clear_context(&mut ctx);
+        ctx.func.signature = lower::signature(module, func).map_err(fail)?;
+        let mut fctx = FunctionBuilderContext::new();
+        let env = ModuleEnv {
+            module,
+            funcs: &funcs,
+            helpers: &helpers,
+            sites: &mut sites,
+        };
+        lower::lower_function(FunctionBuilder::new(&mut ctx.func, &mut fctx), env, program, f)
+            .map_err(fail)?;
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| fail(format!("{e:?}")))?;
+        module.clear_context(&mut ctx);
+        ctx.func.signature = lower::entry_signature(module);
+        let mut fctx = FunctionBuilderContext::new();
+        lower::lower_entry(FunctionBuilder::new(&mut ctx.func, &mut fctx), module, func, id).map_err(fail)?;
+        module
+            .define_function(wid, &mut ctx)
+            .map_err(|e| fail(format!("{e:?}")))?;
+        report.compiled.push((describe(program, f), t.elapsed()));
+        entries.insert(f, (wid, func.param_tys(), lower::result_ty(func)));
+    }
+    module.clear_context(&mut ctx);
+    Ok((entries, sites, report))
+}

@@ -10,6 +10,7 @@
 
 use super::error::shape_str;
 use super::index::index_box;
+use super::parallel::for_pieces;
 use super::tensor::{Real, filled, map_data};
 use super::{
     DType, Data, IndexItem, KResult, KernelError, Tensor, broadcast_shapes, broadcast_to, checked_numel,
@@ -161,9 +162,9 @@ pub fn transpose(x: &Tensor, perm: &[usize]) -> KResult<Tensor> {
 
 /// Each `[rows, cols]` matrix of `data` transposed: eight source rows are
 /// read side by side, so the reads stream and each write fills eight
-/// neighbouring elements of a result row.
-pub(crate) fn swap_last_two<T: Copy>(data: &[T], rows: usize, cols: usize) -> KResult<Vec<T>> {
-    const R: usize = 8;
+/// neighbouring elements of a result row. Large matrices are split by result
+/// rows (source columns) over the cores.
+pub(crate) fn swap_last_two<T: Copy + Send + Sync>(data: &[T], rows: usize, cols: usize) -> KResult<Vec<T>> {
     let size = rows * cols;
     let Some(&fill) = data.first() else {
         return Ok(Vec::new());
@@ -176,35 +177,44 @@ pub(crate) fn swap_last_two<T: Copy>(data: &[T], rows: usize, cols: usize) -> KR
     out.resize(data.len(), fill);
     let short = || KernelError::Internal("transpose: data shorter than its shape".to_string());
     for (src, dst) in data.chunks_exact(size).zip(out.chunks_exact_mut(size)) {
-        let mut i0 = 0;
-        for strip in src.chunks_exact(R * cols) {
-            let r: Vec<&[T]> = strip.chunks_exact(cols).collect();
-            let [r0, r1, r2, r3, r4, r5, r6, r7] = r.as_slice() else {
-                return Err(short());
-            };
-            let cols_iter = r0
-                .iter()
-                .zip(*r1)
-                .zip(*r2)
-                .zip(*r3)
-                .zip(*r4)
-                .zip(*r5)
-                .zip(*r6)
-                .zip(*r7);
-            for (j, (((((((a, b), c), d), e), f), g), h)) in cols_iter.enumerate() {
-                let o = dst.get_mut(j * rows + i0..j * rows + i0 + R).ok_or_else(short)?;
-                o.copy_from_slice(&[*a, *b, *c, *d, *e, *f, *g, *h]);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        for_pieces(dst, rows, |piece, start| {
+            let c0 = start / rows.max(1);
+            if transpose_columns(src, rows, cols, c0, piece).is_none() {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            i0 += R;
-        }
-        // The last rows, fewer than eight.
-        for (i, row) in src.chunks_exact(cols).enumerate().skip(i0) {
-            for (j, &v) in row.iter().enumerate() {
-                *dst.get_mut(j * rows + i).ok_or_else(short)? = v;
-            }
+        });
+        if failed.into_inner() {
+            return Err(short());
         }
     }
     Ok(out)
+}
+
+/// Writes source columns `c0..` of the `[rows, cols]` matrix `src` as the
+/// rows of `dst` (as many as it holds); `None` if the sizes disagree.
+fn transpose_columns<T: Copy>(src: &[T], rows: usize, cols: usize, c0: usize, dst: &mut [T]) -> Option<()> {
+    const R: usize = 8;
+    let nc = dst.len() / rows.max(1);
+    let mut i0 = 0;
+    for strip in src.chunks_exact(R * cols) {
+        let r = |k: usize| strip.get(k * cols + c0..k * cols + c0 + nc);
+        let (r0, r1, r2, r3) = (r(0)?, r(1)?, r(2)?, r(3)?);
+        let (r4, r5, r6, r7) = (r(4)?, r(5)?, r(6)?, r(7)?);
+        let cols_iter = r0.iter().zip(r1).zip(r2).zip(r3).zip(r4).zip(r5).zip(r6).zip(r7);
+        for (j, (((((((a, b), c), d), e), f), g), h)) in cols_iter.enumerate() {
+            let o = dst.get_mut(j * rows + i0..j * rows + i0 + R)?;
+            o.copy_from_slice(&[*a, *b, *c, *d, *e, *f, *g, *h]);
+        }
+        i0 += R;
+    }
+    // The last rows, fewer than eight.
+    for (i, row) in src.chunks_exact(cols).enumerate().skip(i0) {
+        for (j, &v) in row.get(c0..c0 + nc)?.iter().enumerate() {
+            *dst.get_mut(j * rows + i)? = v;
+        }
+    }
+    Some(())
 }
 
 /// A new axis of length 1 at `axis` (`0..=rank`).

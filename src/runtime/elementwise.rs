@@ -11,10 +11,16 @@
 use super::DType;
 use super::broadcast::{broadcast_shapes, broadcast_to};
 use super::error::{KResult, KernelError};
+use super::parallel::for_pieces;
 use super::tensor::{Data, Real, Tensor};
 use crate::ir::op::{BinaryOp, Prim, UnaryOp};
 use std::borrow::Cow;
 use std::sync::Arc;
+
+/// `x[i] = f(x[i], y[i])` over the common length.
+fn zip_into<T: Copy>(x: &mut [T], y: &[T], f: impl Fn(T, T) -> T) {
+    x.iter_mut().zip(y).for_each(|(a, &b)| *a = f(*a, b));
+}
 
 /// One operand of an elementwise function as seen at the result's shape,
 /// without materializing the common broadcasts.
@@ -45,34 +51,61 @@ impl<'a, T: Copy> Operand<'a, T> {
         Ok(Operand::Owned(broadcast_to(y, sy, out)?))
     }
 
-    /// `x[i] = f(x[i], y[i])` for every element of the result-shaped `x`.
-    fn apply_into(&self, x: &mut [T], f: impl Fn(T, T) -> T) {
-        match self {
-            Operand::Same(y) => x.iter_mut().zip(y.iter()).for_each(|(a, &b)| *a = f(*a, b)),
-            Operand::Owned(y) => x.iter_mut().zip(y.iter()).for_each(|(a, &b)| *a = f(*a, b)),
+    /// `x[i] = f(x[i], y[i])` for every element of the result-shaped `x`
+    /// (split over the cores when `x` is large).
+    fn apply_into(&self, x: &mut [T], f: impl Fn(T, T) -> T + Sync)
+    where
+        T: Send + Sync,
+    {
+        let unit = match self {
+            Operand::Repeat(y) => y.len(),
+            _ => 1,
+        };
+        for_pieces(x, unit, |x, start| match self {
+            Operand::Same(y) => zip_into(x, y.get(start..).unwrap_or_default(), &f),
+            Operand::Owned(y) => zip_into(x, y.get(start..).unwrap_or_default(), &f),
             Operand::Scalar(b) => x.iter_mut().for_each(|a| *a = f(*a, *b)),
             Operand::Repeat(y) => {
                 for chunk in x.chunks_exact_mut(y.len()) {
-                    chunk.iter_mut().zip(y.iter()).for_each(|(a, &b)| *a = f(*a, b));
+                    zip_into(chunk, y, &f);
                 }
             }
-        }
+        });
     }
 
-    /// `x[i] = y[i]` wherever `c[i]` is false (`c` and `x` of the result's shape).
-    fn select_into(&self, x: &mut [T], c: &[bool]) {
+    /// `x[i] = y[i]` wherever `c[i]` is false (`c` and `x` of the result's
+    /// shape; split over the cores when `x` is large).
+    fn select_into(&self, x: &mut [T], c: &[bool])
+    where
+        T: Send + Sync,
+    {
         // Branch-free, so that it vectorizes.
         let pick = |(a, &k): (&mut T, &bool), b: T| *a = if k { *a } else { b };
-        match self {
-            Operand::Same(y) => x.iter_mut().zip(c).zip(y.iter()).for_each(|(p, &b)| pick(p, b)),
-            Operand::Owned(y) => x.iter_mut().zip(c).zip(y.iter()).for_each(|(p, &b)| pick(p, b)),
-            Operand::Scalar(b) => x.iter_mut().zip(c).for_each(|p| pick(p, *b)),
-            Operand::Repeat(y) => {
-                for (xs, cs) in x.chunks_exact_mut(y.len()).zip(c.chunks_exact(y.len())) {
-                    xs.iter_mut().zip(cs).zip(y.iter()).for_each(|(p, &b)| pick(p, b));
+        let unit = match self {
+            Operand::Repeat(y) => y.len(),
+            _ => 1,
+        };
+        for_pieces(x, unit, |x, start| {
+            let c = c.get(start..).unwrap_or_default();
+            match self {
+                Operand::Same(y) => x
+                    .iter_mut()
+                    .zip(c)
+                    .zip(y.get(start..).unwrap_or_default())
+                    .for_each(|(p, &b)| pick(p, b)),
+                Operand::Owned(y) => x
+                    .iter_mut()
+                    .zip(c)
+                    .zip(y.get(start..).unwrap_or_default())
+                    .for_each(|(p, &b)| pick(p, b)),
+                Operand::Scalar(b) => x.iter_mut().zip(c).for_each(|p| pick(p, *b)),
+                Operand::Repeat(y) => {
+                    for (xs, cs) in x.chunks_exact_mut(y.len()).zip(c.chunks_exact(y.len())) {
+                        xs.iter_mut().zip(cs).zip(y.iter()).for_each(|(p, &b)| pick(p, b));
+                    }
                 }
             }
-        }
+        });
     }
 
     /// `f(x[i], y[i])` for every element of the result-shaped `x`.
@@ -541,7 +574,7 @@ fn float_unary<T: Real>(op: UnaryOp, v: &[T]) -> KResult<Data> {
 pub fn unary_owned(op: UnaryOp, mut x: Tensor) -> KResult<Tensor> {
     fn in_place<T: Real>(op: UnaryOp, v: &mut [T]) -> bool {
         with_float_unary!(op, T, f => {
-            v.iter_mut().for_each(|x| *x = f(*x));
+            for_pieces(v, 1, |v, _| v.iter_mut().for_each(|x| *x = f(*x)));
             true
         }, false)
     }
@@ -594,7 +627,7 @@ pub fn where_owned(c: &Tensor, mut a: Tensor, b: &Tensor) -> KResult<Tensor> {
         Cow::Owned(broadcast_to(cv, c.shape(), &out)?)
     };
     /// `x` (made result-shaped, in place when unshared) with `y` where `c` is false.
-    fn select<T: Copy>(
+    fn select<T: Copy + Send + Sync>(
         c: &[bool],
         x: &mut Arc<Vec<T>>,
         sx: &[usize],

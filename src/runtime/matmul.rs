@@ -12,6 +12,7 @@
 use super::DType;
 use super::broadcast::{broadcast_shapes, broadcast_to};
 use super::error::{KResult, KernelError};
+use super::parallel::threads;
 use super::tensor::{Data, Real, Tensor, checked_numel, filled};
 use gemm::Parallelism;
 use std::sync::Arc;
@@ -263,12 +264,6 @@ pub fn matmul_transposed(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> KResult<
         let bt = super::transpose(b, &[1, 0])?;
         return matmul_transposed(a, ta, &bt, false);
     }
-    if tb {
-        // gemm reading a transposed right operand took half as long again
-        // as the plain product here; a blocked copy first is cheaper.
-        let bt = super::transpose(b, &[1, 0])?;
-        return matmul_transposed(a, ta, &bt, false);
-    }
     let d = Dims { m, k: ka, n };
     let out_shape = vec![m, n];
     let total = checked_numel(&out_shape)?;
@@ -316,11 +311,6 @@ fn dims2(shape: &[usize], t: bool) -> Option<(usize, usize)> {
         [r, c] => Some((*r, *c)),
         _ => None,
     }
-}
-
-fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |p| p.get()))
 }
 
 /// `dst = lhs @ rhs` for ints, wrapping on overflow.

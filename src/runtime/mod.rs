@@ -37,6 +37,7 @@ mod format;
 mod index;
 mod linalg;
 mod matmul;
+mod parallel;
 mod pool;
 mod random;
 mod reduce;

@@ -126,3 +126,19 @@ fn reading_rows_does_not_copy_the_tensor() {
     // Only `ones` itself is big.
     assert!(n <= 1, "{n} big allocations");
 }
+
+#[test]
+fn index_adjoints_accumulated_in_a_loop_do_not_copy_the_tensor() {
+    // x has 300000 f32 (1.2 MB). Reverse mode adds the adjoint of each
+    // `x[i]` into the adjoint of `x`; a full-size zero tensor per iteration
+    // would make over 500 big allocations. Hand-derived: d/dx_i of
+    // sum_i (x_i * x_i + sin(x_i)) over the first 600 is 2 x_i + cos(x_i),
+    // with x_i = 1: 2 + cos(1) = 2.5403023.
+    let (out, n) = big_allocs(
+        "fn f(x) { let mut s = 0.0; for i in 0..600 { s = s + x[i] * x[i] + sin(x[i]); } s }\n\
+         let g = grad(f)(ones([300000]));\n\
+         print(g[0], g[599], g[600], sum(g) == 600.0 * g[0]);",
+    );
+    assert_eq!(out, "2.5403023 2.5403023 0.0 true\n");
+    assert!(n <= 6, "{n} big allocations");
+}

@@ -24,6 +24,19 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+/// Whether a run uses the JIT.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JitUse {
+    /// The interpreter alone (`--backend interp`, the REPL).
+    #[default]
+    Off,
+    /// The JIT where Cranelift can generate code for this machine, the
+    /// interpreter alone elsewhere (no `--backend` given).
+    Preferred,
+    /// The JIT, or an error (`--backend jit`).
+    Required,
+}
+
 /// How every stage of a run is compiled and executed.
 #[derive(Clone, Debug, Default)]
 pub struct RunSettings {
@@ -35,8 +48,8 @@ pub struct RunSettings {
     pub interrupt: Option<Arc<AtomicBool>>,
     /// The random generator's seed (`--seed`; 0 when absent).
     pub seed: Option<u64>,
-    /// Compile each stage with the JIT (mixed mode); the interpreter alone otherwise.
-    pub jit: bool,
+    /// Whether each stage is compiled with the JIT (mixed mode).
+    pub jit: JitUse,
     /// Report compile times and the run time on stderr (`--timings`).
     pub timings: bool,
 }
@@ -68,13 +81,20 @@ impl RunSettings {
 
     /// The compiled form of one stage's program, when the JIT is chosen.
     fn compile(&self, program: &Program) -> Result<Option<Jit>, Diagnostic> {
-        if !self.jit {
+        if self.jit == JitUse::Off {
             return Ok(None);
         }
-        let jit = Jit::compile(program).map_err(|e| {
-            Diagnostic::error(Span::default(), format!("the jit backend cannot run here: {e}"))
-                .with_help("run with `--backend interp`")
-        })?;
+        let jit = match (self.jit, Jit::compile(program)) {
+            (JitUse::Off | JitUse::Preferred, Err(_)) => return Ok(None),
+            (_, Ok(jit)) => jit,
+            (JitUse::Required, Err(e)) => {
+                return Err(Diagnostic::error(
+                    Span::default(),
+                    format!("the jit backend cannot run here: {e}"),
+                )
+                .with_help("run with `--backend interp`"));
+            }
+        };
         if self.timings {
             jit.report().print();
         }

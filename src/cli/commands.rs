@@ -2,7 +2,7 @@
 //! to stdout and diagnostics to stderr, and returns the exit code.
 
 use super::{Backend, RunOptions};
-use crate::backend::staged::{RunSettings, run_stages};
+use crate::backend::staged::{JitUse, RunSettings, run_stages};
 use crate::diag::{Diagnostic, render};
 use crate::ir::stage::Stage;
 use crate::ir::{DType, FuncId, Program};
@@ -47,11 +47,14 @@ fn options(f64: bool) -> Options {
     }
 }
 
-/// The backends this version runs (`None` is the default), or a usage error.
-fn check_backend(b: Option<Backend>) -> Result<Backend, i32> {
+/// The backends this version runs, or a usage error. `None` (no
+/// `--backend`) is the JIT where Cranelift supports the machine, the
+/// interpreter elsewhere.
+fn check_backend(b: Option<Backend>) -> Result<JitUse, i32> {
     match b {
-        None => Ok(Backend::Interp),
-        Some(b @ (Backend::Interp | Backend::Jit)) => Ok(b),
+        None => Ok(JitUse::Preferred),
+        Some(Backend::Jit) => Ok(JitUse::Required),
+        Some(Backend::Interp) => Ok(JitUse::Off),
         Some(Backend::Cuda) => {
             eprintln!(
                 "error: the `cuda` backend is not available in this version of diffl; use `--backend interp` or `--backend jit`"
@@ -74,7 +77,7 @@ fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
 }
 
 /// How to run the stages of a program read from `path`.
-fn run_settings(path: &Path, opts: &RunOptions, backend: Backend, seed: Option<u64>) -> RunSettings {
+fn run_settings(path: &Path, opts: &RunOptions, jit: JitUse, seed: Option<u64>) -> RunSettings {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -86,7 +89,7 @@ fn run_settings(path: &Path, opts: &RunOptions, backend: Backend, seed: Option<u
         timeout: opts.timeout,
         interrupt: None,
         seed,
-        jit: backend == Backend::Jit,
+        jit,
         timings: opts.timings,
     }
 }
@@ -207,7 +210,7 @@ pub fn test(files: &[std::path::PathBuf], stdlib: bool, opts: &RunOptions) -> i3
 }
 
 /// Runs the tests of one file; errors inside a test's body fail that test only.
-fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions, backend: Backend) -> (usize, usize) {
+fn test_file(mut sources: SourceMap, main: FileId, opts: &RunOptions, backend: JitUse) -> (usize, usize) {
     let (mut program, diags) = pipeline::front_end(&mut sources, main);
     let stages = pipeline::split_stages(&mut program);
     let file_path = sources.get(main).and_then(|f| f.path.clone()).unwrap_or_default();

@@ -30,7 +30,7 @@ pub enum Backend {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunOptions {
-    /// The backend that executes the program (default: interp).
+    /// The backend that executes the program (default: jit).
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
     /// Print the JIT's compile time per specialization and the run time to stderr.

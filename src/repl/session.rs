@@ -29,7 +29,7 @@
 //! error is not added to the session.
 
 use crate::backend::interp::Val;
-use crate::backend::staged::{RunSettings, run_stages};
+use crate::backend::staged::{JitUse, RunSettings, run_stages};
 use crate::diag::{Diagnostic, Severity, render};
 use crate::ir::stage::{Stage, split_entry};
 use crate::ir::types::Ty;
@@ -461,7 +461,7 @@ impl Session {
                         timeout: None,
                         interrupt: Some(flag),
                         seed: None,
-                        jit: false,
+                        jit: JitUse::Off,
                         timings: false,
                     };
                     let r = run_stages(&c.untyped, &c.stages, &c.typed, c.f, &settings, &mut out);

@@ -231,7 +231,25 @@ pub fn expand_dims(x: &Tensor, axis: usize) -> KResult<Tensor> {
 /// Zeros of `shape` (dtype of `g`) with `g` added into the region that
 /// `index(_, items, operands)` selects.
 pub fn index_grad(g: &Tensor, shape: &[usize], items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
-    let (starts, lens, out_shape) = index_box(shape, items, operands)?;
+    let zeros = match g.dtype() {
+        DType::Bool => {
+            return Err(KernelError::DType {
+                op: "index_grad",
+                dtype: DType::Bool,
+            });
+        }
+        d => super::full(shape, 0.0, d)?,
+    };
+    index_grad_add(zeros, g, items, operands)
+}
+
+/// `acc + index_grad(g, acc.shape(), items, operands)`: `g` added into the
+/// region of `acc` that the index selects, in `acc`'s own buffer when no one
+/// else holds it. So the adjoint of an index accumulated across a loop costs
+/// the size of the index per iteration, not the size of `acc`.
+pub fn index_grad_add(mut acc: Tensor, g: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
+    let shape = acc.shape().to_vec();
+    let (starts, lens, out_shape) = index_box(&shape, items, operands)?;
     if g.shape() != out_shape.as_slice() {
         return Err(KernelError::Internal(format!(
             "index_grad: a gradient of shape {} for an index result of shape {}",
@@ -239,36 +257,44 @@ pub fn index_grad(g: &Tensor, shape: &[usize], items: &[IndexItem], operands: &[
             shape_str(&out_shape)
         )));
     }
-    let strides = row_major_strides(shape);
+    let strides = row_major_strides(&shape);
     let base = starts
         .iter()
         .zip(&strides)
         .fold(0usize, |acc, (&b, &s)| acc.saturating_add(b.saturating_mul(s)));
-    let n = checked_numel(shape)?;
-    let data = match g.data() {
-        Data::I64(v) => {
-            let mut out = filled(n, 0i64, shape)?;
-            scatter(v, &lens, &strides, base, &mut out, |a, b| a.wrapping_add(b))?;
-            Data::I64(Arc::new(out))
-        }
-        Data::F32(v) => {
-            let mut out = filled(n, 0.0f32, shape)?;
-            scatter(v, &lens, &strides, base, &mut out, |a, b| a + b)?;
-            Data::F32(Arc::new(out))
-        }
-        Data::F64(v) => {
-            let mut out = filled(n, 0.0f64, shape)?;
-            scatter(v, &lens, &strides, base, &mut out, |a, b| a + b)?;
-            Data::F64(Arc::new(out))
-        }
-        Data::Bool(_) => {
+    match (acc.data_mut(), g.data()) {
+        (Data::I64(a), Data::I64(v)) => scatter(
+            v,
+            &lens,
+            &strides,
+            base,
+            Arc::make_mut(a).as_mut_slice(),
+            i64::wrapping_add,
+        )?,
+        (Data::F32(a), Data::F32(v)) => scatter(
+            v,
+            &lens,
+            &strides,
+            base,
+            Arc::make_mut(a).as_mut_slice(),
+            |a, b| a + b,
+        )?,
+        (Data::F64(a), Data::F64(v)) => scatter(
+            v,
+            &lens,
+            &strides,
+            base,
+            Arc::make_mut(a).as_mut_slice(),
+            |a, b| a + b,
+        )?,
+        (_, v) => {
             return Err(KernelError::DType {
                 op: "index_grad",
-                dtype: DType::Bool,
+                dtype: v.dtype(),
             });
         }
-    };
-    Tensor::new(shape.to_vec(), data)
+    }
+    Ok(acc)
 }
 
 /// A bool tensor of `x`'s shape, true at the first maximum (`min`: minimum)

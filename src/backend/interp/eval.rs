@@ -236,6 +236,15 @@ impl<'p> Interp<'p> {
                         _ => return Err(Diagnostic::internal(span, "matmul of a non-tensor")),
                     }
                 }
+                Fused::IndexGradDeferred => Val::Tuple(args.into()),
+                Fused::IndexGradSum => {
+                    let (a, b) = (arg(0), arg(1));
+                    sum_deferred(a, b).map_err(|e| e.into_diagnostic(span))?
+                }
+                Fused::IndexGradAdd { deferred } => {
+                    let (pack, acc) = (arg(usize::from(deferred)), arg(1 - usize::from(deferred)));
+                    index_grad_add(acc, pack, plan.index_items(inst)).map_err(|e| e.into_diagnostic(span))?
+                }
                 Fused::None => self.exec_prim(p, args, span)?,
             },
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
@@ -479,6 +488,48 @@ fn project(mut xs: Rc<[Val]>, i: usize) -> Val {
         Some(slots) => slots.get_mut(i).map(std::mem::take).unwrap_or(Val::Undef),
         None => xs.get(i).cloned().unwrap_or(Val::Undef),
     }
+}
+
+/// The sum of two deferred `index_grad`s of the same index at the same
+/// operands: the first with the sum of both gradients.
+fn sum_deferred(a: Val, b: Val) -> Result<Val, Failure> {
+    let internal = || {
+        Failure::from(KernelError::Internal(
+            "a deferred index_grad without its operands".into(),
+        ))
+    };
+    let (Val::Tuple(a), Val::Tuple(b)) = (a, b) else {
+        return Err(internal());
+    };
+    let gradient = |p: &Rc<[Val]>| p.first().and_then(Val::as_tensor).cloned().ok_or_else(internal);
+    let g = runtime::binary(crate::ir::op::BinaryOp::Add, &gradient(&a)?, &gradient(&b)?)?;
+    let mut parts = a.to_vec();
+    if let Some(first) = parts.first_mut() {
+        *first = Val::Tensor(g);
+    }
+    Ok(Val::Tuple(parts.into()))
+}
+
+/// `acc + index_grad(g, like, operands…)` where `pack` holds the deferred
+/// `index_grad`'s operands `(g, like, operands…)`.
+fn index_grad_add(acc: Val, pack: Val, items: &[crate::ir::op::IndexItem]) -> Result<Val, Failure> {
+    let internal = || {
+        Failure::from(KernelError::Internal(
+            "a deferred index_grad without its operands".into(),
+        ))
+    };
+    let (Val::Tensor(acc), Val::Tuple(pack)) = (acc, pack) else {
+        return Err(internal());
+    };
+    let g = pack.first().and_then(Val::as_tensor).ok_or_else(internal)?;
+    let operands = pack
+        .get(2..)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| v.as_tensor().and_then(Tensor::as_scalar_i64))
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(internal)?;
+    Ok(Val::Tensor(runtime::index_grad_add(acc, g, items, &operands)?))
 }
 
 /// The error of a call that would nest deeper than [`MAX_DEPTH`].

@@ -6,7 +6,11 @@
 //!   (`x = x + 1.0` in a loop allocates nothing);
 //! - which transposes of a matrix feed only matrix products: the transpose
 //!   instruction is skipped (its result slot holds the untransposed matrix)
-//!   and each product is told which operand to read transposed.
+//!   and each product is told which operand to read transposed;
+//! - which `index_grad`s feed only an `add` of their own type (an adjoint
+//!   accumulated across a loop): the `index_grad` is deferred (its slot
+//!   holds its operands) and the `add` adds the gradient into the region of
+//!   the other operand, in place when no one else holds it.
 //!
 //! Last uses follow the structured control flow: a value used inside a loop
 //! but defined outside it is live for the whole loop; one used in a branch of
@@ -14,8 +18,11 @@
 //! of several reads in one instruction moves. Projections are tracked per
 //! field, so `P { w: p.w * 0.5, b: p.b }` takes `w` out of `p` (when nothing
 //! else holds `p`) and updates it in place. Everything here is an
-//! optimization: a program's results do not depend on it.
+//! optimization: a program's results do not depend on it (one exception: an
+//! accumulator element of -0.0 outside an index's region stays -0.0 where
+//! adding the zero of `index_grad` would give +0.0).
 
+use crate::ir::op::{BinaryOp, IndexItem};
 use crate::ir::types::Ty;
 use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
 use std::collections::{HashMap, HashSet};
@@ -44,6 +51,16 @@ pub enum Fused {
     /// A matrix product whose left (`ta`) or right (`tb`) operand is a
     /// skipped transpose.
     MatMul { ta: bool, tb: bool },
+    /// An `index_grad` whose only reader is an [`Fused::IndexGradAdd`]: its
+    /// slot holds its operands as a tuple.
+    IndexGradDeferred,
+    /// The sum of two deferred `index_grad`s of the same index at the same
+    /// operands: deferred too, with the sum of their gradients.
+    IndexGradSum,
+    /// An `add` of a deferred `index_grad` (operand `deferred`, 0 or 1) and
+    /// an accumulator of the same type: the gradient is added into the
+    /// accumulator's region ([`Plan::index_items`] gives the index).
+    IndexGradAdd { deferred: u8 },
 }
 
 /// Hashes instruction and block addresses (stable while the program is
@@ -74,18 +91,30 @@ type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
 pub struct Plan {
     insts: AddrMap<InstPlan>,
     yields: AddrMap<u64>,
+    /// The index of each [`Fused::IndexGradAdd`], by the add's address.
+    index_items: AddrMap<Vec<IndexItem>>,
 }
 
 impl Plan {
     pub fn for_func(f: &Func) -> Plan {
         let mut plan = Plan::default();
-        let fused = fuse_transposes(f);
+        let mut fused = fuse_transposes(f);
+        let (index_adds, items) = fuse_index_grads(f);
+        fused.extend(index_adds);
+        plan.index_items = items;
         let mut lv = Liveness { plan: &mut plan };
         lv.block(&f.body, &Live::new());
         for (addr, kind) in fused {
             plan.insts.entry(addr).or_default().fused = kind;
         }
         plan
+    }
+
+    /// The index items of a [`Fused::IndexGradAdd`] instruction.
+    pub fn index_items(&self, inst: &Inst) -> &[IndexItem] {
+        self.index_items
+            .get(&(inst as *const Inst as usize))
+            .map_or(&[], |v| v.as_slice())
     }
 
     pub fn inst(&self, inst: &Inst) -> InstPlan {
@@ -214,16 +243,18 @@ fn is_matrix(f: &Func, v: Value) -> bool {
     matches!(f.ty(v), Some(Ty::Tensor(t)) if t.shape.rank() == 2)
 }
 
-/// The transposes to skip and the products that read them, by address.
-fn fuse_transposes(f: &Func) -> Vec<(usize, Fused)> {
-    fn all_insts<'a>(b: &'a Block, out: &mut Vec<&'a Inst>) {
-        for inst in &b.insts {
-            out.push(inst);
-            for nb in inst.blocks() {
-                all_insts(nb, out);
-            }
+/// Every instruction of `b` and of the blocks nested in it.
+fn all_insts<'a>(b: &'a Block, out: &mut Vec<&'a Inst>) {
+    for inst in &b.insts {
+        out.push(inst);
+        for nb in inst.blocks() {
+            all_insts(nb, out);
         }
     }
+}
+
+/// How many times each value is read: as an operand or a yield.
+fn use_counts(insts: &[&Inst], body: &Block) -> HashMap<Value, usize> {
     fn yields(b: &Block, out: &mut HashMap<Value, usize>) {
         for y in &b.yields {
             *out.entry(*y).or_default() += 1;
@@ -234,16 +265,115 @@ fn fuse_transposes(f: &Func) -> Vec<(usize, Fused)> {
             }
         }
     }
-    let mut insts = Vec::new();
-    all_insts(&f.body, &mut insts);
-    // Uses of each value, and how many of them are operands of matrix products.
-    let mut uses: HashMap<Value, usize> = HashMap::new();
-    yields(&f.body, &mut uses);
-    let mut product_uses: HashMap<Value, usize> = HashMap::new();
-    for inst in &insts {
+    let mut uses = HashMap::new();
+    yields(body, &mut uses);
+    for inst in insts {
         for a in &inst.args {
             *uses.entry(*a).or_default() += 1;
         }
+    }
+    uses
+}
+
+/// The `index_grad`s to defer and the `add`s that take them, by address,
+/// with each such add's index items. A deferred value is an `index_grad`,
+/// or the sum of two deferred values with the same index at the same
+/// operands (the adjoints of `x[i] * x[i] + sin(x[i])`). It is kept as its
+/// operands, so every reader of it must be another such sum or an `add` to
+/// an accumulator of its type, which adds the gradient into the index's
+/// region of the accumulator.
+fn fuse_index_grads(f: &Func) -> (Vec<(usize, Fused)>, AddrMap<Vec<IndexItem>>) {
+    let mut insts = Vec::new();
+    all_insts(&f.body, &mut insts);
+    let mut yielded: HashMap<Value, usize> = HashMap::new();
+    for inst in &insts {
+        for b in inst.blocks() {
+            for y in &b.yields {
+                *yielded.entry(*y).or_default() += 1;
+            }
+        }
+    }
+    for y in &f.body.yields {
+        *yielded.entry(*y).or_default() += 1;
+    }
+    let mut excluded: HashSet<Value> = yielded.keys().copied().collect();
+    loop {
+        let marks = mark_index_grads(f, &insts, &excluded);
+        // Values whose readers are not all fused: not deferred after all.
+        let mut bad = Vec::new();
+        for inst in &insts {
+            let fused = marks.fused.get(&(*inst as *const Inst as usize));
+            for (k, a) in inst.args.iter().enumerate() {
+                let ok = match fused {
+                    Some(Fused::IndexGradSum) => true,
+                    Some(Fused::IndexGradAdd { deferred }) => usize::from(*deferred) == k,
+                    _ => false,
+                };
+                if marks.deferred.contains_key(a) && !ok {
+                    bad.push(*a);
+                }
+            }
+        }
+        if bad.is_empty() {
+            return (marks.fused.into_iter().collect(), marks.items);
+        }
+        excluded.extend(bad);
+    }
+}
+
+/// One round of [`fuse_index_grads`]: the fusions, assuming every value not
+/// `excluded` may be deferred.
+struct IndexMarks<'a> {
+    /// Each deferred value's index items and operands after the gradient.
+    deferred: HashMap<Value, (&'a [IndexItem], &'a [Value])>,
+    fused: AddrMap<Fused>,
+    items: AddrMap<Vec<IndexItem>>,
+}
+
+fn mark_index_grads<'a>(f: &Func, insts: &[&'a Inst], excluded: &HashSet<Value>) -> IndexMarks<'a> {
+    let mut m = IndexMarks {
+        deferred: HashMap::new(),
+        fused: AddrMap::default(),
+        items: AddrMap::default(),
+    };
+    for inst in insts {
+        let at = *inst as *const Inst as usize;
+        match (&inst.kind, inst.args.as_slice(), inst.results.as_slice()) {
+            (InstKind::Prim(Prim::IndexGrad(its)), [_, operands @ ..], [r]) if !excluded.contains(r) => {
+                m.deferred.insert(*r, (its.as_slice(), operands));
+                m.fused.insert(at, Fused::IndexGradDeferred);
+            }
+            (InstKind::Prim(Prim::Binary(BinaryOp::Add)), [a, b], [r]) => {
+                match (m.deferred.get(a).copied(), m.deferred.get(b).copied()) {
+                    (Some(x), Some(y)) if x == y && !excluded.contains(r) => {
+                        m.deferred.insert(*r, x);
+                        m.fused.insert(at, Fused::IndexGradSum);
+                    }
+                    (Some((its, _)), None) | (None, Some((its, _))) => {
+                        let which = u8::from(m.deferred.contains_key(b));
+                        let (d, acc) = if which == 0 { (a, b) } else { (b, a) };
+                        if f.ty(*d).is_some() && f.ty(*d) == f.ty(*acc) {
+                            m.fused.insert(at, Fused::IndexGradAdd { deferred: which });
+                            m.items.insert(at, its.to_vec());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    m
+}
+
+/// The transposes to skip and the products that read them, by address.
+fn fuse_transposes(f: &Func) -> Vec<(usize, Fused)> {
+    let mut insts = Vec::new();
+    all_insts(&f.body, &mut insts);
+    // Uses of each value, and how many of them are operands of matrix products.
+    let uses = use_counts(&insts, &f.body);
+    let mut product_uses: HashMap<Value, usize> = HashMap::new();
+    for inst in &insts {
         if matches!(inst.kind, InstKind::Prim(Prim::MatMul))
             && let [a, b] = inst.args.as_slice()
             && a != b
@@ -364,5 +494,27 @@ mod tests {
             fused,
             vec![Fused::TransposeAlias, Fused::MatMul { ta: true, tb: false }]
         );
+    }
+}
+#[cfg(test)]
+mod index_grad_tests {
+    use super::*;
+
+    #[test]
+    fn an_index_adjoint_accumulated_in_a_loop_is_added_in_place() {
+        let src = "fn f(x) { let mut s = 0.0; for i in 0..len(x) { s = s + x[i] * x[i]; } s }\n\
+                   print(grad(f)(ones([4])));";
+        let mut sources = crate::syntax::SourceMap::new();
+        let main = sources.add("t.dl", None, src);
+        let (program, diags) = crate::pipeline::front_end(&mut sources, main);
+        assert!(diags.is_empty(), "{diags:?}");
+        let entry = program.main.unwrap();
+        let spec = crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default());
+        let mut fused = 0;
+        for f in spec.program.funcs.iter() {
+            let (out, _) = fuse_index_grads(f);
+            fused += out.len();
+        }
+        assert_eq!(fused, 3);
     }
 }

@@ -1,14 +1,16 @@
 """ADBench GMM and LSTM in JAX (jit, float64), the same formulas as gmm.dl
 and lstm.dl (PROBLEMS.md in ../shared/bench-data/adbench). For each instance
 under DATA_DIR it times the objective and the gradient, and checks diffl's
-objective and gradient (out.npy, written by the diffl program) with
-ADBench's metric |x - y| / max(1, |x| + |y|) <= 1e-8 against JAX, and
-JAX's and diffl's against the unit-test expectations where they exist
-(expected.npy); JAX's objective is also checked against the README's table.
-A mismatch stops the script with an error.
+objective and gradient (out-BACKEND.npy: the out.npy the diffl program
+wrote, renamed by bench/workloads.sh) with ADBench's metric
+|x - y| / max(1, |x| + |y|) <= 1e-8 against JAX, and JAX's and diffl's
+against the unit-test expectations where they exist (expected.npy); JAX's
+objective is also checked against the README's table. A mismatch stops the
+script with an error.
 
 Usage: adbench.py DATA_DIR [REPS]; prints JSON lines (see ../workloads/common.py)."""
 
+import glob
 import math
 import os
 import sys
@@ -105,17 +107,18 @@ def main():
         v = float(value(*xs))
         flat = np.concatenate([[v]] + [np.ravel(g) for g in gradient(*xs)])
         fields = {"value": v, "n_vars": len(flat) - 1}
+        checks = fields["checks"] = {}
         if name in OBJECTIVES:
-            fields["jax_vs_readme"] = check(name, "JAX vs the README's objective", v, OBJECTIVES[name])
+            checks["JAX objective vs README"] = check(name, "JAX vs the README's objective", v, OBJECTIVES[name])
         expected = os.path.join(folder, "expected.npy")
         if os.path.exists(expected):
-            fields["jax_vs_expected"] = check(name, "JAX vs ADBench's expected values", flat, np.load(expected))
-        out = os.path.join(folder, "out.npy")
-        if os.path.exists(out):
+            checks["JAX vs expected"] = check(name, "JAX vs ADBench's expected values", flat, np.load(expected))
+        for out in sorted(glob.glob(os.path.join(folder, "out-*.npy"))):
+            who = "diffl " + os.path.basename(out)[4:-4]
             diffl = np.load(out)
-            fields["diffl_vs_jax"] = check(name, "diffl vs JAX", diffl, flat)
+            checks[who + " vs JAX"] = check(name, who + " vs JAX", diffl, flat)
             if os.path.exists(expected):
-                fields["diffl_vs_expected"] = check(name, "diffl vs ADBench's expected values", diffl, np.load(expected))
+                checks[who + " vs expected"] = check(name, who + " vs ADBench's expected values", diffl, np.load(expected))
         if reps:
             fields["value_s"] = timed(lambda: value(*xs).block_until_ready(), reps)
             fields["grad_s"] = timed(lambda: jax.block_until_ready(gradient(*xs)), reps)

@@ -51,7 +51,7 @@ fn seed_f<F: Float>(t: F, n: usize) -> F {
     for i in 0..n {
         let x = t * point::<F>(i, n);
         let s = x.exp() + (x * x).exp();
-        total = total + s.exp() + s.sin();
+        total = total + (s.exp() + s.sin());
     }
     total
 }
@@ -66,7 +66,7 @@ fn seed_f_grad<F: Float>(t: F, n: usize) -> (F, F) {
         let (e1, e2) = (x.exp(), (x * x).exp());
         let s = e1 + e2;
         let es = s.exp();
-        total = total + es + s.sin();
+        total = total + (es + s.sin());
         d = d + xi * (es + s.cos()) * (e1 + F::of(2.0) * x * e2);
     }
     (total, d)

@@ -24,7 +24,7 @@ def med(ts):
 
 
 def ratio(a, b):
-    return f"{med(a) / med(b):.2g}" if a and b else ""
+    return f"{med(a) / med(b):.3g}" if a and b else ""
 
 
 def header(*cols):

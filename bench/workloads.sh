@@ -35,9 +35,12 @@ EPOCHS="${EPOCHS:-20}"
 AD_REPS="${AD_REPS:-20}"     # diffl repetitions: ADBench
 ADBENCH="${ADBENCH:-../shared/bench-data/adbench}"
 
+BUILT="diffl built by cargo build --release"
 if [ -z "${DIFFL:-}" ]; then
   cargo build --release --quiet
   DIFFL="${CARGO_TARGET_DIR:-target}/release/diffl"
+else
+  BUILT="diffl: a release binary given as DIFFL, $("$DIFFL" --version)"
 fi
 cargo build --release --quiet --manifest-path bench/reference/Cargo.toml
 source bench/venv.sh
@@ -164,12 +167,12 @@ done
 load "ADBench end"
 
 # W4 (bench/run.sh builds diffl itself; RUN_W4=0 leaves it out).
-W4="not run (RUN_W4=0)"
+W4="Not run here (RUN_W4=0): bench/run.sh measures it, see bench/RESULTS.md."
 if [ "${RUN_W4:-1}" = 1 ]; then W4=$(bench/run.sh 2>&1); fi
 load "end"
 
 "$PY" bench/workloads/report.py "$OUT" \
   --machine "$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores" \
-  --command "bench/workloads.sh (PAIRS=$PAIRS PY_REPS=$PY_REPS W1_REPS=$W1_REPS W1_INTERP_REPS=$W1_INTERP_REPS W1_INTERP_N=$W1_INTERP_N W2_REPS=$W2_REPS W2_INTERP_REPS=$W2_INTERP_REPS W2_PY_REPS=$W2_PY_REPS EPOCHS=$EPOCHS AD_REPS=$AD_REPS)" \
+  --command "bench/workloads.sh (PAIRS=$PAIRS PY_REPS=$PY_REPS W1_REPS=$W1_REPS W1_INTERP_REPS=$W1_INTERP_REPS W1_INTERP_N=$W1_INTERP_N W2_REPS=$W2_REPS W2_INTERP_REPS=$W2_INTERP_REPS W2_PY_REPS=$W2_PY_REPS EPOCHS=$EPOCHS AD_REPS=$AD_REPS RUN_W4=${RUN_W4:-1}); $BUILT" \
   --loads "${LOADS[@]}" --w4 "$W4" > bench/WORKLOADS.md
 echo "wrote bench/WORKLOADS.md"

@@ -33,6 +33,7 @@ W2_INTERP_REPS="${W2_INTERP_REPS:-1}"
 W2_PY_REPS="${W2_PY_REPS:-3}"  # in-process calls for W2 (PyTorch's are slow)
 EPOCHS="${EPOCHS:-20}"
 AD_REPS="${AD_REPS:-20}"     # diffl repetitions: ADBench
+AD_SMALL_REPS="${AD_SMALL_REPS:-1000}"  # for gmm_test and gmm_d2_K5 (under a millisecond)
 ADBENCH="${ADBENCH:-../shared/bench-data/adbench}"
 
 BUILT="diffl built by cargo build --release"
@@ -157,9 +158,10 @@ load "ADBench start"
 for d in bench/adbench/data/*/; do
   name=$(basename "$d")
   case "$name" in gmm_*) src=bench/adbench/gmm.dl; tag=gmm_test ;; *) src=bench/adbench/lstm.dl; tag=lstm_l2_c1024 ;; esac
+  case "$name" in gmm_test | gmm_d2_K5) reps=$AD_SMALL_REPS ;; *) reps=$AD_REPS ;; esac
   for backend in interp jit; do
     rm -f "$d/out.npy"
-    time_diffl "$name" "diffl $backend" float64 "$src" "$AD_REPS" 1 "s|data/$tag/|data/$name/|g" --backend "$backend" --f64
+    time_diffl "$name" "diffl $backend" float64 "$src" "$reps" 1 "s|data/$tag/|data/$name/|g" --backend "$backend" --f64
     mv "$d/out.npy" "$d/out-$backend.npy"
   done
 done
@@ -173,6 +175,6 @@ load "end"
 
 "$PY" bench/workloads/report.py "$OUT" \
   --machine "$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores" \
-  --command "bench/workloads.sh (PAIRS=$PAIRS PY_REPS=$PY_REPS W1_REPS=$W1_REPS W1_INTERP_REPS=$W1_INTERP_REPS W1_INTERP_N=$W1_INTERP_N W2_REPS=$W2_REPS W2_INTERP_REPS=$W2_INTERP_REPS W2_PY_REPS=$W2_PY_REPS EPOCHS=$EPOCHS AD_REPS=$AD_REPS RUN_W4=${RUN_W4:-1}); $BUILT" \
+  --command "bench/workloads.sh (PAIRS=$PAIRS PY_REPS=$PY_REPS W1_REPS=$W1_REPS W1_INTERP_REPS=$W1_INTERP_REPS W1_INTERP_N=$W1_INTERP_N W2_REPS=$W2_REPS W2_INTERP_REPS=$W2_INTERP_REPS W2_PY_REPS=$W2_PY_REPS EPOCHS=$EPOCHS AD_REPS=$AD_REPS AD_SMALL_REPS=$AD_SMALL_REPS RUN_W4=${RUN_W4:-1}); $BUILT" \
   --loads "${LOADS[@]}" --w4 "$W4" > bench/WORKLOADS.md
 echo "wrote bench/WORKLOADS.md"

@@ -22,16 +22,7 @@ cargo build --release --quiet
 DIFFL=target/release/diffl
 if [ -n "${CARGO_TARGET_DIR:-}" ]; then DIFFL="$CARGO_TARGET_DIR/release/diffl"; fi
 
-VENV=bench/.venv
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet numpy "jax[cpu]"
-  # The CPU-only wheel when its index is reachable, else PyPI's.
-  "$VENV/bin/pip" install --quiet --timeout 20 --retries 0 torch \
-      --index-url https://download.pytorch.org/whl/cpu 2>/dev/null \
-    || "$VENV/bin/pip" install --quiet torch
-fi
+source bench/venv.sh
 
 # The program with its step count set to 0 and to STEPS.
 WORK=$(mktemp -d)

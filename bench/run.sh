@@ -54,3 +54,23 @@ for _ in $(seq "$PAIRS"); do
 done
 
 "$VENV/bin/python" bench/mlp_step.py --steps "$STEPS" --diffl "${wall[@]}" --diffl-cpu "${cpu[@]}"
+
+# gemm's peak here: [1024, 1024] @ [1024, 1024] products through diffl's `@`
+# (bench/gemm_peak.dl), timed as the steps are; and the step's share of it.
+REPS=20
+for n in 0 "$REPS"; do
+  sed "s/^let reps = [0-9]*;/let reps = $n;/" bench/gemm_peak.dl > "$WORK/gemm_$n.dl"
+done
+wall_of() { { TIMEFORMAT='%R'; time "$DIFFL" run "$1" > /dev/null; } 2>&1; }
+products=()
+for _ in $(seq "$PAIRS"); do
+  base=$(wall_of "$WORK/gemm_0.dl")
+  full=$(wall_of "$WORK/gemm_$REPS.dl")
+  products+=("$(echo "($full - $base) / $REPS" | bc -l)")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+gemm_s=$(median "${products[@]}")
+step_s=$(median "${wall[@]}")
+awk -v g="$gemm_s" -v s="$step_s" 'BEGIN {
+  peak = 2 * 1024 ^ 3 / g / 1e9; step = 2.863e9 / s / 1e9;
+  printf "\ngemm peak (diffl `@`, 1024 x 1024 x 1024, f32, median of the pairs): %.2f ms, %.0f GFLOP/s; the diffl step median, %.0f GFLOP/s, is %.0f %% of it\n", g * 1e3, peak, step, 100 * step / peak }'

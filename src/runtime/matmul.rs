@@ -18,7 +18,7 @@ use gemm::Parallelism;
 use std::sync::Arc;
 
 /// Above this many multiply-adds, gemm runs on every core.
-const PARALLEL_THRESHOLD: usize = 64 * 64 * 64;
+const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
 
 /// The matrix product of `a` and `b`, with vector and batched forms.
 pub fn matmul(a: &Tensor, b: &Tensor) -> KResult<Tensor> {

@@ -13,6 +13,7 @@ use super::broadcast::{broadcast_shapes, broadcast_to};
 use super::error::{KResult, KernelError};
 use super::parallel::for_pieces;
 use super::tensor::{Data, Real, Tensor};
+use super::vmath;
 use crate::ir::op::{BinaryOp, Prim, UnaryOp};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -562,6 +563,13 @@ macro_rules! with_float_unary {
 }
 
 fn float_unary<T: Real>(op: UnaryOp, v: &[T]) -> KResult<Data> {
+    if vmath::is_vectorized(op) {
+        let mut copy = v.to_vec();
+        for_pieces(&mut copy, 1, |piece, _| {
+            vmath::unary_in_place(op, piece);
+        });
+        return Ok(T::wrap(copy));
+    }
     Ok(
         with_float_unary!(op, T, f => T::wrap(v.iter().map(|&x| f(x)).collect()), {
             return Err(unary_dtype(op, T::wrap(Vec::new()).dtype()));
@@ -573,6 +581,12 @@ fn float_unary<T: Real>(op: UnaryOp, v: &[T]) -> KResult<Data> {
 /// ops on floats). The result equals [`unary`]'s in every case.
 pub fn unary_owned(op: UnaryOp, mut x: Tensor) -> KResult<Tensor> {
     fn in_place<T: Real>(op: UnaryOp, v: &mut [T]) -> bool {
+        if vmath::is_vectorized(op) {
+            for_pieces(v, 1, |v, _| {
+                vmath::unary_in_place(op, v);
+            });
+            return true;
+        }
         with_float_unary!(op, T, f => {
             for_pieces(v, 1, |v, _| v.iter_mut().for_each(|x| *x = f(*x)));
             true

@@ -43,6 +43,7 @@ mod random;
 mod reduce;
 mod shape_ops;
 mod tensor;
+pub(crate) mod vmath;
 
 pub use crate::ir::op::IndexItem;
 pub use crate::ir::types::DType;

@@ -600,6 +600,51 @@ pub fn unary_owned(op: UnaryOp, mut x: Tensor) -> KResult<Tensor> {
     if done { Ok(x) } else { unary(op, &x) }
 }
 
+/// `out[i] = op(x[i])` over one block of a fused group, with the scalar
+/// functions of [`unary`] (bools as 1 and 0 for `not`).
+pub(crate) fn unary_block<T: Real>(op: UnaryOp, x: &[T], out: &mut [T]) {
+    if vmath::is_vectorized(op) {
+        out.copy_from_slice(x);
+        vmath::unary_in_place(op, out);
+        return;
+    }
+    let map = |f: &dyn Fn(T) -> T, out: &mut [T]| out.iter_mut().zip(x).for_each(|(o, &a)| *o = f(a));
+    with_float_unary!(op, T, f => map(&f, out), map(&|a: T| truth::<T>(a == T::ZERO), out))
+}
+
+/// 1 or 0: how fused groups hold bools among floats.
+fn truth<T: Real>(b: bool) -> T {
+    if b { T::ONE } else { T::ZERO }
+}
+
+/// `out[i] = op(a[i], b[i])` over one block of a fused group, with the
+/// scalar functions of [`binary`]; comparisons give 1 or 0, and `and`/`or`
+/// read nonzero as true.
+pub(crate) fn binary_block<T: Real>(op: BinaryOp, a: &[T], b: &[T], out: &mut [T]) {
+    fn zip<T: Copy>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
+        out.iter_mut()
+            .zip(a.iter().zip(b))
+            .for_each(|(o, (&x, &y))| *o = f(x, y));
+    }
+    with_float_arith!(op, T, f => zip(a, b, out, f), match op {
+        BinaryOp::Lt => zip(a, b, out, |x, y| truth(x < y)),
+        BinaryOp::Le => zip(a, b, out, |x, y| truth(x <= y)),
+        BinaryOp::Gt => zip(a, b, out, |x, y| truth(x > y)),
+        BinaryOp::Ge => zip(a, b, out, |x, y| truth(x >= y)),
+        BinaryOp::Eq => zip(a, b, out, |x, y| truth(x == y)),
+        BinaryOp::Ne => zip(a, b, out, |x, y| truth(x != y)),
+        BinaryOp::And => zip(a, b, out, |x, y| truth(x != T::ZERO && y != T::ZERO)),
+        _ => zip(a, b, out, |x, y| truth(x != T::ZERO || y != T::ZERO)),
+    })
+}
+
+/// `out[i] = if c[i] != 0 { a[i] } else { b[i] }`: `where` in a fused group.
+pub(crate) fn where_block<T: Real>(c: &[T], a: &[T], b: &[T], out: &mut [T]) {
+    out.iter_mut()
+        .zip(c.iter().zip(a.iter().zip(b)))
+        .for_each(|(o, (&k, (&x, &y)))| *o = if k != T::ZERO { x } else { y });
+}
+
 fn int_unary(op: UnaryOp, v: &[i64]) -> KResult<Data> {
     let m = |f: fn(i64) -> i64| Data::I64(Arc::new(v.iter().map(|&x| f(x)).collect()));
     Ok(match op {

@@ -34,6 +34,7 @@ mod elementwise;
 mod error;
 pub mod files;
 mod format;
+pub mod fused;
 mod index;
 mod linalg;
 mod matmul;

@@ -176,7 +176,11 @@ impl<'p> Interp<'p> {
         block: &Block,
     ) -> Result<Vec<Val>, RunError> {
         for inst in &block.insts {
-            self.exec_inst(func, plan, frame, inst)?;
+            match plan.inst(inst).fused {
+                Fused::Grouped => {}
+                Fused::GroupEnd => self.exec_group(func, plan, frame, block, inst)?,
+                _ => self.exec_inst(func, plan, frame, inst, false)?,
+            }
         }
         let moves = plan.yields(block);
         Ok(block
@@ -187,15 +191,69 @@ impl<'p> Interp<'p> {
             .collect())
     }
 
+    /// Runs the fused group that ends at `end`; when its operands' run-time
+    /// shapes are not the group's forms, runs its members one by one.
+    fn exec_group(
+        &mut self,
+        func: &Func,
+        plan: &Plan,
+        frame: &mut Frame,
+        block: &Block,
+        end: &Inst,
+    ) -> Result<(), RunError> {
+        let Some(group) = plan.group(end) else {
+            return Err(Diagnostic::internal(end.span, "fused group without a plan"));
+        };
+        let accepted = {
+            let tensors: Option<Vec<&Tensor>> = group
+                .inputs
+                .iter()
+                .map(|&(v, _)| frame.get(v.0 as usize).and_then(Val::as_tensor))
+                .collect();
+            tensors.is_some_and(|t| group.kernel.accepts(&t).is_some())
+        };
+        if !accepted {
+            for inst in group.members.iter().filter_map(|&p| block.insts.get(p)) {
+                self.exec_inst(func, plan, frame, inst, true)?;
+            }
+            return Ok(());
+        }
+        // Inputs read last here are taken, so their buffers can be reused.
+        let inputs: Vec<Tensor> = group
+            .inputs
+            .iter()
+            .filter_map(
+                |&(v, taken)| match if taken { take(frame, v) } else { get(frame, v) } {
+                    Val::Tensor(t) => Some(t),
+                    _ => None,
+                },
+            )
+            .collect();
+        let outputs = group
+            .kernel
+            .run(inputs)
+            .map_err(|e| Failure::from(e).into_diagnostic(end.span))?;
+        for (&v, t) in group.outputs.iter().zip(outputs) {
+            set(frame, v, Val::Tensor(t));
+        }
+        Ok(())
+    }
+
+    /// Runs one instruction; `unfused` runs a member of a fused group as
+    /// itself.
     fn exec_inst(
         &mut self,
         func: &Func,
         plan: &Plan,
         frame: &mut Frame,
         inst: &Inst,
+        unfused: bool,
     ) -> Result<(), RunError> {
         let span = inst.span;
-        let ip = plan.inst(inst);
+        let mut ip = plan.inst(inst);
+        if unfused {
+            ip.fused = Fused::None;
+        }
         if ip.take_field
             && let (InstKind::TupleGet(i) | InstKind::RecordGet(i), [a], [r]) =
                 (&inst.kind, inst.args.as_slice(), inst.results.as_slice())
@@ -245,7 +303,7 @@ impl<'p> Interp<'p> {
                     let (pack, acc) = (arg(usize::from(deferred)), arg(1 - usize::from(deferred)));
                     index_grad_add(acc, pack, plan.index_items(inst)).map_err(|e| e.into_diagnostic(span))?
                 }
-                Fused::None => self.exec_prim(p, args, span)?,
+                Fused::None | Fused::Grouped | Fused::GroupEnd => self.exec_prim(p, args, span)?,
             },
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
                 return Err(Diagnostic::internal(

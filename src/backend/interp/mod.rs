@@ -10,6 +10,7 @@
 
 pub mod data;
 mod eval;
+mod fusion;
 mod plan;
 mod plot;
 mod prims;

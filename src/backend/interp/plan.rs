@@ -22,11 +22,13 @@
 //! accumulator element of -0.0 outside an index's region stays -0.0 where
 //! adding the zero of `index_grad` would give +0.0).
 
+use super::fusion::{Found, Group, find_groups};
 use crate::ir::op::{BinaryOp, IndexItem};
 use crate::ir::types::Ty;
 use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 
 /// What the interpreter does specially for one instruction.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -61,6 +63,12 @@ pub enum Fused {
     /// an accumulator of the same type: the gradient is added into the
     /// accumulator's region ([`Plan::index_items`] gives the index).
     IndexGradAdd { deferred: u8 },
+    /// A member of a fused elementwise group other than its last: skipped,
+    /// the group computes it.
+    Grouped,
+    /// The last member of a fused elementwise group: runs the whole group
+    /// ([`Plan::group`]).
+    GroupEnd,
 }
 
 /// Hashes instruction and block addresses (stable while the program is
@@ -93,6 +101,8 @@ pub struct Plan {
     yields: AddrMap<u64>,
     /// The index of each [`Fused::IndexGradAdd`], by the add's address.
     index_items: AddrMap<Vec<IndexItem>>,
+    /// Each fused elementwise group, by its last member's address.
+    groups: AddrMap<Rc<Group>>,
 }
 
 impl Plan {
@@ -102,12 +112,79 @@ impl Plan {
         let (index_adds, items) = fuse_index_grads(f);
         fused.extend(index_adds);
         plan.index_items = items;
+        let taken: HashSet<usize> = fused.iter().map(|(addr, _)| *addr).collect();
+        let groups = find_groups(f, &taken);
         let mut lv = Liveness { plan: &mut plan };
         lv.block(&f.body, &Live::new());
         for (addr, kind) in fused {
             plan.insts.entry(addr).or_default().fused = kind;
         }
+        for found in groups {
+            plan.add_group(found);
+        }
         plan
+    }
+
+    /// Marks a group's members, and settles its inputs' last uses: the
+    /// group reads them when its last member runs, so an input is taken if
+    /// a member read it last, and no instruction between the members (which
+    /// run before the group) may take it.
+    fn add_group(&mut self, found: Found<'_>) {
+        let Found { block, mut group } = found;
+        let (Some(&first), Some(&last)) = (group.members.first(), group.members.last()) else {
+            return;
+        };
+        let member_insts: Vec<&Inst> = group.members.iter().filter_map(|&p| block.insts.get(p)).collect();
+        for (v, taken) in group.inputs.iter_mut() {
+            *taken = member_insts.iter().any(|inst| {
+                let moves = self.inst(inst).moves;
+                inst.args
+                    .iter()
+                    .enumerate()
+                    .any(|(i, a)| a == v && moves & bit(i) != 0)
+            });
+        }
+        let inputs: HashSet<Value> = group.inputs.iter().map(|(v, _)| *v).collect();
+        for (p, inst) in block.insts.iter().enumerate().take(last + 1).skip(first) {
+            if !group.members.contains(&p) {
+                self.keep_inputs(inst, &inputs);
+            }
+        }
+        for inst in &member_insts {
+            self.insts.entry(addr(inst)).or_default().fused = Fused::Grouped;
+        }
+        if let Some(end) = member_insts.last() {
+            self.insts.entry(addr(end)).or_default().fused = Fused::GroupEnd;
+            self.groups.insert(addr(end), Rc::new(group));
+        }
+    }
+
+    /// Clears the last-use marks of `values` in `inst` and its blocks.
+    fn keep_inputs(&mut self, inst: &Inst, values: &HashSet<Value>) {
+        if let Some(ip) = self.insts.get_mut(&addr(inst)) {
+            for (i, a) in inst.args.iter().enumerate() {
+                if values.contains(a) {
+                    ip.moves &= !bit(i);
+                }
+            }
+        }
+        for b in inst.blocks() {
+            if let Some(y) = self.yields.get_mut(&(b as *const Block as usize)) {
+                for (i, v) in b.yields.iter().enumerate() {
+                    if values.contains(v) {
+                        *y &= !bit(i);
+                    }
+                }
+            }
+            for i in &b.insts {
+                self.keep_inputs(i, values);
+            }
+        }
+    }
+
+    /// The fused group a [`Fused::GroupEnd`] instruction runs.
+    pub fn group(&self, inst: &Inst) -> Option<&Rc<Group>> {
+        self.groups.get(&addr(inst))
     }
 
     /// The index items of a [`Fused::IndexGradAdd`] instruction.
@@ -131,6 +208,10 @@ impl Plan {
             .copied()
             .unwrap_or(0)
     }
+}
+
+fn addr(inst: &Inst) -> usize {
+    inst as *const Inst as usize
 }
 
 fn bit(i: usize) -> u64 {

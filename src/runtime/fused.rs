@@ -1,0 +1,401 @@
+//! Fused elementwise groups: a run of elementwise ops over tensors of one
+//! shape, evaluated block by block (a few hundred elements at a time, held in
+//! registers that stay in the cache) instead of one whole-tensor pass per op.
+//! Only the group's outputs are written to memory; the values between its
+//! ops never are. Large groups split their blocks over the cores.
+//!
+//! Each op uses the scalar function of its whole-tensor kernel (and the
+//! vectorized `exp`, `log`, `sin`, `cos`, `tanh` of [`super::vmath`]), so a
+//! group's results equal those of its ops run one by one, bit for bit. Bools
+//! are held as 1 and 0 of the group's float type.
+
+use super::DType;
+use super::elementwise::{binary_block, unary_block, where_block};
+use super::error::{KResult, KernelError};
+use super::parallel::{PARALLEL_MIN, threads};
+use super::tensor::{Data, Real, Tensor};
+use crate::ir::op::{BinaryOp, UnaryOp};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Elements per block: a register of f64 is 2 KiB, so a dozen live ones
+/// fit in the first-level cache.
+const BLOCK: usize = 256;
+
+/// One op of a group.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FusedOp {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    /// `where(c, a, b)`
+    Where,
+}
+
+impl FusedOp {
+    /// Whether the op's result is a bool (a comparison, `and`, `or`, `not`).
+    pub fn gives_bool(self) -> bool {
+        match self {
+            FusedOp::Unary(op) => op == UnaryOp::Not,
+            FusedOp::Binary(op) => matches!(
+                op,
+                BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge
+                    | BinaryOp::Eq
+                    | BinaryOp::Ne
+                    | BinaryOp::And
+                    | BinaryOp::Or
+            ),
+            FusedOp::Where => false,
+        }
+    }
+
+    fn arity(self) -> usize {
+        match self {
+            FusedOp::Unary(_) => 1,
+            FusedOp::Binary(_) => 2,
+            FusedOp::Where => 3,
+        }
+    }
+}
+
+/// One op and its operands, in SSA numbering: `0..inputs` are the group's
+/// inputs, `inputs + k` is the result of step `k`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FusedStep {
+    pub op: FusedOp,
+    pub args: Vec<usize>,
+}
+
+/// A step with its operands and result in registers.
+#[derive(Clone, Debug)]
+struct RegStep {
+    op: FusedOp,
+    args: [usize; 3],
+    dst: usize,
+}
+
+/// A group compiled to register form.
+#[derive(Clone, Debug)]
+pub struct FusedKernel {
+    dtype: DType,
+    /// Whether each input is a bool tensor (else of `dtype`).
+    input_bools: Vec<bool>,
+    steps: Vec<RegStep>,
+    /// The register and bool-ness of each output.
+    outputs: Vec<(usize, bool)>,
+    registers: usize,
+}
+
+/// How one input is read at the group's shape.
+#[derive(Clone, Copy)]
+enum Operand<'a, T> {
+    Full(&'a [T]),
+    Scalar(T),
+    /// The trailing axes of the group's shape (a bias row), repeated.
+    Repeat(&'a [T]),
+    /// The input whose buffer output `j` took: each block reads it before
+    /// the block's results are written over it.
+    Output(usize),
+}
+
+/// An input as the group holds it while it runs.
+enum Held<T> {
+    /// Its buffer became an output's.
+    Output(usize),
+    /// Its own values (an unshared buffer, or bools as 1 and 0).
+    Values(Vec<usize>, Vec<T>),
+    Shared(Vec<usize>, Arc<Vec<T>>),
+}
+
+impl<T: Copy> Operand<'_, T> {
+    fn load(&self, start: usize, out: &mut [T]) {
+        match *self {
+            Operand::Full(v) => {
+                if let Some(v) = v.get(start..start + out.len()) {
+                    out.copy_from_slice(v);
+                }
+            }
+            Operand::Scalar(x) => out.fill(x),
+            Operand::Output(_) => {}
+            Operand::Repeat(v) => {
+                let n = v.len();
+                let mut k = start % n;
+                for o in out.iter_mut() {
+                    *o = v.get(k).copied().unwrap_or(*o);
+                    k += 1;
+                    if k == n {
+                        k = 0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl FusedKernel {
+    /// Compiles `steps` over `inputs` (true: a bool input) for float type
+    /// `dtype`, with `outputs` the SSA numbers of the values it writes out.
+    /// Registers are reused once their value is dead.
+    pub fn new(dtype: DType, input_bools: Vec<bool>, steps: &[FusedStep], outputs: &[usize]) -> FusedKernel {
+        let inputs = input_bools.len();
+        let values = inputs + steps.len();
+        let end = steps.len();
+        // The last step reading each value; outputs live to the end.
+        let mut last_use = vec![None::<usize>; values];
+        for (k, s) in steps.iter().enumerate() {
+            for &a in &s.args {
+                if let Some(l) = last_use.get_mut(a) {
+                    *l = Some(k);
+                }
+            }
+        }
+        for &o in outputs {
+            if let Some(l) = last_use.get_mut(o) {
+                *l = Some(end);
+            }
+        }
+        let mut reg = vec![usize::MAX; values];
+        let mut free: Vec<usize> = Vec::new();
+        let mut registers = 0;
+        let mut fresh = |free: &mut Vec<usize>| {
+            free.pop().unwrap_or_else(|| {
+                registers += 1;
+                registers - 1
+            })
+        };
+        for r in reg.iter_mut().take(inputs) {
+            *r = fresh(&mut free);
+        }
+        let mut reg_steps = Vec::with_capacity(steps.len());
+        for (k, s) in steps.iter().enumerate() {
+            let mut args = [0; 3];
+            for (slot, &a) in args.iter_mut().zip(&s.args) {
+                *slot = reg.get(a).copied().unwrap_or(0);
+            }
+            // Operands dead after this step free their registers; the step
+            // writes a scratch buffer first, so its result may take one.
+            for &a in &s.args {
+                if let Some(&r) = reg.get(a)
+                    && last_use.get(a) == Some(&Some(k))
+                    && !free.contains(&r)
+                {
+                    free.push(r);
+                }
+            }
+            let dst = fresh(&mut free);
+            if let Some(r) = reg.get_mut(inputs + k) {
+                *r = dst;
+            }
+            reg_steps.push(RegStep { op: s.op, args, dst });
+        }
+        let outputs = outputs
+            .iter()
+            .map(|&o| {
+                let is_bool = match o.checked_sub(inputs) {
+                    None => input_bools.get(o).copied().unwrap_or(false),
+                    Some(k) => steps.get(k).is_some_and(|s| s.op.gives_bool()),
+                };
+                (reg.get(o).copied().unwrap_or(0), is_bool)
+            })
+            .collect();
+        debug_assert!(steps.iter().all(|s| s.args.len() == s.op.arity()));
+        FusedKernel {
+            dtype,
+            input_bools,
+            steps: reg_steps,
+            outputs,
+            registers,
+        }
+    }
+
+    /// The group's shape, when every input is of the group's dtype (or a
+    /// bool where the group reads one) and has the group's shape, rank 0, or
+    /// the trailing axes of the group's shape; `None` otherwise (the caller
+    /// runs the ops one by one).
+    pub fn accepts(&self, inputs: &[&Tensor]) -> Option<Vec<usize>> {
+        if inputs.len() != self.input_bools.len() {
+            return None;
+        }
+        let shape = inputs.iter().map(|t| t.shape()).max_by_key(|s| s.len())?;
+        let fits = inputs.iter().zip(&self.input_bools).all(|(t, &is_bool)| {
+            let dtype = if is_bool { DType::Bool } else { self.dtype };
+            let s = t.shape();
+            t.dtype() == dtype && (s == shape || s.is_empty() || (shape.ends_with(s) && t.numel() > 0))
+        });
+        fits.then(|| shape.to_vec())
+    }
+
+    /// Runs the group over `inputs` (which [`FusedKernel::accepts`] must
+    /// accept). An input that no one else holds, of the group's shape and
+    /// dtype, gives its buffer to an output.
+    pub fn run(&self, inputs: Vec<Tensor>) -> KResult<Vec<Tensor>> {
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        let Some(shape) = self.accepts(&refs) else {
+            return Err(KernelError::Internal(
+                "a fused group's operands changed shape".into(),
+            ));
+        };
+        drop(refs);
+        match self.dtype {
+            DType::F32 => self.run_typed::<f32>(inputs, &shape, |d| match d {
+                Data::F32(v) => Some(v),
+                _ => None,
+            }),
+            DType::F64 => self.run_typed::<f64>(inputs, &shape, |d| match d {
+                Data::F64(v) => Some(v),
+                _ => None,
+            }),
+            DType::Bool | DType::I64 => Err(KernelError::Internal("a fused group of ints".into())),
+        }
+    }
+
+    fn run_typed<T: Real>(
+        &self,
+        inputs: Vec<Tensor>,
+        shape: &[usize],
+        floats: impl Fn(Data) -> Option<Arc<Vec<T>>>,
+    ) -> KResult<Vec<Tensor>> {
+        let n: usize = shape.iter().product();
+        // Each float output of the group's shape takes the buffer of an
+        // unshared input of that shape, when there is one.
+        let mut free_outputs: Vec<usize> = (0..self.outputs.len())
+            .filter(|&j| self.outputs.get(j).is_some_and(|o| !o.1))
+            .rev()
+            .collect();
+        let mut outs: Vec<Option<Vec<T>>> = self.outputs.iter().map(|_| None).collect();
+        let mut held: Vec<Held<T>> = Vec::with_capacity(inputs.len());
+        for (t, &is_bool) in inputs.into_iter().zip(&self.input_bools) {
+            let (s, data) = t.into_parts();
+            if is_bool {
+                let Data::Bool(b) = data else {
+                    return Err(KernelError::Internal("a fused group's bool operand".into()));
+                };
+                held.push(Held::Values(
+                    s,
+                    b.iter().map(|&x| if x { T::ONE } else { T::ZERO }).collect(),
+                ));
+                continue;
+            }
+            let Some(v) = floats(data) else {
+                return Err(KernelError::Internal("a fused group's operand dtype".into()));
+            };
+            match Arc::try_unwrap(v) {
+                Ok(v) if s == shape && !free_outputs.is_empty() => {
+                    let j = free_outputs.pop().unwrap_or(0);
+                    if let Some(slot) = outs.get_mut(j) {
+                        *slot = Some(v);
+                    }
+                    held.push(Held::Output(j));
+                }
+                Ok(v) => held.push(Held::Values(s, v)),
+                Err(shared) => held.push(Held::Shared(s, shared)),
+            }
+        }
+        let operands: Vec<Operand<'_, T>> = held
+            .iter()
+            .map(|h| {
+                let (s, v): (&[usize], &[T]) = match h {
+                    Held::Output(j) => return Operand::Output(*j),
+                    Held::Values(s, v) => (s, v),
+                    Held::Shared(s, v) => (s, v),
+                };
+                if s == shape {
+                    Operand::Full(v)
+                } else if s.is_empty() {
+                    Operand::Scalar(v.first().copied().unwrap_or(T::ZERO))
+                } else {
+                    Operand::Repeat(v)
+                }
+            })
+            .collect();
+        let mut outs: Vec<Vec<T>> = outs
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| vec![T::ZERO; n]))
+            .collect();
+        let per = if n >= PARALLEL_MIN && threads() > 1 {
+            n.div_ceil(threads()).div_ceil(BLOCK) * BLOCK
+        } else {
+            n.max(1)
+        };
+        // Each piece gets its own slice of every output.
+        let mut pieces: Vec<Vec<&mut [T]>> = (0..n.div_ceil(per)).map(|_| Vec::new()).collect();
+        for out in outs.iter_mut() {
+            for (piece, chunk) in pieces.iter_mut().zip(out.chunks_mut(per)) {
+                piece.push(chunk);
+            }
+        }
+        let run = |(i, mut piece): (usize, Vec<&mut [T]>)| self.run_piece(&operands, i * per, &mut piece);
+        if pieces.len() > 1 {
+            pieces.into_par_iter().enumerate().for_each(run);
+        } else {
+            pieces.into_iter().enumerate().for_each(run);
+        }
+        drop(operands);
+        outs.into_iter()
+            .zip(&self.outputs)
+            .map(|(v, &(_, is_bool))| {
+                let data = if is_bool {
+                    Data::Bool(Arc::new(v.iter().map(|&x| x != T::ZERO).collect()))
+                } else {
+                    T::wrap(v)
+                };
+                Tensor::new(shape.to_vec(), data)
+            })
+            .collect()
+    }
+
+    /// Runs every block of one piece, which starts at element `start`.
+    fn run_piece<T: Real>(&self, operands: &[Operand<'_, T>], start: usize, outs: &mut [&mut [T]]) {
+        let len = outs.first().map_or(0, |o| o.len());
+        let width = BLOCK.min(len.max(1));
+        let mut regs: Vec<Vec<T>> = (0..self.registers).map(|_| vec![T::ZERO; width]).collect();
+        let mut scratch = vec![T::ZERO; width];
+        let mut at = 0;
+        while at < len {
+            let m = width.min(len - at);
+            for (op, reg) in operands.iter().zip(regs.iter_mut()) {
+                let reg = reg.get_mut(..m).unwrap_or_default();
+                match op {
+                    Operand::Output(j) => {
+                        if let Some(from) = outs.get(*j).and_then(|o| o.get(at..at + m)) {
+                            reg.copy_from_slice(from);
+                        }
+                    }
+                    _ => op.load(start + at, reg),
+                }
+            }
+            for s in &self.steps {
+                let out = scratch.get_mut(..m).unwrap_or_default();
+                let arg = |i: usize| {
+                    s.args
+                        .get(i)
+                        .and_then(|&r| regs.get(r))
+                        .and_then(|v| v.get(..m))
+                        .unwrap_or_default()
+                };
+                match s.op {
+                    FusedOp::Unary(op) => unary_block(op, arg(0), out),
+                    FusedOp::Binary(op) => binary_block(op, arg(0), arg(1), out),
+                    FusedOp::Where => where_block(arg(0), arg(1), arg(2), out),
+                }
+                if let Some(dst) = regs.get_mut(s.dst) {
+                    std::mem::swap(dst, &mut scratch);
+                }
+            }
+            for (out, &(r, _)) in outs.iter_mut().zip(&self.outputs) {
+                if let (Some(to), Some(from)) =
+                    (out.get_mut(at..at + m), regs.get(r).and_then(|v| v.get(..m)))
+                {
+                    to.copy_from_slice(from);
+                }
+            }
+            at += m;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "fused_tests.rs"]
+mod tests;

@@ -39,6 +39,8 @@ pub struct Interp<'p> {
     plans: HashMap<FuncId, Rc<Plan>>,
     bars: Bars,
     native: Option<&'p dyn Native>,
+    /// Whether elementwise instructions run as fused groups (the default).
+    fuse: bool,
 }
 
 type Frame = Vec<Val>;
@@ -58,12 +60,20 @@ impl<'p> Interp<'p> {
             plans: HashMap::new(),
             bars: Bars::default(),
             native: None,
+            fuse: true,
         }
     }
 
     /// Shows no progress bars (the REPL's silent re-runs of earlier input).
     pub fn without_progress(mut self) -> Interp<'p> {
         self.bars = Bars::hidden();
+        self
+    }
+
+    /// Runs every elementwise instruction by itself (to check that fused
+    /// groups compute the same results, and to measure what they save).
+    pub fn without_fusion(mut self) -> Interp<'p> {
+        self.fuse = false;
         self
     }
 
@@ -131,7 +141,7 @@ impl<'p> Interp<'p> {
         let plan = match self.plans.get(&f) {
             Some(p) => p.clone(),
             None => {
-                let p = Rc::new(Plan::for_func(func));
+                let p = Rc::new(Plan::new(func, self.fuse));
                 self.plans.insert(f, p.clone());
                 p
             }

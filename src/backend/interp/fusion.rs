@@ -281,3 +281,7 @@ impl<'f> Finder<'f, '_> {
         });
     }
 }
+
+#[cfg(test)]
+#[path = "fusion_tests.rs"]
+mod tests;

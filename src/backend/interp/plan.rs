@@ -107,13 +107,18 @@ pub struct Plan {
 
 impl Plan {
     pub fn for_func(f: &Func) -> Plan {
+        Plan::new(f, true)
+    }
+
+    /// The plan of `f`, with fused elementwise groups when `fuse` is set.
+    pub fn new(f: &Func, fuse: bool) -> Plan {
         let mut plan = Plan::default();
         let mut fused = fuse_transposes(f);
         let (index_adds, items) = fuse_index_grads(f);
         fused.extend(index_adds);
         plan.index_items = items;
         let taken: HashSet<usize> = fused.iter().map(|(addr, _)| *addr).collect();
-        let groups = find_groups(f, &taken);
+        let groups = if fuse { find_groups(f, &taken) } else { Vec::new() };
         let mut lv = Liveness { plan: &mut plan };
         lv.block(&f.body, &Live::new());
         for (addr, kind) in fused {

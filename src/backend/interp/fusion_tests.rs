@@ -1,0 +1,112 @@
+//! Fused groups: which instructions they take, and that programs print
+//! exactly the same with and without them (the unfused interpreter runs each
+//! op through its whole-tensor kernel, tested against hand-derived values).
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use super::super::Interp;
+use super::super::plan::{Fused, Plan};
+use crate::ir::Program;
+use crate::syntax::{SourceMap, Span};
+
+fn compile(src: &str) -> (Program, crate::ir::FuncId) {
+    let mut sources = SourceMap::new();
+    let main = sources.add("t.dl", None, src);
+    let (program, diags) = crate::pipeline::front_end(&mut sources, main);
+    assert!(diags.is_empty(), "{diags:?}");
+    let entry = program.main.unwrap();
+    let spec = crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default());
+    let f = spec.entries.into_iter().next().unwrap().unwrap();
+    (spec.program, f)
+}
+
+/// The output, or the error's message, of running `src` with or without fusion.
+fn run(src: &str, fuse: bool) -> String {
+    let (program, f) = compile(src);
+    let mut out = Vec::new();
+    let interp = Interp::new(&program, &mut out);
+    let interp = if fuse { interp } else { interp.without_fusion() };
+    let mut interp = interp;
+    let r = interp.call(f, Vec::new(), Span::default());
+    drop(interp);
+    let text = String::from_utf8(out).unwrap();
+    match r {
+        Ok(_) => text,
+        Err(d) => format!("{text}error at {:?}: {}", d.span, d.message),
+    }
+}
+
+const SEED: &str = "fn f(x) { let s = exp(x) + exp(x * x); exp(s) + sin(s) }\n\
+                    fn g(t, x) { sum(f(t * x)) }\n";
+
+#[test]
+fn the_seed_functions_adjoint_is_one_group() {
+    let src = format!("{SEED}let x = linspace(-1.0, 1.0, 9); print(value_and_grad(g)(0.5, x));");
+    let (program, _) = compile(&src);
+    let vjp = program.funcs.iter().find(|f| f.name.as_str() == "f'vjp").unwrap();
+    let plan = Plan::for_func(vjp);
+    let marks: Vec<Fused> = vjp.body.insts.iter().map(|i| plan.inst(i).fused).collect();
+    let members = marks.iter().filter(|m| **m == Fused::Grouped).count();
+    let ends: Vec<_> = vjp
+        .body
+        .insts
+        .iter()
+        .filter(|i| plan.inst(i).fused == Fused::GroupEnd)
+        .collect();
+    assert_eq!(ends.len(), 1, "{marks:?}");
+    let group = plan.group(ends[0]).unwrap();
+    // Every elementwise op of f and its adjoint (the comparison and the
+    // `where` of the product rule included): 18 members, two outputs (f's
+    // value and the adjoint), two inputs (x and dy) and the constant zero.
+    assert_eq!(members + 1, 18, "{marks:?}");
+    assert_eq!(group.outputs.len(), 2);
+    assert_eq!(group.inputs.len(), 3);
+}
+
+#[test]
+fn programs_print_the_same_with_and_without_fusion() {
+    let programs = [
+        // The seed function's value and gradient, in both float types, and
+        // at a size that splits over the cores.
+        format!("{SEED}let x = linspace(-1.0, 1.0, 1001); print(value_and_grad(g)(0.5, x));"),
+        format!("{SEED}let x = f64(linspace(-1.0, 1.0, 77)); print(grad(g)(f64(0.3), x), f(x));"),
+        format!("{SEED}let x = linspace(-1.0, 1.0, 200003); let (v, d) = value_and_grad(g)(0.5, x); print(v, d);"),
+        // A dense layer: a bias row and ReLU, and their adjoints.
+        "fn loss(w, b, x) { sum(relu(x @ w + b) * 2.0 - 0.5) }\n\
+         let x = reshape(linspace(-2.0, 2.0, 24), [4, 6]); let w = reshape(linspace(-1.0, 1.0, 18), [6, 3]);\n\
+         print(grad(loss)(w, [0.1, -0.2, 0.3], x));"
+            .to_string(),
+        // Values used in a branch and a loop between the members.
+        "let x = linspace(-1.0, 2.0, 50); let a = exp(x); let s = sum(a);\n\
+         let c = if s > 0.0 { a * 2.0 } else { x };\n\
+         let mut y = x; for i in 0..3 { y = tanh(y * 0.9 + 0.1) * 2.0 - a; }\n\
+         print(c + y, a);"
+            .to_string(),
+        // Masks out, `where`, `not`, and the `and` of clip's adjoint.
+        "fn c(x) { sum(clip(x * 2.0, -0.5, 0.5) * x) }\n\
+         let x = linspace(-1.0, 1.0, 11); let m = x > 0.25; let k = !m;\n\
+         print(m, k, where(k, x, -x) * 2.0, where(m, 1.0, x), grad(c)(x));"
+            .to_string(),
+        // Lengths known only at run time: the kernel checks them.
+        "fn h(x, k) { let a = x[0:k]; let b = x[1:k + 1]; sum(exp(a) * b + a) }\n\
+         let x = linspace(0.0, 1.0, 20); let k = int(sum(ones([7])));\n\
+         print(h(x, k), grad(h)(x, k));"
+            .to_string(),
+        // ... and when they differ, the ops run one by one: a length-1 slice
+        // broadcasts, and a mismatch is the unfused op's error.
+        "fn h(x, k, j) { let a = x[0:k]; let b = x[2:j]; sin(a) + cos(b) * a }\n\
+         fn n(k) { int(sum(ones([k]))) }\n\
+         let x = linspace(0.0, 1.0, 20);\n\
+         print(h(x, n(5), n(3)));\n\
+         print(h(x, n(4), n(5)));"
+            .to_string(),
+    ];
+    for src in &programs {
+        let fused = run(src, true);
+        let unfused = run(src, false);
+        assert_eq!(fused, unfused, "{src}");
+        assert!(!fused.is_empty());
+    }
+    // The last program's second print is an error, in both modes.
+    assert!(run(&programs[programs.len() - 1], true).contains("error at"));
+}

@@ -106,10 +106,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn for_func(f: &Func) -> Plan {
-        Plan::new(f, true)
-    }
-
     /// The plan of `f`, with fused elementwise groups when `fuse` is set.
     pub fn new(f: &Func, fuse: bool) -> Plan {
         let mut plan = Plan::default();
@@ -525,7 +521,7 @@ mod tests {
         // carried value is read once per iteration: moved.
         let p = compile("let y = ones([3]); let mut x = zeros([3]); for i in 0..4 { x = x + y; } print(x);");
         let f = main_func(&p);
-        let plan = Plan::for_func(f);
+        let plan = Plan::new(f, true);
         let mut found = false;
         for inst in &f.body.insts {
             if let InstKind::For { body } = &inst.kind {
@@ -550,7 +546,7 @@ mod tests {
     fn repeated_operand_moves_only_at_its_last_read() {
         let p = compile("let x = ones([3]); print(x * x);");
         let f = main_func(&p);
-        let plan = Plan::for_func(f);
+        let plan = Plan::new(f, true);
         let mul = f
             .body
             .insts
@@ -567,7 +563,7 @@ mod tests {
              let u = transpose(b); print(u @ ones([2, 2]), u);",
         );
         let f = main_func(&p);
-        let plan = Plan::for_func(f);
+        let plan = Plan::new(f, true);
         let fused: Vec<Fused> = f
             .body
             .insts

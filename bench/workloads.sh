@@ -6,7 +6,9 @@
 # BENCH_FRAMEWORKS="jax" leaves PyTorch out).
 #
 # - W1 seed-f, W2 recurrence (bench/workloads/): value, and value with
-#   gradient, in diffl (--backend interp and jit), JAX, PyTorch and Rust.
+#   gradient, in diffl (--backend interp and jit), JAX, PyTorch and Rust;
+#   W1 also in diffl's tensor form (seed_f_tensor.dl), as JAX and PyTorch
+#   write it.
 # - W3 mlp-digits: ms per epoch and whole-process wall time; W5 start-up:
 #   wall time from process start to the first printed loss of W3.
 # - W4 is bench/run.sh (one MLP training step), run last.
@@ -112,6 +114,11 @@ for backend in interp jit; do
   time_diffl seed-f "$label" float32 bench/workloads/seed_f.dl "$r1" "$scale" "$edit" --backend "$backend"
   time_diffl seed-f "$label" float64 bench/workloads/seed_f.dl "$r1" "$scale" "$edit" --backend "$backend" --f64
   time_diffl recurrence "diffl $backend" float64 bench/workloads/recurrence.dl "$r2" 1 "" --backend "$backend" --f64
+done
+# W1 in tensor form (fused elementwise groups; the same on both backends).
+for dtype in float32 float64; do
+  flags=(); [ "$dtype" = float64 ] && flags=(--f64)
+  time_diffl seed-f "diffl, tensor form (fused, 2 threads)" "$dtype" bench/workloads/seed_f_tensor.dl "$W1_REPS" 1 "" "${flags[@]}"
 done
 bench/reference/target/release/diffl-bench-reference "$PY_REPS" >> "$OUT"
 "$PY" bench/workloads/seed_f.py "$PY_REPS" >> "$OUT"

@@ -10,7 +10,9 @@
 //! - which `index_grad`s feed only an `add` of their own type (an adjoint
 //!   accumulated across a loop): the `index_grad` is deferred (its slot
 //!   holds its operands) and the `add` adds the gradient into the region of
-//!   the other operand, in place when no one else holds it.
+//!   the other operand, in place when no one else holds it;
+//! - which elementwise instructions run as fused groups (`fusion`): the
+//!   members are skipped and the last one runs the whole group.
 //!
 //! Last uses follow the structured control flow: a value used inside a loop
 //! but defined outside it is live for the whole loop; one used in a branch of

@@ -436,8 +436,8 @@ fn bool_binary(
 /// An elementwise function of one tensor.
 pub fn unary(op: UnaryOp, x: &Tensor) -> KResult<Tensor> {
     let data = match x.data() {
-        Data::F32(v) => float_unary(op, v)?,
-        Data::F64(v) => float_unary(op, v)?,
+        Data::F32(v) => float_unary(op, v, x.rank() > 0)?,
+        Data::F64(v) => float_unary(op, v, x.rank() > 0)?,
         Data::I64(v) => int_unary(op, v)?,
         Data::Bool(v) => match op {
             UnaryOp::Not => bools(v.iter().map(|&b| !b).collect()),
@@ -562,8 +562,11 @@ macro_rules! with_float_unary {
     };
 }
 
-fn float_unary<T: Real>(op: UnaryOp, v: &[T]) -> KResult<Data> {
-    if vmath::is_vectorized(op) {
+/// `op` over a float buffer; `vector` (a tensor of rank 1 or more) uses
+/// the vectorized functions of [`vmath`], a scalar the standard library's,
+/// as the JIT's scalar code does.
+fn float_unary<T: Real>(op: UnaryOp, v: &[T], vector: bool) -> KResult<Data> {
+    if vector && vmath::is_vectorized(op) {
         let mut copy = v.to_vec();
         for_pieces(&mut copy, 1, |piece, _| {
             vmath::unary_in_place(op, piece);
@@ -580,8 +583,8 @@ fn float_unary<T: Real>(op: UnaryOp, v: &[T]) -> KResult<Data> {
 /// `unary(op, x)`, writing into `x`'s buffer when no one else holds it (float
 /// ops on floats). The result equals [`unary`]'s in every case.
 pub fn unary_owned(op: UnaryOp, mut x: Tensor) -> KResult<Tensor> {
-    fn in_place<T: Real>(op: UnaryOp, v: &mut [T]) -> bool {
-        if vmath::is_vectorized(op) {
+    fn in_place<T: Real>(op: UnaryOp, v: &mut [T], vector: bool) -> bool {
+        if vector && vmath::is_vectorized(op) {
             for_pieces(v, 1, |v, _| {
                 vmath::unary_in_place(op, v);
             });
@@ -592,9 +595,10 @@ pub fn unary_owned(op: UnaryOp, mut x: Tensor) -> KResult<Tensor> {
             true
         }, false)
     }
+    let vector = x.rank() > 0;
     let done = match x.data_mut() {
-        Data::F32(v) => Arc::get_mut(v).is_some_and(|v| in_place(op, v)),
-        Data::F64(v) => Arc::get_mut(v).is_some_and(|v| in_place(op, v)),
+        Data::F32(v) => Arc::get_mut(v).is_some_and(|v| in_place(op, v, vector)),
+        Data::F64(v) => Arc::get_mut(v).is_some_and(|v| in_place(op, v, vector)),
         Data::Bool(_) | Data::I64(_) => false,
     };
     if done { Ok(x) } else { unary(op, &x) }

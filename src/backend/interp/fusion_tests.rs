@@ -87,6 +87,13 @@ fn programs_print_the_same_with_and_without_fusion() {
          let x = linspace(-1.0, 1.0, 11); let m = x > 0.25; let k = !m;\n\
          print(m, k, where(k, x, -x) * 2.0, where(m, 1.0, x), grad(c)(x));"
             .to_string(),
+        // Forward mode interleaves groups of two shapes, one member of each
+        // inside the other's span: neither may take the other's inputs.
+        "fn op(a, b) = sum((max_pool2d(reshape(concat([a, b, a * b, a - b])[0:15], [1, 1, 3, 5]), 2) * a[1:3]\n\
+             + sum(max_pool2d(reshape(concat([a, b, a * b, a - b]), [2, 2, 2, 2]), 2) ** 2)) * [1.0, 0.7][0:1]);\n\
+         let a = [0.2, -0.6, -1.3, -1.0]; let b = [-0.1, -1.7, -1.9, 0.1]; let d = [0.3, -0.2, 0.5, 0.1];\n\
+         print(jvp(op)(a, b, d, d * 2.0), grad(op, wrt: (0, 1))(a, b));"
+            .to_string(),
         // Lengths known only at run time: the kernel checks them.
         "fn h(x, k) { let a = x[0:k]; let b = x[1:k + 1]; sum(exp(a) * b + a) }\n\
          let x = linspace(0.0, 1.0, 20); let k = int(sum(ones([7])));\n\

@@ -122,21 +122,37 @@ impl Plan {
         for (addr, kind) in fused {
             plan.insts.entry(addr).or_default().fused = kind;
         }
+        // Every group's span keeps its inputs first: a member of one group
+        // may sit in another's span, and must then not take their inputs.
+        for found in &groups {
+            plan.keep_group_inputs(found);
+        }
         for found in groups {
             plan.add_group(found);
         }
         plan
     }
 
-    /// Marks a group's members, and settles its inputs' last uses: the
-    /// group reads them when its last member runs, so an input is taken if
-    /// a member read it last, and no instruction between the members (which
-    /// run before the group) may take it.
-    fn add_group(&mut self, found: Found<'_>) {
-        let Found { block, mut group } = found;
+    /// No instruction between a group's members (which run before the
+    /// group) may take the group's inputs.
+    fn keep_group_inputs(&mut self, found: &Found<'_>) {
+        let Found { block, group } = found;
         let (Some(&first), Some(&last)) = (group.members.first(), group.members.last()) else {
             return;
         };
+        let inputs: HashSet<Value> = group.inputs.iter().map(|(v, _)| *v).collect();
+        for (p, inst) in block.insts.iter().enumerate().take(last + 1).skip(first) {
+            if !group.members.contains(&p) {
+                self.keep_inputs(inst, &inputs);
+            }
+        }
+    }
+
+    /// Marks a group's members, and settles which inputs it takes: the
+    /// group reads them when its last member runs, so an input is taken if
+    /// a member read it last.
+    fn add_group(&mut self, found: Found<'_>) {
+        let Found { block, mut group } = found;
         let member_insts: Vec<&Inst> = group.members.iter().filter_map(|&p| block.insts.get(p)).collect();
         for (v, taken) in group.inputs.iter_mut() {
             *taken = member_insts.iter().any(|inst| {
@@ -146,12 +162,6 @@ impl Plan {
                     .enumerate()
                     .any(|(i, a)| a == v && moves & bit(i) != 0)
             });
-        }
-        let inputs: HashSet<Value> = group.inputs.iter().map(|(v, _)| *v).collect();
-        for (p, inst) in block.insts.iter().enumerate().take(last + 1).skip(first) {
-            if !group.members.contains(&p) {
-                self.keep_inputs(inst, &inputs);
-            }
         }
         for inst in &member_insts {
             self.insts.entry(addr(inst)).or_default().fused = Fused::Grouped;

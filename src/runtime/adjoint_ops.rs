@@ -11,6 +11,7 @@
 use super::error::shape_str;
 use super::index::index_box;
 use super::parallel::for_pieces;
+use super::reduce::pairwise;
 use super::tensor::{Real, filled, map_data};
 use super::{
     DType, Data, IndexItem, KResult, KernelError, Tensor, broadcast_shapes, broadcast_to, checked_numel,
@@ -87,6 +88,10 @@ fn float_sum_into<T: Real>(
     n: usize,
     shape: &[usize],
 ) -> KResult<Data> {
+    if n == 1 {
+        // The whole tensor to one element: as `sum` does it.
+        return Ok(T::wrap(vec![T::from_f64(pairwise(v, &|x: T| x.to_f64()))]));
+    }
     let mut acc = filled(n, 0.0f64, shape)?;
     // Summing leading axes only (a bias's adjoint): whole rows at a time.
     let lead = strides.iter().take_while(|&&s| s == 0).count();

@@ -13,6 +13,7 @@
 
 use super::DType;
 use super::error::{KResult, KernelError};
+use super::parallel::PARALLEL_MIN;
 use super::tensor::{Data, Real, Tensor, checked_numel};
 use crate::ir::op::{Prim, ReduceOp};
 use std::sync::Arc;
@@ -124,14 +125,33 @@ impl Lanes {
     }
 }
 
-/// `sum(f(x))` in `f64`, pairwise over blocks of 128.
-fn pairwise<T: Copy>(xs: &[T], f: &impl Fn(T) -> f64) -> f64 {
+/// `sum(f(x))` in `f64`, pairwise over blocks of 128; each block is summed
+/// in eight interleaved partial sums (so the adds pipeline), added pairwise.
+/// Large halves are summed on two threads; the order of the additions is
+/// the same on any number of cores.
+pub(crate) fn pairwise<T: Copy + Sync>(xs: &[T], f: &(impl Fn(T) -> f64 + Sync)) -> f64 {
     const BLOCK: usize = 128;
     if xs.len() <= BLOCK {
-        xs.iter().fold(0.0, |acc, &x| acc + f(x))
+        let mut lanes = [0.0f64; 8];
+        let mut chunks = xs.chunks_exact(8);
+        for c in &mut chunks {
+            for (l, &x) in lanes.iter_mut().zip(c) {
+                *l += f(x);
+            }
+        }
+        for (l, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+            *l += f(x);
+        }
+        let [a, b, c, d, e, g, h, k] = lanes;
+        ((a + b) + (c + d)) + ((e + g) + (h + k))
     } else {
         let (l, r) = xs.split_at(xs.len() / 2);
-        pairwise(l, f) + pairwise(r, f)
+        if xs.len() >= PARALLEL_MIN {
+            let (a, b) = rayon::join(|| pairwise(l, f), || pairwise(r, f));
+            a + b
+        } else {
+            pairwise(l, f) + pairwise(r, f)
+        }
     }
 }
 

@@ -73,6 +73,9 @@ pub struct FusedStep {
 struct RegStep {
     op: FusedOp,
     args: [usize; 3],
+    /// For each operand that is one of the group's inputs, which: a
+    /// full-size input is read in place rather than from its register.
+    inputs: [Option<usize>; 3],
     dst: usize,
 }
 
@@ -171,8 +174,10 @@ impl FusedKernel {
         let mut reg_steps = Vec::with_capacity(steps.len());
         for (k, s) in steps.iter().enumerate() {
             let mut args = [0; 3];
-            for (slot, &a) in args.iter_mut().zip(&s.args) {
+            let mut step_inputs = [None; 3];
+            for ((slot, input), &a) in args.iter_mut().zip(step_inputs.iter_mut()).zip(&s.args) {
                 *slot = reg.get(a).copied().unwrap_or(0);
+                *input = (a < inputs).then_some(a);
             }
             // Operands dead after this step free their registers; the step
             // writes a scratch buffer first, so its result may take one.
@@ -188,7 +193,12 @@ impl FusedKernel {
             if let Some(r) = reg.get_mut(inputs + k) {
                 *r = dst;
             }
-            reg_steps.push(RegStep { op: s.op, args, dst });
+            reg_steps.push(RegStep {
+                op: s.op,
+                args,
+                inputs: step_inputs,
+                dst,
+            });
         }
         let outputs = outputs
             .iter()
@@ -355,24 +365,22 @@ impl FusedKernel {
         let mut at = 0;
         while at < len {
             let m = width.min(len - at);
+            // Full-size inputs are read in place; the others fill their registers.
             for (op, reg) in operands.iter().zip(regs.iter_mut()) {
-                let reg = reg.get_mut(..m).unwrap_or_default();
-                match op {
-                    Operand::Output(j) => {
-                        if let Some(from) = outs.get(*j).and_then(|o| o.get(at..at + m)) {
-                            reg.copy_from_slice(from);
-                        }
-                    }
-                    _ => op.load(start + at, reg),
+                if !matches!(op, Operand::Full(_) | Operand::Output(_)) {
+                    op.load(start + at, reg.get_mut(..m).unwrap_or_default());
                 }
             }
             for s in &self.steps {
                 let out = scratch.get_mut(..m).unwrap_or_default();
-                let arg = |i: usize| {
-                    s.args
-                        .get(i)
-                        .and_then(|&r| regs.get(r))
-                        .and_then(|v| v.get(..m))
+                let arg = |i: usize| -> &[T] {
+                    let in_place = match s.inputs.get(i).copied().flatten().and_then(|k| operands.get(k)) {
+                        Some(Operand::Full(v)) => v.get(start + at..start + at + m),
+                        Some(Operand::Output(j)) => outs.get(*j).and_then(|o| o.get(at..at + m)),
+                        _ => None,
+                    };
+                    in_place
+                        .or_else(|| s.args.get(i).and_then(|&r| regs.get(r)).and_then(|v| v.get(..m)))
                         .unwrap_or_default()
                 };
                 match s.op {

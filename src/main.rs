@@ -8,7 +8,14 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's option number for the delay before freed memory goes back to
+/// the kernel (`mi_option_purge_delay` in its `mimalloc.h`).
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() {
+    // Never: the next iteration of a loop needs the same buffers again.
+    // SAFETY: sets a process-wide option of the allocator; it takes any value.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
     let cli = diffl::cli::Cli::parse();
     std::process::exit(diffl::cli::main_with_args(cli));
 }

@@ -77,7 +77,7 @@ pub enum Command {
         /// The function's name (`fact`, or `nn.dense` for a module's function).
         #[arg(long = "fn", value_name = "NAME")]
         func: String,
-        /// Print its derivative IR instead.
+        /// Print its derivative IR instead: the vjp with respect to every parameter.
         #[arg(long)]
         grad: bool,
         /// Print its specializations reached from the main body and the tests.

@@ -54,6 +54,23 @@ pub enum BinaryOp {
     Or,
 }
 
+impl BinaryOp {
+    /// Whether the result is a bool: the comparisons, `and`, `or`.
+    pub fn gives_bool(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Lt
+                | BinaryOp::Le
+                | BinaryOp::Gt
+                | BinaryOp::Ge
+                | BinaryOp::Eq
+                | BinaryOp::Ne
+                | BinaryOp::And
+                | BinaryOp::Or
+        )
+    }
+}
+
 /// Reductions over one axis or all of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReduceOp {

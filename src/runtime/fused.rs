@@ -36,17 +36,7 @@ impl FusedOp {
     pub fn gives_bool(self) -> bool {
         match self {
             FusedOp::Unary(op) => op == UnaryOp::Not,
-            FusedOp::Binary(op) => matches!(
-                op,
-                BinaryOp::Lt
-                    | BinaryOp::Le
-                    | BinaryOp::Gt
-                    | BinaryOp::Ge
-                    | BinaryOp::Eq
-                    | BinaryOp::Ne
-                    | BinaryOp::And
-                    | BinaryOp::Or
-            ),
+            FusedOp::Binary(op) => op.gives_bool(),
             FusedOp::Where => false,
         }
     }

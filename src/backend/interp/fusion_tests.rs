@@ -5,20 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use super::super::Interp;
+use super::super::plan::tests::compile;
 use super::super::plan::{Fused, Plan};
-use crate::ir::Program;
-use crate::syntax::{SourceMap, Span};
-
-fn compile(src: &str) -> (Program, crate::ir::FuncId) {
-    let mut sources = SourceMap::new();
-    let main = sources.add("t.dl", None, src);
-    let (program, diags) = crate::pipeline::front_end(&mut sources, main);
-    assert!(diags.is_empty(), "{diags:?}");
-    let entry = program.main.unwrap();
-    let spec = crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default());
-    let f = spec.entries.into_iter().next().unwrap().unwrap();
-    (spec.program, f)
-}
+use crate::syntax::Span;
 
 /// The output, or the error's message, of running `src` with or without fusion.
 fn run(src: &str, fuse: bool) -> String {

@@ -508,11 +508,12 @@ fn fuse_transposes(f: &Func) -> Vec<(usize, Fused)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::ir::Func;
 
-    fn compile(src: &str) -> (crate::ir::Program, crate::ir::FuncId) {
+    /// A program's specialized IR and its main body's function.
+    pub(in crate::backend::interp) fn compile(src: &str) -> (crate::ir::Program, crate::ir::FuncId) {
         let mut sources = crate::syntax::SourceMap::new();
         let main = sources.add("t.dl", None, src);
         let (program, diags) = crate::pipeline::front_end(&mut sources, main);

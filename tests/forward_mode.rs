@@ -151,6 +151,47 @@ test "hessian through while and jvp of records" {
 }
 "#;
 
+/// Loops inside loops: the inner loop's tape is threaded through the outer
+/// one (`src/ad/reverse/loops.rs`). Six steps of `y = y x + 1` from `y = x`
+/// give `x^7 + x^5 + x^4 + x^3 + x^2 + x + 1`.
+const NESTED_LOOPS: &str = r#"
+fn nested(x) {
+    let mut y = x;
+    for t in 0..3 {
+        let mut k = 0;
+        while k < 2 { y = y * x + 1.0; k += 1; }
+    }
+    y
+}
+fn layers(w, x) {
+    let mut h = x;
+    let mut total = 0.0;
+    for t in 0..4 {
+        for l in 0..len(w) { h = tanh(h * w[l] + 0.1 * float(t)); }
+        total += sum(exp(h)) * w[t % len(w)];
+    }
+    total
+}
+test "gradient and hessian through nested loops" {
+    assert_close(nested(0.5), 0.5 ** 7 + 0.5 ** 5 + 0.5 ** 4 + 0.5 ** 3 + 0.25 + 0.5 + 1.0, tol: 1e-6);
+    assert_close(grad(nested)(0.5), 3.671875, tol: 1e-5);
+    assert_close(hessian(nested)(0.5), 11.8125, tol: 1e-4);
+}
+test "tensor loops inside loops match finite differences" {
+    let w = [0.5, -0.7, 0.9];
+    let x = [1.0, 2.0, -0.5, 0.25];
+    assert(gradcheck(layers, w, x) < 1e-6);
+    let h = hessian(|v| layers(v, x))(w);
+    let fd = (grad(|v| layers(v, x))(w + [1e-4, 0.0, 0.0]) - grad(|v| layers(v, x))(w - [1e-4, 0.0, 0.0])) / 2e-4;
+    assert_close(h[0], fd, tol: 1e-3);
+}
+"#;
+
+#[test]
+fn gradients_and_hessians_through_nested_loops() {
+    run_tests("nested_loops", NESTED_LOOPS, 2);
+}
+
 #[test]
 fn jvp_rules_control_flow_and_hessian() {
     run_tests("basics", BASICS, 6);

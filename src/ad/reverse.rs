@@ -8,11 +8,13 @@
 //! - `if`: the reverse sweep is an `if` on the same condition whose branch
 //!   recomputes that branch's forward values and then runs its reverse; only
 //!   the branch that ran contributes (a zero adjoint stays zero).
-//! - `for` and `while`: the forward sweep pushes the carried values of each
-//!   iteration onto a list (the tape); the reverse sweep is a `for` that walks
-//!   the tape backwards, recomputing one iteration's body from its saved
-//!   state and running its reverse, carrying the adjoints of the carried
-//!   values and of the outer values the body reads.
+//! - `for` and `while`: the forward sweep pushes one entry per iteration onto
+//!   a list (the tape): the carried values the iteration started with and the
+//!   results of its body's costly active instructions. The reverse sweep is a
+//!   `for` that walks the tape backwards, reading them back, recomputing only
+//!   cheap scalar arithmetic, and running the body's reverse, carrying the
+//!   adjoints of the carried values and of the outer values the body reads.
+//!   Inner loops share one tape threaded through the outer ones (see `loops`).
 //! - calls: the reverse of `y = g(a…)` calls `g'(a…, dy)`, which recomputes
 //!   `g`'s forward values (recursion works, since `g'` may call itself).
 //!
@@ -27,6 +29,8 @@
 //! after its forward sweep; the derivatives of the functions it calls receive
 //! it as one more parameter, `score`.
 
+mod loops;
+
 use super::activity::{active_values, cotangent};
 use super::emit::{AdResult, Emitter};
 use super::{rules, stochastic};
@@ -34,6 +38,7 @@ use crate::diag::Diagnostic;
 use crate::ir::types::{DType, Ty};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, RandomOp, ReduceOp, Value};
 use crate::syntax::Symbol;
+use loops::TapeRef;
 use std::collections::{HashMap, HashSet};
 
 /// Derivative functions already built, in either mode.
@@ -106,6 +111,8 @@ fn vjp_with(
         map: HashMap::new(),
         adj: HashMap::new(),
         tapes: HashMap::new(),
+        stacks: HashMap::new(),
+        whole: HashMap::new(),
         rng_states: HashMap::new(),
         score: None,
     };
@@ -214,8 +221,13 @@ struct Rev<'p, 's> {
     map: HashMap<Value, Value>,
     /// Source value → its accumulated adjoint.
     adj: HashMap<Value, Value>,
-    /// Loop instruction (by address) → the tape of its latest forward copy.
-    tapes: HashMap<usize, Value>,
+    /// Loop instruction (by address) → where its latest forward copy's
+    /// entries are.
+    tapes: HashMap<usize, TapeRef>,
+    /// Stored inner loop → its tape as carried in the current block (see `loops`).
+    stacks: HashMap<usize, Value>,
+    /// Stored loop → its whole tape, after the outermost loop carrying it.
+    whole: HashMap<usize, Value>,
     /// Call or `if` that draws (by address) → the generator's state before
     /// its latest forward copy.
     rng_states: HashMap<usize, Value>,
@@ -223,11 +235,34 @@ struct Rev<'p, 's> {
     score: Option<Value>,
 }
 
+/// The tape maps of the enclosing block, saved while emitting a nested one.
+struct Scope {
+    stacks: HashMap<usize, Value>,
+    tapes: HashMap<usize, TapeRef>,
+    whole: HashMap<usize, Value>,
+}
+
 fn key(inst: &Inst) -> usize {
     std::ptr::from_ref(inst) as usize
 }
 
-impl Rev<'_, '_> {
+impl<'s> Rev<'_, 's> {
+    /// Enters a block: no tape is carried in it yet. Returns what to restore
+    /// on leaving, when the block's tapes go out of scope.
+    fn save_scope(&mut self) -> Scope {
+        Scope {
+            stacks: std::mem::take(&mut self.stacks),
+            tapes: self.tapes.clone(),
+            whole: self.whole.clone(),
+        }
+    }
+
+    fn restore_scope(&mut self, s: Scope) {
+        self.stacks = s.stacks;
+        self.tapes = s.tapes;
+        self.whole = s.whole;
+    }
+
     fn get(&self, v: Value) -> AdResult<Value> {
         self.map
             .get(&v)
@@ -263,7 +298,7 @@ impl Rev<'_, '_> {
     }
 
     /// Copies `b`'s instructions (mapping values); `recompute` drops effects.
-    fn forward_block(&mut self, b: &Block, recompute: bool) -> AdResult<()> {
+    fn forward_block(&mut self, b: &'s Block, recompute: bool) -> AdResult<()> {
         for inst in &b.insts {
             self.forward_inst(inst, recompute)?;
         }
@@ -305,20 +340,7 @@ impl Rev<'_, '_> {
         stochastic::block_draws(self.program, b)
     }
 
-    /// The tape entry type of a loop: its carried values, then the
-    /// generator's state when the body draws.
-    fn tape_ty(&self, carried: Vec<Ty>, body: &Block) -> Ty {
-        let mut parts = carried;
-        if self.block_draws(body) {
-            parts.push(Ty::Tensor(crate::ir::TensorTy::new(
-                DType::I64,
-                crate::ir::Shape::known(&[2]),
-            )));
-        }
-        Ty::List(Box::new(Ty::Tuple(parts)))
-    }
-
-    fn forward_inst(&mut self, inst: &Inst, recompute: bool) -> AdResult<()> {
+    fn forward_inst(&mut self, inst: &'s Inst, recompute: bool) -> AdResult<()> {
         let args: Vec<Value> = inst.args.iter().map(|&a| self.get(a)).collect::<AdResult<_>>()?;
         if matches!(inst.kind, InstKind::Call(_) | InstKind::If { .. })
             && stochastic::draws(self.program, inst)
@@ -347,61 +369,7 @@ impl Rev<'_, '_> {
                     span: inst.span,
                 });
             }
-            InstKind::For { body } => {
-                let carried: Vec<Ty> = inst.args.iter().skip(2).map(|&a| self.src_ty(a)).collect();
-                let tape_ty = self.tape_ty(carried, body);
-                let tape0 = self.e.inst(InstKind::ListNew, Vec::new(), tape_ty.clone());
-                let body_b = self.copy_loop_body(body, 1, tape_ty.clone(), recompute)?;
-                let mut results = self.fresh_results(inst);
-                let tape = self.e.fresh(tape_ty, None);
-                results.push(tape);
-                let mut args = args;
-                args.push(tape0);
-                self.e.push(Inst {
-                    kind: InstKind::For { body: body_b },
-                    args,
-                    results,
-                    span: inst.span,
-                });
-                self.tapes.insert(key(inst), tape);
-            }
-            InstKind::While { cond, body } => {
-                let carried: Vec<Ty> = inst.args.iter().map(|&a| self.src_ty(a)).collect();
-                let tape_ty = self.tape_ty(carried, body);
-                let tape0 = self.e.inst(InstKind::ListNew, Vec::new(), tape_ty.clone());
-                // The condition sees the tape as one more carried value, unused.
-                let mut cparams: Vec<Value> = Vec::new();
-                for &p in &cond.params {
-                    let v = self.e.fresh(self.src_ty(p), self.src.name_of(p));
-                    self.map.insert(p, v);
-                    cparams.push(v);
-                }
-                cparams.push(self.e.fresh(tape_ty.clone(), None));
-                self.e.push_block(cparams);
-                self.forward_block(cond, recompute)?;
-                let cy: Vec<Value> = cond
-                    .yields
-                    .iter()
-                    .map(|&y| self.get(y))
-                    .collect::<AdResult<_>>()?;
-                let cond_b = self.e.pop_block(cy);
-                let body_b = self.copy_loop_body(body, 0, tape_ty.clone(), recompute)?;
-                let mut results = self.fresh_results(inst);
-                let tape = self.e.fresh(tape_ty, None);
-                results.push(tape);
-                let mut args = args;
-                args.push(tape0);
-                self.e.push(Inst {
-                    kind: InstKind::While {
-                        cond: cond_b,
-                        body: body_b,
-                    },
-                    args,
-                    results,
-                    span: inst.span,
-                });
-                self.tapes.insert(key(inst), tape);
-            }
+            InstKind::For { .. } | InstKind::While { .. } => self.forward_loop(inst, args, recompute)?,
             InstKind::Const(c) => {
                 // Through the emitter, so rules can see constant operands.
                 for &r in &inst.results {
@@ -423,60 +391,24 @@ impl Rev<'_, '_> {
         Ok(())
     }
 
-    fn copy_block(&mut self, b: &Block, params: Vec<Value>, recompute: bool) -> AdResult<Block> {
+    fn copy_block(&mut self, b: &'s Block, params: Vec<Value>, recompute: bool) -> AdResult<Block> {
         self.e.push_block(params);
+        let saved = self.save_scope();
         self.forward_block(b, recompute)?;
         let ys: Vec<Value> = b.yields.iter().map(|&y| self.get(y)).collect::<AdResult<_>>()?;
-        Ok(self.e.pop_block(ys))
-    }
-
-    /// A loop body that first pushes its carried values onto the tape.
-    fn copy_loop_body(
-        &mut self,
-        body: &Block,
-        leading: usize,
-        tape_ty: Ty,
-        recompute: bool,
-    ) -> AdResult<Block> {
-        let mut params = Vec::new();
-        for &p in &body.params {
-            let v = self.e.fresh(self.src_ty(p), self.src.name_of(p));
-            self.map.insert(p, v);
-            params.push(v);
-        }
-        let tape_in = self.e.fresh(tape_ty.clone(), None);
-        params.push(tape_in);
-        self.e.push_block(params.clone());
-        let mut state: Vec<Value> = params
-            .iter()
-            .skip(leading)
-            .take(body.params.len() - leading)
-            .copied()
-            .collect();
-        if self.block_draws(body) {
-            state.push(self.rng_state());
-        }
-        let st = self.e.tuple(state);
-        let tape_out = self.e.inst(InstKind::ListPush, vec![tape_in, st], tape_ty);
-        self.forward_block(body, recompute)?;
-        let mut ys: Vec<Value> = body
-            .yields
-            .iter()
-            .map(|&y| self.get(y))
-            .collect::<AdResult<_>>()?;
-        ys.push(tape_out);
+        self.restore_scope(saved);
         Ok(self.e.pop_block(ys))
     }
 
     /// Accumulates adjoints backwards through `b`.
-    fn reverse_block(&mut self, b: &Block) -> AdResult<()> {
+    fn reverse_block(&mut self, b: &'s Block) -> AdResult<()> {
         for inst in b.insts.iter().rev() {
             self.reverse_inst(inst)?;
         }
         Ok(())
     }
 
-    fn reverse_inst(&mut self, inst: &Inst) -> AdResult<()> {
+    fn reverse_inst(&mut self, inst: &'s Inst) -> AdResult<()> {
         let has_adj = inst.results.iter().any(|r| self.adj.contains_key(r));
         if !has_adj && !self.scores(inst) {
             return Ok(());
@@ -587,8 +519,7 @@ impl Rev<'_, '_> {
                 }
             }
             InstKind::If { then, else_ } => self.reverse_if(inst, then, else_)?,
-            InstKind::For { body } => self.reverse_loop(inst, body, true)?,
-            InstKind::While { body, .. } => self.reverse_loop(inst, body, false)?,
+            InstKind::For { .. } | InstKind::While { .. } => self.reverse_loop(inst)?,
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
                 return Err(Diagnostic::internal(
                     span,
@@ -692,7 +623,7 @@ impl Rev<'_, '_> {
             .collect()
     }
 
-    fn reverse_if(&mut self, inst: &Inst, then: &Block, else_: &Block) -> AdResult<()> {
+    fn reverse_if(&mut self, inst: &'s Inst, then: &'s Block, else_: &'s Block) -> AdResult<()> {
         let cond = inst
             .args
             .first()
@@ -709,6 +640,7 @@ impl Rev<'_, '_> {
         let mut branches = Vec::new();
         for b in [then, else_] {
             self.e.push_block(Vec::new());
+            let saved = self.save_scope();
             self.forward_block(b, true)?;
             let outer = std::mem::take(&mut self.adj);
             for (&y, g) in b.yields.iter().zip(&gs) {
@@ -722,6 +654,7 @@ impl Rev<'_, '_> {
                 ys.push(self.adjoint_or_zero(f)?);
             }
             self.adj = outer;
+            self.restore_scope(saved);
             branches.push(self.e.pop_block(ys));
         }
         let mut it = branches.into_iter();
@@ -746,116 +679,6 @@ impl Rev<'_, '_> {
         self.replay_end(replay);
         for (&f, &r) in free.iter().zip(&results) {
             self.add_adj(f, r)?;
-        }
-        Ok(())
-    }
-
-    fn reverse_loop(&mut self, inst: &Inst, body: &Block, is_for: bool) -> AdResult<()> {
-        let span = inst.span;
-        let tape = *self
-            .tapes
-            .get(&key(inst))
-            .ok_or_else(|| Diagnostic::internal(span, "loop without a tape"))?;
-        let lead = usize::from(is_for);
-        let init_args: Vec<Value> = inst.args.iter().skip(2 * lead).copied().collect();
-        let carried_params: Vec<Value> = body.params.iter().skip(lead).copied().collect();
-        let free = self.free_active(&[body]);
-        // Initial adjoints: of the loop's results, and zeros for the free values.
-        let mut init = Vec::new();
-        for &r in &inst.results {
-            let d = self.adjoint_or_zero(r)?;
-            init.push(d);
-        }
-        for &f in &free {
-            let ty = self.src_ty(f);
-            let like = self.map.get(&f).copied();
-            init.push(self.e.zeros_like(&ty, like)?);
-        }
-        let n = self.e.inst(InstKind::ListLen, vec![tape], Ty::int());
-        let draws = self.block_draws(body);
-        let after = draws.then(|| self.rng_state());
-        let lo = if is_for {
-            Some(self.get(*inst.args.first().unwrap_or(&Value(0)))?)
-        } else {
-            None
-        };
-        let zero = self.e.int(0);
-        // The reverse body: k counts up, j = n - 1 - k walks the tape down.
-        let k = self.e.fresh(Ty::int(), None);
-        let params: Vec<Value> = init
-            .iter()
-            .map(|&v| {
-                let ty = self.e.ty(v);
-                self.e.fresh(ty, None)
-            })
-            .collect();
-        let mut bparams = vec![k];
-        bparams.extend(params.iter().copied());
-        self.e.push_block(bparams);
-        let one = self.e.int(1);
-        let last = self.e.sub(n, one)?;
-        let j = self.e.sub(last, k)?;
-        let state_ty = match self.e.ty(tape) {
-            Ty::List(t) => *t,
-            _ => Ty::Never,
-        };
-        let state = self.e.inst(InstKind::ListGet, vec![tape, j], state_ty);
-        if let (Some(lo), Some(&ip)) = (lo, body.params.first()) {
-            let i = self.e.add(lo, j)?;
-            self.map.insert(ip, i);
-        }
-        for (m, &p) in carried_params.iter().enumerate() {
-            let v = self.e.project(state, m)?;
-            self.map.insert(p, v);
-        }
-        if draws {
-            let st = self.e.project(state, carried_params.len())?;
-            self.rng_restore(st);
-        }
-        self.forward_block(body, true)?;
-        let outer = std::mem::take(&mut self.adj);
-        for (&y, &d) in body.yields.iter().zip(params.iter()) {
-            self.add_adj(y, d)?;
-        }
-        self.reverse_block(body)?;
-        let mut ys = Vec::new();
-        for &p in &carried_params {
-            ys.push(self.adjoint_or_zero(p)?);
-        }
-        for (q, &f) in free.iter().enumerate() {
-            let acc = params.get(carried_params.len() + q).copied().unwrap_or(Value(0));
-            let total = match self.adj.get(&f) {
-                Some(&d) => self.e.add_any(acc, d)?,
-                None => acc,
-            };
-            ys.push(total);
-        }
-        self.adj = outer;
-        // Carried adjoints keep the types they entered with.
-        let blk = self.e.pop_block(ys);
-        let results: Vec<Value> = params
-            .iter()
-            .map(|&p| {
-                let ty = self.e.ty(p);
-                self.e.fresh(ty, None)
-            })
-            .collect();
-        let mut args = vec![zero, n];
-        args.extend(init);
-        self.e.push(Inst {
-            kind: InstKind::For { body: blk },
-            args,
-            results: results.clone(),
-            span,
-        });
-        self.replay_end(after);
-        for (&a, &d) in init_args.iter().zip(&results) {
-            self.add_adj(a, d)?;
-        }
-        for (q, &f) in free.iter().enumerate() {
-            if let Some(&d) = results.get(init_args.len() + q) {
-                self.add_adj(f, d)?;
-            }
         }
         Ok(())
     }

@@ -370,8 +370,11 @@ pub fn ir(path: &Path, name: &str, grad: bool, specialized: bool, f64: bool) -> 
         return print_derivatives(&mut spec.program, name);
     }
     let mut found = false;
+    // Its specializations, then the derivatives the program takes of them
+    // (`name'vjp`, `name'grad`, …), with the activity the program asks for.
+    let derived = format!("{name}'");
     for (i, f) in spec.program.funcs.iter().enumerate() {
-        if f.name.as_str() == name {
+        if f.name.as_str() == name || f.name.as_str().starts_with(&derived) {
             found = true;
             print!(
                 "{}",

@@ -80,7 +80,8 @@ pub enum Command {
         /// Print its derivative IR instead: the vjp with respect to every parameter.
         #[arg(long)]
         grad: bool,
-        /// Print its specializations reached from the main body and the tests.
+        /// Print its specializations reached from the main body and the tests,
+        /// and the derivatives the program takes of them, as optimized.
         #[arg(long)]
         specialized: bool,
         #[arg(long)]

@@ -74,8 +74,9 @@ pub fn removable(inst: &Inst, f: &Func, fns: &HashSet<FuncId>) -> bool {
         InstKind::Prim(p) => prim_cannot_fail(p, inst, f),
         InstKind::Call(g) => fns.contains(g),
         InstKind::If { then, else_ } => all_removable(then, f, fns) && all_removable(else_, f, fns),
-        // Loops may not terminate; keep them.
-        InstKind::For { .. } | InstKind::While { .. } => false,
+        // A `for` runs a fixed number of times; a `while` may not terminate.
+        InstKind::For { body } => all_removable(body, f, fns),
+        InstKind::While { .. } => false,
         InstKind::ListPush => false,
         _ => true,
     }

@@ -6,6 +6,11 @@
 pub mod cse;
 pub mod dce;
 pub mod purity;
+pub mod sink;
+pub mod tapes;
+
+#[cfg(test)]
+mod tests;
 
 use crate::ir::Program;
 
@@ -16,6 +21,9 @@ pub fn optimize(p: &mut Program) {
     for f in &mut p.funcs {
         cse::run(f, &pure);
         dce::run(f, &removable);
+        tapes::run(f);
+        dce::run(f, &removable);
+        sink::run(f);
         f.compact();
     }
 }

@@ -1,0 +1,84 @@
+//! Sinking: moves tensor instructions that are not elementwise (indexing,
+//! reductions, scatters, shape ops) down past the elementwise instructions
+//! after them that do not read them, to just before their first reader.
+//! Runs of elementwise instructions then sit together in the block, where
+//! the interpreter fuses them into one kernel (`backend::interp::fusion`
+//! closes a group at the first other instruction that reads it). Derivative
+//! code needs this most: the reverse of an elementwise chain interleaves it
+//! with the scatters of the adjoints it accumulates.
+//!
+//! Only instructions without effects move, and never past an effect, a
+//! call or control flow, so output and file effects keep their order. Of two
+//! instructions that would both fail at run time, the one moved may now
+//! report its error second.
+
+use super::purity::is_effect;
+use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
+use std::collections::HashSet;
+
+pub fn run(f: &mut Func) {
+    block(&mut f.body);
+}
+
+/// Whether `p` computes each element from the same element of its operands.
+fn elementwise(p: &Prim) -> bool {
+    matches!(
+        p,
+        Prim::Unary(_) | Prim::Binary(_) | Prim::Where | Prim::Clip | Prim::Cast(_)
+    )
+}
+
+/// How an instruction takes part in the reordering.
+enum Role {
+    /// May wait until something reads it.
+    Sinks,
+    /// Stays in place (it has no blocks); the waiting ones stay waiting
+    /// unless it reads them.
+    Stays,
+    /// Everything waiting goes before it.
+    Barrier,
+}
+
+fn role(inst: &Inst) -> Role {
+    match &inst.kind {
+        InstKind::Prim(p) if is_effect(p) => Role::Barrier,
+        InstKind::Prim(p) if elementwise(p) => Role::Stays,
+        InstKind::Prim(_) => Role::Sinks,
+        InstKind::Const(_)
+        | InstKind::Tuple
+        | InstKind::Record(_)
+        | InstKind::TupleGet(_)
+        | InstKind::RecordGet(_)
+        | InstKind::CaptureGet(_)
+        | InstKind::Closure(_)
+        | InstKind::BuiltinRef(_)
+        | InstKind::Derive(_) => Role::Stays,
+        _ => Role::Barrier,
+    }
+}
+
+fn block(b: &mut Block) {
+    let mut out: Vec<Inst> = Vec::with_capacity(b.insts.len());
+    let mut waiting: Vec<Inst> = Vec::new();
+    let mut waiting_results: HashSet<Value> = HashSet::new();
+    for mut inst in std::mem::take(&mut b.insts) {
+        for inner in inst.blocks_mut() {
+            block(inner);
+        }
+        let reads_waiting = inst.args.iter().any(|a| waiting_results.contains(a));
+        match role(&inst) {
+            Role::Sinks => {
+                waiting_results.extend(inst.results.iter().copied());
+                waiting.push(inst);
+            }
+            Role::Stays if !reads_waiting => out.push(inst),
+            Role::Stays | Role::Barrier => {
+                out.append(&mut waiting);
+                waiting_results.clear();
+                out.push(inst);
+            }
+        }
+    }
+    out.append(&mut waiting);
+    b.insts = out;
+}

@@ -1,0 +1,147 @@
+//! The optimization passes on small programs: what they remove and move.
+//! (That they change no result is checked by running every golden program,
+//! conformance file and derivative test through them.)
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use crate::ir::types::Ty;
+use crate::ir::{Block, Func, InstKind, Prim, Program, Value};
+use std::collections::{HashMap, HashSet};
+
+/// The specialized, optimized program of `src`.
+fn compile(src: &str) -> Program {
+    let mut sources = crate::syntax::SourceMap::new();
+    let main = sources.add("t.dl", None, src);
+    let (program, diags) = crate::pipeline::front_end(&mut sources, main);
+    assert!(diags.is_empty(), "{diags:?}");
+    let entry = program.main.unwrap();
+    crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default()).program
+}
+
+fn func<'p>(p: &'p Program, name: &str) -> &'p Func {
+    p.funcs.iter().find(|f| f.name.as_str() == name).unwrap()
+}
+
+fn walk<'b>(b: &'b Block, out: &mut Vec<&'b Block>) {
+    out.push(b);
+    for i in &b.insts {
+        for inner in i.blocks() {
+            walk(inner, out);
+        }
+    }
+}
+
+fn blocks(f: &Func) -> Vec<&Block> {
+    let mut out = Vec::new();
+    walk(&f.body, &mut out);
+    out
+}
+
+#[test]
+fn projections_of_tuples_built_in_view_are_their_parts() {
+    let p = compile(
+        "fn f(x) { let t = (x * 2.0, sin(x)); let (a, b) = t; a * b }\n\
+         print(grad(f)(0.5));",
+    );
+    for name in ["f", "f'vjp"] {
+        let f = func(&p, name);
+        let tuples: HashSet<Value> = blocks(f)
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter(|i| matches!(i.kind, InstKind::Tuple))
+            .flat_map(|i| i.results.iter().copied())
+            .collect();
+        for b in blocks(f) {
+            for i in &b.insts {
+                if let InstKind::TupleGet(_) = i.kind {
+                    assert!(
+                        !tuples.contains(&i.args[0]),
+                        "{name}: a projection of a built tuple is left"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_dead_for_loop_is_removed() {
+    let p = compile("fn f(x) { let mut s = 0.0; for i in 0..3 { s = s + x; } x * 2.0 }\nprint(f(1.0));");
+    let f = func(&p, "f");
+    assert!(
+        !f.body
+            .insts
+            .iter()
+            .any(|i| matches!(i.kind, InstKind::For { .. }))
+    );
+}
+
+/// A loop whose reverse sweep needs only some of the values kept per step.
+const LOOP: &str = "fn f(w, x) {\n\
+    let mut h = x;\n\
+    for i in 0..3 { h = tanh(h * w[i]) * w[i + 1] + sin(h); }\n\
+    sum(h)\n\
+}\n\
+print(grad(f)([0.5, 0.7, -0.3, 0.2], [1.0, 2.0]));";
+
+#[test]
+fn tapes_keep_only_the_parts_the_reverse_sweep_reads() {
+    let p = compile(LOOP);
+    let f = func(&p, "f'vjp");
+    let mut read: HashMap<Value, HashSet<u32>> = HashMap::new();
+    let mut entries = Vec::new();
+    for b in blocks(f) {
+        for i in &b.insts {
+            match i.kind {
+                InstKind::ListGet => entries.push(i.results[0]),
+                InstKind::TupleGet(k) => {
+                    read.entry(i.args[0]).or_default().insert(k);
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(!entries.is_empty());
+    for e in entries {
+        let Some(Ty::Tuple(parts)) = f.ty(e) else {
+            panic!("an entry that is not a tuple")
+        };
+        let n = read.get(&e).map_or(0, HashSet::len);
+        assert_eq!(n, parts.len(), "every part kept is read");
+    }
+}
+
+#[test]
+fn scatters_sink_below_the_elementwise_chain() {
+    let p = compile(LOOP);
+    let f = func(&p, "f'vjp");
+    let mut scatters = 0;
+    // After a scatter, every elementwise instruction reads (through others)
+    // a scatter's result: none was left below it that could run before it.
+    for b in blocks(f) {
+        let mut after: HashSet<Value> = HashSet::new();
+        let mut seen = false;
+        for i in &b.insts {
+            if matches!(i.kind, InstKind::Prim(Prim::IndexGrad(_))) {
+                seen = true;
+                scatters += 1;
+                after.extend(i.results.iter().copied());
+            } else if seen {
+                let reads = i.args.iter().any(|a| after.contains(a));
+                if matches!(
+                    i.kind,
+                    InstKind::Prim(Prim::Unary(_) | Prim::Binary(_) | Prim::Where)
+                ) {
+                    assert!(
+                        reads,
+                        "an elementwise instruction independent of a scatter sits below it"
+                    );
+                }
+                if reads {
+                    after.extend(i.results.iter().copied());
+                }
+            }
+        }
+    }
+    assert!(scatters > 0);
+}

@@ -284,6 +284,16 @@ impl<'s> Rev<'_, 's> {
             .collect()
     }
 
+    /// New values of the derivative's types of `vs`.
+    fn fresh_like(&mut self, vs: &[Value]) -> Vec<Value> {
+        vs.iter()
+            .map(|&v| {
+                let ty = self.e.ty(v);
+                self.e.fresh(ty, None)
+            })
+            .collect()
+    }
+
     fn tape_of(&self, inst: &Inst) -> AdResult<TapeRef> {
         self.tapes
             .get(&key(inst))
@@ -327,13 +337,7 @@ impl<'s> Rev<'_, 's> {
         let zero = self.e.int(0);
         // The reverse body: k counts up, j = end - 1 - k walks the tape down.
         let k = self.e.fresh(Ty::int(), None);
-        let params: Vec<Value> = init
-            .iter()
-            .map(|&v| {
-                let ty = self.e.ty(v);
-                self.e.fresh(ty, None)
-            })
-            .collect();
+        let params = self.fresh_like(&init);
         let mut bparams = vec![k];
         bparams.extend(params.iter().copied());
         self.e.push_block(bparams);
@@ -416,13 +420,7 @@ impl<'s> Rev<'_, 's> {
         self.restore_scope(saved);
         // Carried adjoints keep the types they entered with.
         let blk = self.e.pop_block(ys);
-        let results: Vec<Value> = params
-            .iter()
-            .map(|&p| {
-                let ty = self.e.ty(p);
-                self.e.fresh(ty, None)
-            })
-            .collect();
+        let results = self.fresh_like(&params);
         let mut args = vec![zero, n];
         args.extend(init);
         self.e.push(Inst {

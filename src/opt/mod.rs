@@ -6,6 +6,7 @@
 pub mod cse;
 pub mod dce;
 pub mod purity;
+pub mod residuals;
 pub mod sink;
 pub mod tapes;
 
@@ -20,6 +21,8 @@ pub fn optimize(p: &mut Program) {
     let removable = purity::removable_functions(p, &pure);
     for f in &mut p.funcs {
         cse::run(f, &pure);
+        dce::run(f, &removable);
+        residuals::run(f);
         dce::run(f, &removable);
         tapes::run(f);
         dce::run(f, &removable);

@@ -17,11 +17,7 @@ use crate::ir::{Block, Func, Inst, InstKind, Value};
 use std::collections::{HashMap, HashSet};
 
 pub fn run(f: &mut Func) {
-    let mut facts = Facts {
-        parent: (0..f.values.len()).collect(),
-        ..Facts::default()
-    };
-    facts.block(&f.body, f, true);
+    let mut facts = Facts::of(f);
     let plans = facts.plans(f);
     if plans.is_empty() {
         return;
@@ -72,16 +68,17 @@ fn pruned(ty: &Ty, keep: &[usize]) -> Ty {
     }
 }
 
+/// How a function's lists are built and read.
 #[derive(Default)]
-struct Facts {
+pub(super) struct Facts {
     /// Union-find over values: lists that are the same tape.
     parent: Vec<usize>,
     /// Lists used in a way this pass does not follow.
     escaped: Vec<Value>,
     /// `(item, list)` of each push.
-    pushes: Vec<(Value, Value)>,
+    pub(super) pushes: Vec<(Value, Value)>,
     /// `(list, entry)` of each get.
-    gets: Vec<(Value, Value)>,
+    pub(super) gets: Vec<(Value, Value)>,
     /// Results of `tuple` instructions.
     tuples: HashSet<Value>,
     /// Values read other than as the operand of a projection.
@@ -97,7 +94,16 @@ fn is_list(f: &Func, v: Value) -> bool {
 }
 
 impl Facts {
-    fn find(&mut self, v: usize) -> usize {
+    pub(super) fn of(f: &Func) -> Facts {
+        let mut facts = Facts {
+            parent: (0..f.values.len()).collect(),
+            ..Facts::default()
+        };
+        facts.block(&f.body, f, true);
+        facts
+    }
+
+    pub(super) fn find(&mut self, v: usize) -> usize {
         let mut r = v;
         while let Some(&p) = self.parent.get(r) {
             if p == r {
@@ -226,8 +232,10 @@ impl Facts {
         }
     }
 
-    /// The families to prune, each with the entry parts it keeps.
-    fn plans(&mut self, f: &Func) -> HashMap<usize, Vec<usize>> {
+    /// The tapes a pass may reshape, each with its entries' part count: lists
+    /// that do not escape, whose every pushed entry is a tuple built only for
+    /// the push, and whose every entry read is only projected.
+    pub(super) fn families(&mut self, f: &Func) -> HashMap<usize, usize> {
         let escaped: HashSet<usize> = self
             .escaped
             .clone()
@@ -236,7 +244,6 @@ impl Facts {
             .collect();
         let mut parts: HashMap<usize, usize> = HashMap::new();
         let mut bad: HashSet<usize> = escaped;
-        let mut used: HashMap<usize, HashSet<usize>> = HashMap::new();
         for (item, list) in self.pushes.clone() {
             let fam = self.find(list.0 as usize);
             let n = match f.ty(list) {
@@ -257,17 +264,27 @@ impl Facts {
             }
         }
         for (list, got) in self.gets.clone() {
+            if self.read_whole.contains(&got) {
+                bad.insert(self.find(list.0 as usize));
+            }
+        }
+        parts.retain(|fam, _| !bad.contains(fam));
+        parts
+    }
+
+    /// The families to prune, each with the entry parts it keeps.
+    fn plans(&mut self, f: &Func) -> HashMap<usize, Vec<usize>> {
+        let families = self.families(f);
+        let mut used: HashMap<usize, HashSet<usize>> = HashMap::new();
+        for (list, got) in self.gets.clone() {
             let fam = self.find(list.0 as usize);
             let entry = used.entry(fam).or_default();
-            if self.read_whole.contains(&got) {
-                bad.insert(fam);
-            } else if let Some(ix) = self.projected.get(&got) {
+            if let Some(ix) = self.projected.get(&got) {
                 entry.extend(ix.iter().copied());
             }
         }
-        parts
+        families
             .into_iter()
-            .filter(|(fam, _)| !bad.contains(fam))
             .filter_map(|(fam, n)| {
                 let used = used.get(&fam).cloned().unwrap_or_default();
                 let mut keep: Vec<usize> = used.into_iter().filter(|&i| i < n).collect();

@@ -145,3 +145,54 @@ fn scatters_sink_below_the_elementwise_chain() {
     }
     assert!(scatters > 0);
 }
+
+#[test]
+fn the_reverse_sweep_reads_cos_from_the_tape() {
+    // W2's recurrence: the derivative of `sin x` is `cos x`, which the
+    // forward sweep computes and keeps; the reverse sweep calls no
+    // transcendental function. Tensor steps keep theirs in the reverse sweep.
+    let p = compile(
+        "fn f(a, x0) {\n\
+         let mut x = x0;\n\
+         for t in 0..5 { x = x + 0.01 * a * sin(x); }\n\
+         x * x\n\
+         }\n\
+         fn g(a, x0) {\n\
+         let mut x = x0;\n\
+         for t in 0..5 { x = x + 0.01 * a * sin(x); }\n\
+         sum(x)\n\
+         }\n\
+         print(grad(f)(1.0, 0.5));\n\
+         print(grad(g)(1.0, [0.5, 0.25]));",
+    );
+    // The top-level loops (0: forward sweep, 1: reverse) that apply `op`.
+    let trig = |f: &Func, op: crate::ir::UnaryOp| -> Vec<usize> {
+        let mut at = Vec::new();
+        let loops: Vec<&crate::ir::Inst> = f
+            .body
+            .insts
+            .iter()
+            .filter(|i| matches!(i.kind, InstKind::For { .. }))
+            .collect();
+        for (k, l) in loops.iter().enumerate() {
+            let mut inner = Vec::new();
+            for b in l.blocks() {
+                walk(b, &mut inner);
+            }
+            if inner
+                .iter()
+                .flat_map(|b| &b.insts)
+                .any(|i| i.kind == InstKind::Prim(Prim::Unary(op)))
+            {
+                at.push(k);
+            }
+        }
+        at
+    };
+    use crate::ir::UnaryOp::{Cos, Sin};
+    let f = func(&p, "f'vjp");
+    assert_eq!(trig(f, Sin), vec![0]);
+    assert_eq!(trig(f, Cos), vec![0], "cos runs in the forward sweep only");
+    let g = func(&p, "g'vjp");
+    assert_eq!(trig(g, Cos), vec![1], "a tensor's cos stays in the reverse sweep");
+}

@@ -12,6 +12,7 @@
 //!   the `extern "C"` helpers below, which run the very functions the
 //!   interpreter's kernels use, so both backends round alike.
 
+use super::list_runtime::{Lists, diffl_list_mark, diffl_list_new, diffl_list_push, diffl_list_release};
 use crate::backend::interp::{self, RunError};
 use crate::runtime::{KernelError, Real};
 use crate::syntax::{Span, Symbol};
@@ -34,7 +35,7 @@ pub struct Ctx<'a> {
     deadline: Option<(Instant, f64)>,
     interrupt: Option<&'a AtomicBool>,
     /// The buffers of the lists alive in this entry, by handle (see `list`).
-    lists: Vec<Vec<u64>>,
+    pub lists: Lists,
 }
 
 /// Byte offsets of the fields compiled code reads and writes.
@@ -45,6 +46,9 @@ pub mod offset {
     pub const ERR_CODE: i32 = std::mem::offset_of!(Ctx, err_code) as i32;
     pub const ERR_SITE: i32 = std::mem::offset_of!(Ctx, err_site) as i32;
     pub const ERR_PAYLOAD: i32 = std::mem::offset_of!(Ctx, err_payload) as i32;
+    pub const ERR_LEN: i32 = std::mem::offset_of!(Ctx, err_len) as i32;
+    /// The pointer to the list buffers, the first field of `Lists`.
+    pub const LISTS: i32 = std::mem::offset_of!(Ctx, lists) as i32;
 }
 
 /// Error codes in [`Ctx::err_code`].
@@ -57,8 +61,8 @@ pub mod code {
     pub const DEPTH: i64 = 3;
     pub const TIMEOUT: i64 = 4;
     pub const INTERRUPTED: i64 = 5;
-    /// A list read out of range, or a list handle that does not exist
-    /// (internal errors: derivative code only reads what it wrote).
+    /// A push to a list handle that does not exist (an internal error:
+    /// derivative code only pushes to lists it made).
     pub const LIST: i64 = 6;
     /// A list read out of range; the index is the payload, the length `err_len`.
     pub const LIST_INDEX: i64 = 7;
@@ -75,7 +79,7 @@ impl<'a> Ctx<'a> {
             err_len: 0,
             deadline: env.deadline,
             interrupt: env.interrupt,
-            lists: Vec::new(),
+            lists: Lists::default(),
         }
     }
 }
@@ -131,101 +135,6 @@ extern "C" fn diffl_poll(ctx: *mut Ctx, site: i64) -> i8 {
     ctx.err_code = stop;
     ctx.err_site = site;
     1
-}
-
-/// The number of lists so far: a function that makes lists frees those
-/// made after this mark when it returns ([`diffl_list_release`]).
-extern "C" fn diffl_list_mark(ctx: *mut Ctx) -> i64 {
-    // SAFETY: as in `diffl_poll`.
-    unsafe { ctx.as_ref() }.map_or(0, |c| c.lists.len() as i64)
-}
-
-extern "C" fn diffl_list_release(ctx: *mut Ctx, mark: i64) {
-    // SAFETY: as in `diffl_poll`.
-    if let (Some(c), Ok(m)) = (unsafe { ctx.as_mut() }, usize::try_from(mark)) {
-        c.lists.truncate(m);
-    }
-}
-
-/// A new empty list; returns its handle.
-extern "C" fn diffl_list_new(ctx: *mut Ctx) -> i64 {
-    // SAFETY: as in `diffl_poll`.
-    let Some(c) = (unsafe { ctx.as_mut() }) else {
-        return -1;
-    };
-    c.lists.push(Vec::new());
-    c.lists.len() as i64 - 1
-}
-
-/// Appends the `width` slots at `src` to the list (`handle`, `len`) and
-/// returns the handle of the result. Buffers only grow, and a list is a
-/// prefix of its buffer: when the list is the whole buffer it grows in place,
-/// otherwise (the list was pushed to before) the prefix is copied first, so
-/// every list value keeps its elements. Returns -1 for a handle that does
-/// not exist.
-extern "C" fn diffl_list_push(ctx: *mut Ctx, handle: i64, len: i64, width: i64, src: *const u64) -> i64 {
-    // SAFETY: as in `diffl_poll`.
-    let Some(c) = (unsafe { ctx.as_mut() }) else {
-        return -1;
-    };
-    let (Ok(h), Ok(n), Ok(w)) = (
-        usize::try_from(handle),
-        usize::try_from(len),
-        usize::try_from(width),
-    ) else {
-        return -1;
-    };
-    // SAFETY: compiled code passes a stack slot of `width` slots.
-    let elem = unsafe { std::slice::from_raw_parts(src, w) };
-    let Some(buf) = c.lists.get_mut(h) else {
-        return -1;
-    };
-    if buf.len() == n * w {
-        buf.extend_from_slice(elem);
-        return handle;
-    }
-    let Some(prefix) = buf.get(..n * w) else {
-        return -1;
-    };
-    let mut copy = prefix.to_vec();
-    copy.extend_from_slice(elem);
-    c.lists.push(copy);
-    c.lists.len() as i64 - 1
-}
-
-/// Copies element `index` (of `width` slots) of the list (`handle`, `len`)
-/// to `dst`; returns 1 when the index is out of range.
-extern "C" fn diffl_list_get(
-    ctx: *mut Ctx,
-    handle: i64,
-    len: i64,
-    index: i64,
-    width: i64,
-    dst: *mut u64,
-) -> i8 {
-    // SAFETY: as in `diffl_poll`.
-    let Some(c) = (unsafe { ctx.as_mut() }) else {
-        return 1;
-    };
-    // Negative indices count from the end, as the interpreter's do.
-    let k = if index < 0 { index.wrapping_add(len) } else { index };
-    let elem = match (
-        usize::try_from(handle),
-        usize::try_from(k),
-        usize::try_from(width),
-    ) {
-        (Ok(h), Ok(i), Ok(w)) if k < len => c.lists.get(h).and_then(|b| b.get(i * w..(i + 1) * w)),
-        _ => None,
-    };
-    let Some(elem) = elem else {
-        c.err_payload = index;
-        c.err_len = len;
-        return 1;
-    };
-    // SAFETY: compiled code passes a stack slot of `width` slots.
-    let out = unsafe { std::slice::from_raw_parts_mut(dst, elem.len()) };
-    out.copy_from_slice(elem);
-    0
 }
 
 extern "C" fn diffl_ipow(base: i64, exp: i64) -> i64 {
@@ -367,7 +276,5 @@ pub fn helpers() -> Vec<Helper> {
     out.push(h("diffl_list_new", new as *const u8, &[I64], &[I64]));
     let push: extern "C" fn(*mut Ctx, i64, i64, i64, *const u64) -> i64 = diffl_list_push;
     out.push(h("diffl_list_push", push as *const u8, &[I64; 5], &[I64]));
-    let get: extern "C" fn(*mut Ctx, i64, i64, i64, i64, *mut u64) -> i8 = diffl_list_get;
-    out.push(h("diffl_list_get", get as *const u8, &[I64; 6], &[I8]));
     out
 }

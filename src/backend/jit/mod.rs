@@ -14,6 +14,7 @@
 //! - `scalar`: prims on scalars, bit for bit as the interpreter's kernels;
 //! - `control`: `if`, `for` and `while` as blocks with parameters;
 //! - `list`: lists (loop tapes) as growable buffers owned by the context;
+//! - `list_runtime`: the Rust side of lists: buffers, helpers, spare memory;
 //! - `abi`: the context, error codes and Rust helpers compiled code calls;
 //! - `module`: the compiled module, its entries and compile-time report.
 
@@ -21,6 +22,7 @@ mod abi;
 mod control;
 mod layout;
 mod list;
+mod list_runtime;
 mod lower;
 mod module;
 mod scalar;

@@ -507,6 +507,47 @@ fn lists_grow_and_read_back() {
 }
 
 #[test]
+fn list_reads_count_negative_indices_from_the_end() {
+    // Elements are (i, i odd), pushed inline once the buffer has room; index
+    // -1 is the last and -(n + 1) is out of range, as in the interpreter.
+    let text = "fn tape(%0 n: int, %1 at: int) {
+  %2 = list_new : list((int, bool))
+  %3 = const 0 : int
+  %4 = const 2 : int
+  %11 = for %3, %0 carry(%2) |%5 i: int, %6: list((int, bool))| {
+    %7 = prim rem %5, %4 : int
+    %8 = prim ne %7, %3 : bool
+    %9 = tuple %5, %8 : (int, bool)
+    %10 = list_push %6, %9 : list((int, bool))
+    yield %10
+  } : list((int, bool))
+  %12 = list_get %11, %1 : (int, bool)
+  return %12
+}
+";
+    let p = crate::ir::parse::parse_program(text).unwrap();
+    let f = FuncId(0);
+    for (n, at, want) in [
+        (100, -1, vec![99, 1]),
+        (100, -2, vec![98, 0]),
+        (7, 0, vec![0, 0]),
+        (7, 3, vec![3, 1]),
+    ] {
+        let (a, b) = call_both(&p, f, &[A::I(n), A::I(at)]);
+        assert_eq!(a.unwrap(), want, "n = {n}, at = {at}");
+        assert_eq!(b.unwrap(), want, "n = {n}, at = {at}");
+    }
+    let (a, b) = call_both(&p, f, &[A::I(3), A::I(-4)]);
+    let (a, b) = (a.unwrap_err(), b.unwrap_err());
+    assert_eq!(a, b);
+    assert!(
+        a.message.contains("out of range for a list of length 3"),
+        "{}",
+        a.message
+    );
+}
+
+#[test]
 fn compiled_lists_are_values() {
     // `%2` is pushed to twice. (Derivative code never does this, and the
     // interpreter, which moves a list out when it pushes, refuses it; compiled

@@ -209,3 +209,33 @@ fn timings_go_to_stderr_only() {
     let plain = run(&Case { args: vec![], ..case }, "jit");
     assert!(!plain.2.contains("timings:"));
 }
+
+#[test]
+fn the_timeout_error_names_the_timeout_given() {
+    let dir = std::env::temp_dir().join(format!("diffl-timeout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("endless.dl");
+    std::fs::write(
+        &file,
+        "fn spin(x) {\n    let mut y = x;\n    while y > -1.0 { y = y * 0.5 + sin(y); }\n    y\n}\nprint(spin(1.0));\n",
+    )
+    .unwrap();
+    for backend in ["interp", "jit"] {
+        let case = Case {
+            sub: "run",
+            file: file.clone(),
+            args: vec!["--timeout", "0.3"],
+        };
+        let (code, _, stderr) = run(&case, backend);
+        assert_eq!(code, Some(1), "{backend}: {stderr}");
+        assert!(
+            stderr.contains("the run took longer than the timeout of 0.3 s"),
+            "{backend}: {stderr}"
+        );
+        assert!(
+            stderr.contains("running here when time ran out"),
+            "{backend}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

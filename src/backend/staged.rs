@@ -65,9 +65,11 @@ impl RunSettings {
         rng: Rng,
         jit: Option<&'p Jit>,
     ) -> Interp<'p> {
-        let left = self.timeout.map(|t| t - started.elapsed().as_secs_f64());
+        let deadline = self
+            .timeout
+            .map(|t| (started + std::time::Duration::from_secs_f64(t.max(0.0)), t));
         let mut i = Interp::new(program, out)
-            .with_timeout(left)
+            .with_deadline(deadline)
             .with_base_dir(self.base_dir.clone())
             .with_rng(rng);
         if let Some(flag) = &self.interrupt {

@@ -107,9 +107,10 @@ impl<'p> Interp<'p> {
         self.rng
     }
 
-    /// Stops the run with an error after `seconds`.
-    pub fn with_timeout(mut self, seconds: Option<f64>) -> Interp<'p> {
-        self.deadline = seconds.map(|s| (Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)), s));
+    /// Stops the run with an error at `deadline`: an instant, and the
+    /// run's whole timeout in seconds, which the error names.
+    pub fn with_deadline(mut self, deadline: Option<(Instant, f64)>) -> Interp<'p> {
+        self.deadline = deadline;
         self
     }
 

@@ -429,8 +429,8 @@ impl FnLower<'_, '_> {
         self.b.ins().brif(low, cont, &[], poll, &[]);
         self.b.switch_to_block(poll);
         let s = self.b.ins().iconst(types::I64, site);
-        let stop = self.helper("diffl_poll", &[self.ctx, s])?;
-        let stop = *stop.first().ok_or("poll returns nothing")?;
+        self.helper("diffl_poll_preserving_registers", &[self.ctx, s])?;
+        let stop = self.b.ins().load(types::I64, flags, self.ctx, offset::ERR_CODE);
         let exit = self.err_exit();
         self.b.ins().brif(stop, exit, &[], cont, &[]);
         self.b.switch_to_block(cont);

@@ -236,6 +236,48 @@ fn build(program: &Program, sel: &Selection) -> Result<Jit, Stop> {
     }
 }
 
+/// `diffl_poll` behind a function that keeps every register (Cranelift's
+/// `preserve_all` convention). Loops poll every 1024th iteration; with a
+/// plain call there, every float a loop carries would live in memory for
+/// the whole loop (the C convention keeps no float register), which puts a
+/// store and a load on each step of, say, a reverse sweep's adjoint chain.
+/// It returns nothing: the caller reads `Ctx::err_code`, which `diffl_poll`
+/// sets when the run must stop.
+fn define_poll_preserving_registers(
+    module: &mut JITModule,
+    helpers: &HashMap<&'static str, ClifId>,
+) -> Result<ClifId, Stop> {
+    use cranelift_codegen::ir::{AbiParam, InstBuilder, types};
+    let host = |e: String| Stop::Host(e);
+    let &poll = helpers
+        .get("diffl_poll")
+        .ok_or_else(|| host("no helper `diffl_poll`".into()))?;
+    let mut sig = module.make_signature();
+    sig.call_conv = cranelift_codegen::isa::CallConv::PreserveAll;
+    sig.params
+        .extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+    let id = module
+        .declare_function("poll_preserving_registers", Linkage::Local, &sig)
+        .map_err(|e| host(e.to_string()))?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let callee = module.declare_func_in_func(poll, b.func);
+    b.ins().call(callee, &params);
+    b.ins().return_(&[]);
+    b.finalize(module.target_config());
+    module
+        .define_function(id, &mut ctx)
+        .map_err(|e| host(format!("{e:?}")))?;
+    Ok(id)
+}
+
 type Defined = (HashMap<FuncId, (ClifId, Vec<Ty>, Ty)>, Vec<Site>, Report);
 
 fn define_all(program: &Program, sel: &Selection, module: &mut JITModule) -> Result<Defined, Stop> {
@@ -252,6 +294,8 @@ fn define_all(program: &Program, sel: &Selection, module: &mut JITModule) -> Res
             .map_err(host)?;
         helpers.insert(h.name, id);
     }
+    let poll = define_poll_preserving_registers(module, &helpers)?;
+    helpers.insert("diffl_poll_preserving_registers", poll);
     let mut funcs = HashMap::new();
     let mut wrappers = HashMap::new();
     for &f in &sel.compiled {

@@ -9,6 +9,7 @@ pub mod purity;
 pub mod residuals;
 pub mod sink;
 pub mod tapes;
+pub mod transposes;
 
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ pub fn optimize(p: &mut Program) {
     let removable = purity::removable_functions(p, &pure);
     for f in &mut p.funcs {
         cse::run(f, &pure);
+        transposes::run(f);
         dce::run(f, &removable);
         residuals::run(f);
         dce::run(f, &removable);

@@ -196,3 +196,34 @@ fn the_reverse_sweep_reads_cos_from_the_tape() {
     let g = func(&p, "g'vjp");
     assert_eq!(trig(g, Cos), vec![1], "a tensor's cos stays in the reverse sweep");
 }
+
+#[test]
+fn transposes_of_transposes_and_of_products_are_folded() {
+    // GMM's pattern: `q @ transpose(x)`. Its adjoints transpose the
+    // transpose back and transpose the product `transpose(q) @ dz`.
+    let p = compile(
+        "fn f(q, x) { let z = q @ transpose(x, [0, 2, 1]); sum(z * z) }\n\
+         print(grad(f, wrt: (0, 1))(ones([2, 3, 3]), ones([2, 5, 3])));",
+    );
+    let f = func(&p, "f'vjp");
+    let mut made: HashMap<Value, &'static str> = HashMap::new();
+    let mut transposes = 0;
+    for b in blocks(f) {
+        for i in &b.insts {
+            match &i.kind {
+                InstKind::Prim(Prim::Transpose(_)) => {
+                    transposes += 1;
+                    let from = made.get(&i.args[0]).copied();
+                    assert!(from.is_none(), "a transpose of a {from:?} is left");
+                    made.insert(i.results[0], "transpose");
+                }
+                InstKind::Prim(Prim::MatMul) => {
+                    made.insert(i.results[0], "product");
+                }
+                _ => {}
+            }
+        }
+    }
+    // The forward transpose, and the adjoint's `transpose(dz)`.
+    assert_eq!(transposes, 2);
+}

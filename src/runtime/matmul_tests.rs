@@ -231,3 +231,49 @@ fn transposed_operands_are_read_in_place() {
         matmul(&xt, &xm).unwrap()
     );
 }
+
+#[test]
+fn batched_left_operands_are_read_transposed_in_place() {
+    // a: [2, 3, 4] read as [2, 4, 3]; against a materialized transpose and
+    // the naive product of each batch element; batch axes broadcast.
+    let a = f64s(&[2, 3, 4], &values(24, 3));
+    let at = crate::runtime::transpose(&a, &[0, 2, 1]).unwrap();
+    let b = f64s(&[2, 3, 5], &values(30, 4));
+    let got = matmul_transposed(&a, true, &b, false).unwrap();
+    assert_eq!(got.shape(), &[2, 4, 5]);
+    assert_eq!(got, matmul(&at, &b).unwrap());
+    let (av, bv, gv) = (at.to_f64_vec(), b.to_f64_vec(), got.to_f64_vec());
+    for k in 0..2 {
+        let want = naive(&av[k * 12..(k + 1) * 12], &bv[k * 15..(k + 1) * 15], 4, 3, 5);
+        for (g, w) in gv[k * 20..(k + 1) * 20].iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12, "{g} {w}");
+        }
+    }
+    let shared = f64s(&[3, 5], &values(15, 5));
+    assert_eq!(
+        matmul_transposed(&a, true, &shared, false).unwrap(),
+        matmul(&at, &shared).unwrap()
+    );
+    let f32s = Tensor::from_f64s(DType::F32, vec![2, 3, 4], values(24, 6)).unwrap();
+    let f32b = Tensor::from_f64s(DType::F32, vec![1, 3, 2], values(6, 7)).unwrap();
+    let f32t = crate::runtime::transpose(&f32s, &[0, 2, 1]).unwrap();
+    assert_eq!(
+        matmul_transposed(&f32s, true, &f32b, false).unwrap(),
+        matmul(&f32t, &f32b).unwrap()
+    );
+    // Mismatched inner sizes and batches are errors naming the transpose's shape.
+    let bad = f64s(&[2, 4, 5], &values(40, 8));
+    let err = matmul_transposed(&a, true, &bad, false).unwrap_err();
+    assert_eq!(
+        err,
+        KernelError::MatMul {
+            a: vec![2, 4, 3],
+            b: vec![2, 4, 5]
+        }
+    );
+    let bad_batch = f64s(&[3, 3, 5], &values(45, 9));
+    assert!(matches!(
+        matmul_transposed(&a, true, &bad_batch, false),
+        Err(KernelError::MatMulBatch { .. })
+    ));
+}

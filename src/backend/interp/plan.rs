@@ -49,8 +49,9 @@ pub struct InstPlan {
 pub enum Fused {
     #[default]
     None,
-    /// A `[1, 0]` transpose whose result only feeds matrix products: its
-    /// result is the operand itself, read transposed by those products.
+    /// A transpose of the last two axes whose result only feeds matrix
+    /// products: its result is the operand itself, read transposed by those
+    /// products.
     TransposeAlias,
     /// A matrix product whose left (`ta`) or right (`tb`) operand is a
     /// skipped transpose.
@@ -333,8 +334,20 @@ fn free_uses(blocks: &[&Block]) -> HashSet<Value> {
     uses
 }
 
+/// A matrix or a batch of them: a tensor of rank 2 or more.
 fn is_matrix(f: &Func, v: Value) -> bool {
-    matches!(f.ty(v), Some(Ty::Tensor(t)) if t.shape.rank() == 2)
+    matches!(f.ty(v), Some(Ty::Tensor(t)) if t.shape.rank() >= 2)
+}
+
+/// Whether `perm` swaps the last two axes and keeps the others.
+fn swaps_last_two(perm: &[usize]) -> bool {
+    let r = perm.len();
+    r >= 2
+        && perm.iter().enumerate().all(|(i, &p)| match i {
+            _ if i + 2 == r => p == r - 1,
+            _ if i + 1 == r => p == r - 2,
+            _ => p == i,
+        })
 }
 
 /// Every instruction of `b` and of the blocks nested in it.
@@ -482,7 +495,7 @@ fn fuse_transposes(f: &Func) -> Vec<(usize, Fused)> {
     let mut out = Vec::new();
     for inst in &insts {
         if let InstKind::Prim(Prim::Transpose(perm)) = &inst.kind
-            && perm.as_slice() == [1, 0]
+            && swaps_last_two(perm)
             && let ([src], [r]) = (inst.args.as_slice(), inst.results.as_slice())
             && is_matrix(f, *src)
             && let Some(&n) = product_uses.get(r)
@@ -585,6 +598,28 @@ pub(super) mod tests {
             .filter(|k| *k != Fused::None)
             .collect();
         // `t` only feeds a product; `u` is also printed, so it is computed.
+        assert_eq!(
+            fused,
+            vec![Fused::TransposeAlias, Fused::MatMul { ta: true, tb: false }]
+        );
+    }
+
+    #[test]
+    fn batched_transposes_of_the_last_two_axes_are_skipped() {
+        let p = compile(
+            "let a = ones([2, 3, 4]); let t = transpose(a, [0, 2, 1]); print(t @ ones([2, 3, 5])); \
+             let u = transpose(a, [1, 0, 2]); print(u @ ones([3, 4, 2]));",
+        );
+        let f = main_func(&p);
+        let plan = Plan::new(f, true);
+        let fused: Vec<Fused> = f
+            .body
+            .insts
+            .iter()
+            .map(|i| plan.inst(i).fused)
+            .filter(|k| *k != Fused::None)
+            .collect();
+        // `u` moves a batch axis: a product cannot read it in place.
         assert_eq!(
             fused,
             vec![Fused::TransposeAlias, Fused::MatMul { ta: true, tb: false }]

@@ -22,7 +22,17 @@ const PARALLEL_THRESHOLD: usize = 128 * 128 * 128;
 
 /// The matrix product of `a` and `b`, with vector and batched forms.
 pub fn matmul(a: &Tensor, b: &Tensor) -> KResult<Tensor> {
-    let (sa, sb) = (a.shape(), b.shape());
+    product(a, false, b)
+}
+
+/// `a @ b`, or (`ta`, float operands of rank 2 or more) `transpose(a) @ b`
+/// with `a`'s last two axes swapped as gemm reads it, without a copy.
+fn product(a: &Tensor, ta: bool, b: &Tensor) -> KResult<Tensor> {
+    let mut logical_a = a.shape().to_vec();
+    if ta && let [.., x, y] = logical_a.as_mut_slice() {
+        std::mem::swap(x, y);
+    }
+    let (sa, sb) = (logical_a.as_slice(), b.shape());
     let inner_err = || KernelError::MatMul {
         a: sa.to_vec(),
         b: sb.to_vec(),
@@ -58,11 +68,28 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> KResult<Tensor> {
     let dims = Dims { m, k: ka, n };
     let data = match (a.data(), b.data()) {
         (Data::F32(x), Data::F32(y)) => Data::F32(Arc::new(batched(
-            x, y, &ia, &ib, dims, total, &out_shape, gemm_real,
+            x,
+            y,
+            &ia,
+            &ib,
+            dims,
+            total,
+            &out_shape,
+            if ta { gemm_left_transposed } else { gemm_real },
         )?)),
         (Data::F64(x), Data::F64(y)) => Data::F64(Arc::new(batched(
-            x, y, &ia, &ib, dims, total, &out_shape, gemm_real,
+            x,
+            y,
+            &ia,
+            &ib,
+            dims,
+            total,
+            &out_shape,
+            if ta { gemm_left_transposed } else { gemm_real },
         )?)),
+        (Data::I64(_), Data::I64(_)) if ta => {
+            return Err(KernelError::Internal("a transposed product of ints".into()));
+        }
         (Data::I64(x), Data::I64(y)) => Data::I64(Arc::new(batched(
             x, y, &ia, &ib, dims, total, &out_shape, int_kernel,
         )?)),
@@ -132,6 +159,19 @@ fn gemm_real<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
         col: 1,
     };
     gemm_strided(dst, lhs, rhs, d.m, d.n, d.k, false);
+}
+
+/// `dst = transpose(lhs) @ rhs` for `lhs` stored row-major as `[k, m]`.
+fn gemm_left_transposed<T: Real>(dst: &mut [T], lhs: &[T], rhs: &[T], d: Dims) {
+    gemm_strided(
+        dst,
+        view(lhs, d.m, d.k, true),
+        view(rhs, d.k, d.n, false),
+        d.m,
+        d.n,
+        d.k,
+        false,
+    );
 }
 
 /// A matrix stored in a slice with a step between rows and between columns
@@ -231,7 +271,7 @@ pub fn matmul_transposed(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> KResult<
         (Data::F32(_), Data::F32(_)) | (Data::F64(_), Data::F64(_))
     );
     if float && ta && !tb && a.rank() >= 2 && b.rank() >= 2 && (a.rank(), b.rank()) != (2, 2) {
-        return batched_left_transposed(a, b);
+        return product(a, true, b);
     }
     let (Some((m, ka)), Some((kb, n)), true) = (dims2(a.shape(), ta), dims2(b.shape(), tb), float) else {
         let swap = |x: &Tensor, t: bool| -> KResult<Tensor> {
@@ -288,83 +328,6 @@ pub fn matmul_transposed(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> KResult<
         _ => return Err(KernelError::Internal("matmul_transposed: dtypes".into())),
     };
     Tensor::new(out_shape, data)
-}
-
-/// `transpose(a) @ b` for float operands of rank 2 or more, their batch axes
-/// broadcast, with `a`'s last two axes swapped as gemm reads it (no copy).
-fn batched_left_transposed(a: &Tensor, b: &Tensor) -> KResult<Tensor> {
-    let (sa, sb) = (a.shape(), b.shape());
-    let logical = || {
-        let mut s = sa.to_vec();
-        let r = s.len();
-        s.swap(r - 2, r - 1);
-        s
-    };
-    let ([a_batch @ .., ka, m], [b_batch @ .., kb, n]) = (sa, sb) else {
-        return Err(KernelError::MatMul {
-            a: sa.to_vec(),
-            b: sb.to_vec(),
-        });
-    };
-    if ka != kb {
-        return Err(KernelError::MatMul {
-            a: logical(),
-            b: sb.to_vec(),
-        });
-    }
-    let batch = broadcast_shapes(a_batch, b_batch).map_err(|_| KernelError::MatMulBatch {
-        a: logical(),
-        b: sb.to_vec(),
-    })?;
-    let mut out_shape = batch.clone();
-    out_shape.extend([*m, *n]);
-    let total = checked_numel(&out_shape)?;
-    let ia = broadcast_to(&(0..checked_numel(a_batch)?).collect::<Vec<_>>(), a_batch, &batch)?;
-    let ib = broadcast_to(&(0..checked_numel(b_batch)?).collect::<Vec<_>>(), b_batch, &batch)?;
-    let d = Dims { m: *m, k: *ka, n: *n };
-    let data = match (a.data(), b.data()) {
-        (Data::F32(x), Data::F32(y)) => Data::F32(Arc::new(left_transposed_batches(
-            x, y, &ia, &ib, d, total, &out_shape,
-        )?)),
-        (Data::F64(x), Data::F64(y)) => Data::F64(Arc::new(left_transposed_batches(
-            x, y, &ia, &ib, d, total, &out_shape,
-        )?)),
-        _ => return Err(KernelError::Internal("matmul_transposed: dtypes".into())),
-    };
-    Tensor::new(out_shape, data)
-}
-
-/// Each result matrix of [`batched_left_transposed`]: `ia[i]`/`ib[i]` pick
-/// the operands' matrices, `x`'s stored `[k, m]`.
-fn left_transposed_batches<T: Real>(
-    x: &[T],
-    y: &[T],
-    ia: &[usize],
-    ib: &[usize],
-    d: Dims,
-    total: usize,
-    out_shape: &[usize],
-) -> KResult<Vec<T>> {
-    let mut out = filled(total, T::ZERO, out_shape)?;
-    let (mk, kn, mn) = (d.m * d.k, d.k * d.n, d.m * d.n);
-    if mn == 0 || d.k == 0 {
-        return Ok(out);
-    }
-    let missing = || KernelError::Internal("matmul: operand shorter than its shape".to_string());
-    for (dst, (&i, &j)) in out.chunks_exact_mut(mn).zip(ia.iter().zip(ib)) {
-        let lhs = x.get(i * mk..(i + 1) * mk).ok_or_else(missing)?;
-        let rhs = y.get(j * kn..(j + 1) * kn).ok_or_else(missing)?;
-        gemm_strided(
-            dst,
-            view(lhs, d.m, d.k, true),
-            view(rhs, d.k, d.n, false),
-            d.m,
-            d.n,
-            d.k,
-            false,
-        );
-    }
-    Ok(out)
 }
 
 /// A row-major buffer read as a `rows x cols` matrix, or (`transposed`) a

@@ -582,21 +582,25 @@ pub(super) mod tests {
         assert_eq!(plan.inst(mul).moves, 0b10);
     }
 
-    #[test]
-    fn transposes_feeding_only_products_are_skipped() {
-        let p = compile(
-            "let a = ones([2, 3]); let b = ones([2, 4]); let t = transpose(a); print(t @ b); \
-             let u = transpose(b); print(u @ ones([2, 2]), u);",
-        );
+    /// The fused kinds of the main body's instructions, in order.
+    fn fused_kinds(src: &str) -> Vec<Fused> {
+        let p = compile(src);
         let f = main_func(&p);
         let plan = Plan::new(f, true);
-        let fused: Vec<Fused> = f
-            .body
+        f.body
             .insts
             .iter()
             .map(|i| plan.inst(i).fused)
             .filter(|k| *k != Fused::None)
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn transposes_feeding_only_products_are_skipped() {
+        let fused = fused_kinds(
+            "let a = ones([2, 3]); let b = ones([2, 4]); let t = transpose(a); print(t @ b); \
+             let u = transpose(b); print(u @ ones([2, 2]), u);",
+        );
         // `t` only feeds a product; `u` is also printed, so it is computed.
         assert_eq!(
             fused,
@@ -606,19 +610,10 @@ pub(super) mod tests {
 
     #[test]
     fn batched_transposes_of_the_last_two_axes_are_skipped() {
-        let p = compile(
+        let fused = fused_kinds(
             "let a = ones([2, 3, 4]); let t = transpose(a, [0, 2, 1]); print(t @ ones([2, 3, 5])); \
              let u = transpose(a, [1, 0, 2]); print(u @ ones([3, 4, 2]));",
         );
-        let f = main_func(&p);
-        let plan = Plan::new(f, true);
-        let fused: Vec<Fused> = f
-            .body
-            .insts
-            .iter()
-            .map(|i| plan.inst(i).fused)
-            .filter(|k| *k != Fused::None)
-            .collect();
         // `u` moves a batch axis: a product cannot read it in place.
         assert_eq!(
             fused,

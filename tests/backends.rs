@@ -237,5 +237,27 @@ fn the_timeout_error_names_the_timeout_given() {
             "{backend}: {stderr}"
         );
     }
+    // A timeout too long for the clock is none; one that is not a number of
+    // seconds is refused.
+    let quick = dir.join("quick.dl");
+    std::fs::write(&quick, "print(1 + 1);\n").unwrap();
+    for (timeout, code, out) in [
+        ("inf", Some(0), "2\n"),
+        ("1e30", Some(0), "2\n"),
+        ("nan", Some(2), ""),
+    ] {
+        let case = Case {
+            sub: "run",
+            file: quick.clone(),
+            args: vec!["--timeout", timeout],
+        };
+        let (got, stdout, stderr) = run(&case, "jit");
+        assert_eq!(
+            (got, stdout.as_str()),
+            (code, out),
+            "--timeout {timeout}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -65,9 +65,11 @@ impl RunSettings {
         rng: Rng,
         jit: Option<&'p Jit>,
     ) -> Interp<'p> {
-        let deadline = self
-            .timeout
-            .map(|t| (started + std::time::Duration::from_secs_f64(t.max(0.0)), t));
+        // A timeout too long for the clock (`inf`) is no deadline at all.
+        let deadline = self.timeout.and_then(|t| {
+            let d = std::time::Duration::try_from_secs_f64(t.max(0.0)).ok()?;
+            Some((started.checked_add(d)?, t))
+        });
         let mut i = Interp::new(program, out)
             .with_deadline(deadline)
             .with_base_dir(self.base_dir.clone())

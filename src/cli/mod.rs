@@ -40,8 +40,16 @@ pub struct RunOptions {
     #[arg(long)]
     pub f64: bool,
     /// Stop with an error when the run takes longer than this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub timeout: Option<f64>,
+}
+
+/// A `--timeout`: a number of seconds, zero or more (`inf` for none).
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s >= 0.0 => Ok(s),
+        _ => Err(format!("`{text}` is not a number of seconds (zero or more)")),
+    }
 }
 
 #[derive(Subcommand, Debug)]

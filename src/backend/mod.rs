@@ -27,4 +27,16 @@ pub struct CallEnv<'a> {
 pub trait Native {
     /// Runs `f` on `args` if it is compiled; `None` when the interpreter must run it.
     fn call(&self, f: FuncId, args: &[Val], env: &CallEnv) -> Option<Result<Val, RunError>>;
+
+    /// A native loop for a fused group (`runtime::fused::FusedKernel::new`'s
+    /// arguments), or `None` when the interpreter runs it step by step.
+    fn compile_fused(
+        &self,
+        _dtype: crate::runtime::DType,
+        _input_bools: &[bool],
+        _steps: &[crate::runtime::fused::FusedStep],
+        _outputs: &[usize],
+    ) -> Option<crate::runtime::fused::NativeLoop> {
+        None
+    }
 }

@@ -69,6 +69,31 @@ struct RegStep {
     dst: usize,
 }
 
+/// A group compiled to a native loop over its elements (the JIT makes
+/// these, `backend::jit::fused`): `code(n, inputs, strides, outputs)` reads
+/// element `i` of input `k` at `inputs[k] + i * strides[k]` (bytes; 0 for a
+/// scalar) and writes element `i` of each output. It reads all of an
+/// element's inputs before it writes its outputs, so an output may share an
+/// input's buffer.
+#[derive(Clone)]
+pub struct NativeLoop {
+    pub code: unsafe extern "C" fn(i64, *const *const u8, *const i64, *const *mut u8),
+    /// Keeps the code's memory alive.
+    pub owner: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for NativeLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NativeLoop")
+    }
+}
+
+/// Groups over at most this many elements run their native loop, when they
+/// have one: below one block, the interpreted steps' dispatch costs more
+/// than the arithmetic (a 50-step group over 14 elements took about 12,000
+/// instructions). Larger groups run block by block on vectors.
+pub const NATIVE_MAX: usize = BLOCK;
+
 /// A group compiled to register form.
 #[derive(Clone, Debug)]
 pub struct FusedKernel {
@@ -79,6 +104,7 @@ pub struct FusedKernel {
     /// The register and bool-ness of each output.
     outputs: Vec<(usize, bool)>,
     registers: usize,
+    native: Option<NativeLoop>,
 }
 
 /// How one input is read at the group's shape.
@@ -207,7 +233,14 @@ impl FusedKernel {
             steps: reg_steps,
             outputs,
             registers,
+            native: None,
         }
+    }
+
+    /// The kernel, running `native` for groups of a few elements.
+    pub fn with_native(mut self, native: Option<NativeLoop>) -> FusedKernel {
+        self.native = native;
+        self
     }
 
     /// The group's shape, when every input is of the group's dtype (or a
@@ -314,23 +347,8 @@ impl FusedKernel {
             .into_iter()
             .map(|o| o.unwrap_or_else(|| vec![T::ZERO; n]))
             .collect();
-        let per = if n >= PARALLEL_MIN && threads() > 1 {
-            n.div_ceil(threads()).div_ceil(BLOCK) * BLOCK
-        } else {
-            n.max(1)
-        };
-        // Each piece gets its own slice of every output.
-        let mut pieces: Vec<Vec<&mut [T]>> = (0..n.div_ceil(per)).map(|_| Vec::new()).collect();
-        for out in outs.iter_mut() {
-            for (piece, chunk) in pieces.iter_mut().zip(out.chunks_mut(per)) {
-                piece.push(chunk);
-            }
-        }
-        let run = |(i, mut piece): (usize, Vec<&mut [T]>)| self.run_piece(&operands, i * per, &mut piece);
-        if pieces.len() > 1 {
-            pieces.into_par_iter().enumerate().for_each(run);
-        } else {
-            pieces.into_iter().enumerate().for_each(run);
+        if !(n <= NATIVE_MAX && self.run_native(&operands, &mut outs, n)) {
+            self.run_pieces(&operands, &mut outs, n);
         }
         drop(operands);
         outs.into_iter()
@@ -344,6 +362,70 @@ impl FusedKernel {
                 Tensor::new(shape.to_vec(), data)
             })
             .collect()
+    }
+
+    /// Runs the native loop, when there is one and every operand is
+    /// full-size or a scalar; false otherwise (nothing was written).
+    fn run_native<T: Real>(&self, operands: &[Operand<'_, T>], outs: &mut [Vec<T>], n: usize) -> bool {
+        let Some(native) = &self.native else {
+            return false;
+        };
+        let scalars: Vec<T> = operands
+            .iter()
+            .map(|op| match op {
+                Operand::Scalar(x) => *x,
+                _ => T::ZERO,
+            })
+            .collect();
+        let size = std::mem::size_of::<T>() as i64;
+        let mut inputs = Vec::with_capacity(operands.len());
+        let mut strides = Vec::with_capacity(operands.len());
+        for (op, x) in operands.iter().zip(&scalars) {
+            let (ptr, stride) = match op {
+                Operand::Full(v) if v.len() >= n => (v.as_ptr(), size),
+                Operand::Scalar(_) => (x as *const T, 0),
+                Operand::Output(j) => match outs.get(*j) {
+                    Some(v) if v.len() >= n => (v.as_ptr(), size),
+                    _ => return false,
+                },
+                _ => return false,
+            };
+            inputs.push(ptr.cast::<u8>());
+            strides.push(stride);
+        }
+        if outs.iter().any(|o| o.len() < n) {
+            return false;
+        }
+        let outputs: Vec<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr().cast::<u8>()).collect();
+        // SAFETY: the code was compiled for this group's inputs, steps and
+        // outputs in `T` (`backend::jit::fused`); every input pointer reads
+        // `n` elements at its stride (a scalar reads one), every output holds
+        // `n` elements, and the code reads an element's inputs before writing
+        // its outputs, so an output that took an input's buffer is safe.
+        unsafe { (native.code)(n as i64, inputs.as_ptr(), strides.as_ptr(), outputs.as_ptr()) };
+        true
+    }
+
+    /// Runs the group block by block, in pieces over the cores when large.
+    fn run_pieces<T: Real>(&self, operands: &[Operand<'_, T>], outs: &mut [Vec<T>], n: usize) {
+        let per = if n >= PARALLEL_MIN && threads() > 1 {
+            n.div_ceil(threads()).div_ceil(BLOCK) * BLOCK
+        } else {
+            n.max(1)
+        };
+        // Each piece gets its own slice of every output.
+        let mut pieces: Vec<Vec<&mut [T]>> = (0..n.div_ceil(per)).map(|_| Vec::new()).collect();
+        for out in outs.iter_mut() {
+            for (piece, chunk) in pieces.iter_mut().zip(out.chunks_mut(per)) {
+                piece.push(chunk);
+            }
+        }
+        let run = |(i, mut piece): (usize, Vec<&mut [T]>)| self.run_piece(operands, i * per, &mut piece);
+        if pieces.len() > 1 {
+            pieces.into_par_iter().enumerate().for_each(run);
+        } else {
+            pieces.into_iter().enumerate().for_each(run);
+        }
     }
 
     /// Runs every block of one piece, which starts at element `start`.

@@ -142,7 +142,7 @@ impl<'p> Interp<'p> {
         let plan = match self.plans.get(&f) {
             Some(p) => p.clone(),
             None => {
-                let p = Rc::new(Plan::new(func, self.fuse));
+                let p = Rc::new(Plan::new(func, self.fuse, self.native));
                 self.plans.insert(f, p.clone());
                 p
             }

@@ -14,10 +14,11 @@
 //! re-checks the run-time shapes and, when they differ (dimensions unknown
 //! when the program was specialized), the members run one by one.
 
+use crate::backend::Native;
 use crate::ir::op::{BinaryOp, UnaryOp};
 use crate::ir::types::{DType, Shape, Ty};
 use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
-use crate::runtime::fused::{FusedKernel, FusedOp, FusedStep};
+use crate::runtime::fused::{FusedKernel, FusedOp, FusedStep, NATIVE_MAX};
 use std::collections::{HashMap, HashSet};
 
 /// One fused group.
@@ -41,13 +42,14 @@ pub struct Found<'a> {
 
 /// The groups of `f` with at least two members, skipping the instructions
 /// at the addresses in `taken` (fused otherwise already).
-pub fn find_groups<'a>(f: &'a Func, taken: &HashSet<usize>) -> Vec<Found<'a>> {
+pub fn find_groups<'a>(f: &'a Func, taken: &HashSet<usize>, native: Option<&dyn Native>) -> Vec<Found<'a>> {
     let mut reads: HashMap<Value, usize> = HashMap::new();
     count_reads(&f.body, &mut reads);
     let mut finder = Finder {
         f,
         taken,
         reads: &reads,
+        native,
         found: Vec::new(),
     };
     finder.block(&f.body);
@@ -157,6 +159,8 @@ struct Finder<'f, 't> {
     f: &'f Func,
     taken: &'t HashSet<usize>,
     reads: &'t HashMap<Value, usize>,
+    /// Compiles groups to native loops (the JIT), when the run has it.
+    native: Option<&'t dyn Native>,
     found: Vec<Found<'f>>,
 }
 
@@ -269,7 +273,16 @@ impl<'f> Finder<'f, '_> {
             .filter(|r| self.reads.get(r).copied().unwrap_or(0) > in_group_reads.get(r).copied().unwrap_or(0))
             .collect();
         let out_ssa: Vec<usize> = outputs.iter().map(|o| ssa.get(o).copied().unwrap_or(0)).collect();
-        let kernel = FusedKernel::new(dtype, input_bools, &steps, &out_ssa);
+        // Only groups known to be small run native loops (`NATIVE_MAX`).
+        let small = g
+            .shape
+            .concrete()
+            .is_some_and(|dims| dims.iter().product::<usize>() <= NATIVE_MAX);
+        let native = self
+            .native
+            .filter(|_| small)
+            .and_then(|n| n.compile_fused(dtype, &input_bools, &steps, &out_ssa));
+        let kernel = FusedKernel::new(dtype, input_bools, &steps, &out_ssa).with_native(native);
         self.found.push(Found {
             block: b,
             group: Group {

@@ -33,7 +33,7 @@ fn the_seed_functions_adjoint_is_one_group() {
     let src = format!("{SEED}let x = linspace(-1.0, 1.0, 9); print(value_and_grad(g)(0.5, x));");
     let (program, _) = compile(&src);
     let vjp = program.funcs.iter().find(|f| f.name.as_str() == "f'vjp").unwrap();
-    let plan = Plan::new(vjp, true);
+    let plan = Plan::new(vjp, true, None);
     let marks: Vec<Fused> = vjp.body.insts.iter().map(|i| plan.inst(i).fused).collect();
     let members = marks.iter().filter(|m| **m == Fused::Grouped).count();
     let ends: Vec<_> = vjp

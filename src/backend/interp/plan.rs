@@ -110,14 +110,19 @@ pub struct Plan {
 
 impl Plan {
     /// The plan of `f`, with fused elementwise groups when `fuse` is set.
-    pub fn new(f: &Func, fuse: bool) -> Plan {
+    /// `native` compiles fused groups where it can (the JIT's).
+    pub fn new(f: &Func, fuse: bool, native: Option<&dyn crate::backend::Native>) -> Plan {
         let mut plan = Plan::default();
         let mut fused = fuse_transposes(f);
         let (index_adds, items) = fuse_index_grads(f);
         fused.extend(index_adds);
         plan.index_items = items;
         let taken: HashSet<usize> = fused.iter().map(|(addr, _)| *addr).collect();
-        let groups = if fuse { find_groups(f, &taken) } else { Vec::new() };
+        let groups = if fuse {
+            find_groups(f, &taken, native)
+        } else {
+            Vec::new()
+        };
         let mut lv = Liveness { plan: &mut plan };
         lv.block(&f.body, &Live::new());
         for (addr, kind) in fused {
@@ -547,7 +552,7 @@ pub(super) mod tests {
         // carried value is read once per iteration: moved.
         let p = compile("let y = ones([3]); let mut x = zeros([3]); for i in 0..4 { x = x + y; } print(x);");
         let f = main_func(&p);
-        let plan = Plan::new(f, true);
+        let plan = Plan::new(f, true, None);
         let mut found = false;
         for inst in &f.body.insts {
             if let InstKind::For { body } = &inst.kind {
@@ -572,7 +577,7 @@ pub(super) mod tests {
     fn repeated_operand_moves_only_at_its_last_read() {
         let p = compile("let x = ones([3]); print(x * x);");
         let f = main_func(&p);
-        let plan = Plan::new(f, true);
+        let plan = Plan::new(f, true, None);
         let mul = f
             .body
             .insts
@@ -586,7 +591,7 @@ pub(super) mod tests {
     fn fused_kinds(src: &str) -> Vec<Fused> {
         let p = compile(src);
         let f = main_func(&p);
-        let plan = Plan::new(f, true);
+        let plan = Plan::new(f, true, None);
         f.body
             .insts
             .iter()

@@ -13,6 +13,7 @@
 //! - `lower`: the walk over a function's instructions, calls and checks;
 //! - `scalar`: prims on scalars, bit for bit as the interpreter's kernels;
 //! - `control`: `if`, `for` and `while` as blocks with parameters;
+//! - `fused`: the interpreter's fused groups of arithmetic as native loops;
 //! - `list`: lists (loop tapes) as growable buffers owned by the context;
 //! - `list_runtime`: the Rust side of lists: buffers, helpers, spare memory;
 //! - `abi`: the context, error codes and Rust helpers compiled code calls;
@@ -20,6 +21,7 @@
 
 mod abi;
 mod control;
+mod fused;
 mod layout;
 mod list;
 mod list_runtime;

@@ -143,6 +143,16 @@ impl Native for Jit {
         let e = self.entries.get(&f)?;
         Some(self.run(e, args, env))
     }
+
+    fn compile_fused(
+        &self,
+        dtype: crate::runtime::DType,
+        input_bools: &[bool],
+        steps: &[crate::runtime::fused::FusedStep],
+        outputs: &[usize],
+    ) -> Option<crate::runtime::fused::NativeLoop> {
+        super::fused::compile_group(dtype, input_bools, steps, outputs)
+    }
 }
 
 impl Drop for Jit {
@@ -170,21 +180,30 @@ pub fn describe(program: &Program, f: FuncId) -> String {
     )
 }
 
-fn new_module() -> Result<JITModule, String> {
-    let mut flags = settings::builder();
-    for (k, v) in [
-        ("opt_level", "speed"),
-        ("enable_multi_ret_implicit_sret", "true"),
-        ("use_colocated_libcalls", "false"),
-        ("is_pic", "false"),
-    ] {
-        flags.set(k, v).map_err(|e| e.to_string())?;
-    }
-    let isa = cranelift_native::builder()
-        .map_err(|e| format!("this machine is not supported by Cranelift: {e}"))?
-        .finish(settings::Flags::new(flags))
-        .map_err(|e| e.to_string())?;
-    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+/// The code generator for this machine, made once per process.
+fn isa() -> Result<cranelift_codegen::isa::OwnedTargetIsa, String> {
+    static ISA: std::sync::OnceLock<Result<cranelift_codegen::isa::OwnedTargetIsa, String>> =
+        std::sync::OnceLock::new();
+    ISA.get_or_init(|| {
+        let mut flags = settings::builder();
+        for (k, v) in [
+            ("opt_level", "speed"),
+            ("enable_multi_ret_implicit_sret", "true"),
+            ("use_colocated_libcalls", "false"),
+            ("is_pic", "false"),
+        ] {
+            flags.set(k, v).map_err(|e| e.to_string())?;
+        }
+        cranelift_native::builder()
+            .map_err(|e| format!("this machine is not supported by Cranelift: {e}"))?
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+}
+
+pub(super) fn new_module() -> Result<JITModule, String> {
+    let mut jb = JITBuilder::with_isa(isa()?, default_libcall_names());
     for h in abi::helpers() {
         jb.symbol(h.name, h.addr);
     }

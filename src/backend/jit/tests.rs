@@ -621,3 +621,83 @@ for i in 0..1 { print(vg(f64(0.5), f64(2.0), f64(1.0), i + 300)); }";
         assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "{got:?} vs {want:?}");
     }
 }
+
+#[test]
+fn compiled_groups_give_the_interpreted_bits() {
+    use crate::ir::op::{BinaryOp as B, UnaryOp as U};
+    use crate::runtime::fused::{FusedKernel, FusedOp as O, FusedStep};
+    let st = |op: O, args: &[usize]| FusedStep {
+        op,
+        args: args.to_vec(),
+    };
+    // Inputs 0 = a, 1 = b (full), 2 = s (a scalar). Every supported op,
+    // with bools from comparisons feeding `and`, `or`, `not`, `==` and `where`.
+    let steps = vec![
+        st(O::Binary(B::Add), &[0, 1]),   // 3
+        st(O::Binary(B::Mul), &[3, 0]),   // 4
+        st(O::Binary(B::Div), &[4, 1]),   // 5
+        st(O::Binary(B::Sub), &[5, 2]),   // 6
+        st(O::Unary(U::Neg), &[6]),       // 7
+        st(O::Unary(U::Abs), &[7]),       // 8
+        st(O::Unary(U::Sqrt), &[8]),      // 9
+        st(O::Binary(B::Lt), &[0, 1]),    // 10
+        st(O::Binary(B::Le), &[0, 2]),    // 11
+        st(O::Binary(B::Gt), &[1, 2]),    // 12
+        st(O::Binary(B::Ge), &[0, 1]),    // 13
+        st(O::Binary(B::Eq), &[0, 1]),    // 14
+        st(O::Binary(B::Ne), &[0, 1]),    // 15
+        st(O::Binary(B::And), &[10, 15]), // 16
+        st(O::Binary(B::Or), &[11, 14]),  // 17
+        st(O::Unary(U::Not), &[16]),      // 18
+        st(O::Where, &[18, 9, 3]),        // 19
+        st(O::Binary(B::Eq), &[12, 13]),  // 20
+        st(O::Where, &[20, 19, 7]),       // 21
+        st(O::Binary(B::Ne), &[17, 12]),  // 22
+        st(O::Where, &[22, 6, 5]),        // 23
+    ];
+    let outputs = [21, 23, 4, 9];
+    let special = [
+        0.0,
+        -0.0,
+        1.5,
+        -2.25,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        1e-310,
+        3.0,
+        -3.0,
+        7.0,
+        0.5,
+        2.0,
+        -1e300,
+    ];
+    let a: Vec<f64> = special.to_vec();
+    let b: Vec<f64> = special.iter().rev().copied().collect();
+    for dtype in [DType::F64, DType::F32] {
+        for s in [2.0, f64::NAN, -0.0] {
+            let tensors = || {
+                vec![
+                    Tensor::from_f64s(dtype, vec![a.len()], a.clone()).unwrap(),
+                    Tensor::from_f64s(dtype, vec![b.len()], b.clone()).unwrap(),
+                    Tensor::from_f64s(dtype, vec![], vec![s]).unwrap(),
+                ]
+            };
+            let plain = FusedKernel::new(dtype, vec![false; 3], &steps, &outputs);
+            let native = super::fused::compile_group(dtype, &[false; 3], &steps, &outputs);
+            assert!(native.is_some(), "the group compiles");
+            let compiled = plain.clone().with_native(native);
+            let want = plain.run(tensors()).unwrap();
+            let got = compiled.run(tensors()).unwrap();
+            for (w, g) in want.iter().zip(&got) {
+                let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(w), bits(g), "{dtype:?}, s = {s}");
+            }
+        }
+    }
+    // Steps outside arithmetic, and bool inputs, are left to the interpreter.
+    let exp = vec![st(O::Unary(U::Exp), &[0]), st(O::Binary(B::Add), &[1, 0])];
+    assert!(super::fused::compile_group(DType::F64, &[false], &exp, &[2]).is_none());
+    let bools = vec![st(O::Where, &[0, 1, 1]), st(O::Binary(B::Add), &[2, 1])];
+    assert!(super::fused::compile_group(DType::F64, &[true, false], &bools, &[3]).is_none());
+}

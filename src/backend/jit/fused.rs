@@ -1,0 +1,208 @@
+//! Fused elementwise groups of arithmetic compiled to native loops.
+//!
+//! The interpreter runs a fused group step by step over blocks of elements
+//! (`runtime::fused`); on a few elements (the LSTM's vectors of 14) the
+//! dispatch of each step costs far more than its arithmetic. A group whose
+//! steps are all IEEE arithmetic (`+ - * /`, negation, `abs`, `sqrt`),
+//! comparisons, `and`/`or`/`not` and `where`, over float inputs, becomes one
+//! loop over its elements with every value in a register. These operations
+//! round exactly as the interpreter's kernels do (Cranelift never fuses a
+//! multiply and an add), so results are the same bit for bit. Groups with
+//! other functions (`exp`, `tanh`, …, whose vectorized kernels the
+//! interpreter's bits come from) or with bool inputs or outputs stay
+//! interpreted.
+
+use super::module::new_module;
+use crate::ir::op::{BinaryOp, UnaryOp};
+use crate::runtime::DType;
+use crate::runtime::fused::{FusedOp, FusedStep, NativeLoop};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Value, types};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::JITModule;
+use cranelift_module::{Linkage, Module};
+use std::sync::Arc;
+
+/// A module whose memory holds compiled loops, freed when the last loop
+/// using it goes.
+struct Owned(Option<JITModule>);
+
+// SAFETY: the module is only kept alive and freed (never used to compile
+// after construction), and its code is immutable once finalized.
+unsafe impl Send for Owned {}
+// SAFETY: as above; shared references give no access to the module.
+unsafe impl Sync for Owned {}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(m) = self.0.take() {
+            // SAFETY: the only pointers into this memory are the loops that
+            // hold this `Owned` through their `Arc`; the last one is gone.
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+/// A value of the loop body: a float, or a bool held as 0 or 1 in an `i8`.
+#[derive(Clone, Copy)]
+enum Reg {
+    Float(Value),
+    Bool(Value),
+}
+
+/// The native loop of a group, or `None` when it has a step, input or output
+/// this compiler does not take (see the module documentation).
+pub fn compile_group(
+    dtype: DType,
+    input_bools: &[bool],
+    steps: &[FusedStep],
+    outputs: &[usize],
+) -> Option<NativeLoop> {
+    let float = match dtype {
+        DType::F32 => types::F32,
+        DType::F64 => types::F64,
+        _ => return None,
+    };
+    if input_bools.iter().any(|&b| b) || !steps.iter().all(|s| supported(s.op)) {
+        return None;
+    }
+    let mut module = new_module().ok()?;
+    let ptr = types::I64;
+    let mut sig = module.make_signature();
+    sig.params.extend([AbiParam::new(ptr); 4]);
+    let id = module
+        .declare_function("fused_group", Linkage::Local, &sig)
+        .ok()?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+    let flags = MemFlagsData::trusted();
+    let size = i64::from(float.bytes());
+
+    let entry = b.create_block();
+    let head = b.create_block();
+    let body = b.create_block();
+    let exit = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let &[n, ins, strides, outs] = b.block_params(entry) else {
+        return None;
+    };
+    let mut bases = Vec::new();
+    for k in 0..input_bools.len() {
+        let off = i32::try_from(8 * k).ok()?;
+        let base = b.ins().load(ptr, flags, ins, off);
+        let stride = b.ins().load(ptr, flags, strides, off);
+        bases.push((base, stride));
+    }
+    let mut out_bases = Vec::new();
+    for j in 0..outputs.len() {
+        let off = i32::try_from(8 * j).ok()?;
+        out_bases.push(b.ins().load(ptr, flags, outs, off));
+    }
+    let zero = b.ins().iconst(ptr, 0);
+    let i = b.append_block_param(head, ptr);
+    b.ins().jump(head, &[zero.into()]);
+
+    b.switch_to_block(head);
+    let more = b.ins().icmp(IntCC::SignedLessThan, i, n);
+    b.ins().brif(more, body, &[], exit, &[]);
+
+    b.switch_to_block(body);
+    let mut regs: Vec<Reg> = Vec::with_capacity(input_bools.len() + steps.len());
+    for &(base, stride) in &bases {
+        let at = b.ins().imul(i, stride);
+        let addr = b.ins().iadd(base, at);
+        regs.push(Reg::Float(b.ins().load(float, flags, addr, 0)));
+    }
+    for s in steps {
+        let args: Vec<Reg> = s
+            .args
+            .iter()
+            .map(|&a| regs.get(a).copied())
+            .collect::<Option<_>>()?;
+        regs.push(step(&mut b, s.op, &args)?);
+    }
+    let at = b.ins().imul_imm_s(i, size);
+    for (&o, &base) in outputs.iter().zip(&out_bases) {
+        let Some(Reg::Float(v)) = regs.get(o).copied() else {
+            return None;
+        };
+        let addr = b.ins().iadd(base, at);
+        b.ins().store(flags, v, addr, 0);
+    }
+    let next = b.ins().iadd_imm_s(i, 1);
+    b.ins().jump(head, &[next.into()]);
+
+    b.switch_to_block(exit);
+    b.ins().return_(&[]);
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
+    module.define_function(id, &mut ctx).ok()?;
+    module.finalize_definitions().ok()?;
+    let code = module.get_finalized_function(id);
+    // SAFETY: `id` was defined above with four pointer-sized integer
+    // parameters and no results, the C ABI of `NativeLoop::code`.
+    let code = unsafe {
+        std::mem::transmute::<
+            *const u8,
+            unsafe extern "C" fn(i64, *const *const u8, *const i64, *const *mut u8),
+        >(code)
+    };
+    Some(NativeLoop {
+        code,
+        owner: Arc::new(Owned(Some(module))),
+    })
+}
+
+fn supported(op: FusedOp) -> bool {
+    use BinaryOp::*;
+    match op {
+        FusedOp::Unary(u) => matches!(u, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Not),
+        FusedOp::Binary(b) => matches!(b, Add | Sub | Mul | Div | Lt | Le | Gt | Ge | Eq | Ne | And | Or),
+        FusedOp::Where => true,
+    }
+}
+
+/// One step, as the interpreter's block kernels compute it
+/// (`runtime::elementwise::{unary_block, binary_block, where_block}`).
+fn step(b: &mut FunctionBuilder, op: FusedOp, args: &[Reg]) -> Option<Reg> {
+    use Reg::{Bool, Float};
+    let cmp = |b: &mut FunctionBuilder, cc: FloatCC, x: Value, y: Value| Bool(b.ins().fcmp(cc, x, y));
+    Some(match (op, args) {
+        (FusedOp::Unary(UnaryOp::Neg), [Float(x)]) => Float(b.ins().fneg(*x)),
+        (FusedOp::Unary(UnaryOp::Abs), [Float(x)]) => Float(b.ins().fabs(*x)),
+        (FusedOp::Unary(UnaryOp::Sqrt), [Float(x)]) => Float(b.ins().sqrt(*x)),
+        (FusedOp::Unary(UnaryOp::Not), [Bool(x)]) => Bool(b.ins().icmp_imm_s(IntCC::Equal, *x, 0)),
+        (FusedOp::Binary(op), [Float(x), Float(y)]) => {
+            let (x, y) = (*x, *y);
+            match op {
+                BinaryOp::Add => Float(b.ins().fadd(x, y)),
+                BinaryOp::Sub => Float(b.ins().fsub(x, y)),
+                BinaryOp::Mul => Float(b.ins().fmul(x, y)),
+                BinaryOp::Div => Float(b.ins().fdiv(x, y)),
+                BinaryOp::Lt => cmp(b, FloatCC::LessThan, x, y),
+                BinaryOp::Le => cmp(b, FloatCC::LessThanOrEqual, x, y),
+                BinaryOp::Gt => cmp(b, FloatCC::GreaterThan, x, y),
+                BinaryOp::Ge => cmp(b, FloatCC::GreaterThanOrEqual, x, y),
+                BinaryOp::Eq => cmp(b, FloatCC::Equal, x, y),
+                BinaryOp::Ne => cmp(b, FloatCC::NotEqual, x, y),
+                _ => return None,
+            }
+        }
+        (FusedOp::Binary(op), [Bool(x), Bool(y)]) => {
+            let (x, y) = (*x, *y);
+            match op {
+                BinaryOp::And => Bool(b.ins().band(x, y)),
+                BinaryOp::Or => Bool(b.ins().bor(x, y)),
+                BinaryOp::Eq => Bool(b.ins().icmp(IntCC::Equal, x, y)),
+                BinaryOp::Ne => Bool(b.ins().icmp(IntCC::NotEqual, x, y)),
+                _ => return None,
+            }
+        }
+        (FusedOp::Where, [Bool(c), Float(x), Float(y)]) => Float(b.ins().select(*c, *x, *y)),
+        (FusedOp::Where, [Bool(c), Bool(x), Bool(y)]) => Bool(b.ins().select(*c, *x, *y)),
+        _ => return None,
+    })
+}

@@ -9,6 +9,25 @@
 use super::error::{KResult, KernelError};
 use super::tensor::checked_numel;
 
+/// Whether two shapes are equal. Slices' `==` calls libc's `memcmp`, whose
+/// setup costs more than comparing the one to four dimensions a shape has;
+/// interpreted code on small tensors compares shapes at every operation.
+#[inline]
+pub fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Whether `shape` ends with the dimensions of `tail` ([`same_shape`]'s
+/// reason for not using the slice method).
+#[inline]
+pub fn ends_with_shape(shape: &[usize], tail: &[usize]) -> bool {
+    shape
+        .len()
+        .checked_sub(tail.len())
+        .and_then(|start| shape.get(start..))
+        .is_some_and(|end| same_shape(end, tail))
+}
+
 /// The shape two operands broadcast to, matching axes from the right.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> KResult<Vec<usize>> {
     let rank = a.len().max(b.len());

@@ -9,7 +9,7 @@
 //! error, never a panic.
 
 use super::DType;
-use super::broadcast::{broadcast_shapes, broadcast_to};
+use super::broadcast::{broadcast_shapes, broadcast_to, ends_with_shape, same_shape};
 use super::error::{KResult, KernelError};
 use super::parallel::for_pieces;
 use super::tensor::{Data, Real, Tensor};
@@ -38,7 +38,7 @@ enum Operand<'a, T> {
 
 impl<'a, T: Copy> Operand<'a, T> {
     fn new(y: &'a [T], sy: &[usize], out: &[usize]) -> KResult<Operand<'a, T>> {
-        if sy == out {
+        if same_shape(sy, out) {
             return Ok(Operand::Same(y));
         }
         if let [v] = y {
@@ -46,7 +46,7 @@ impl<'a, T: Copy> Operand<'a, T> {
         }
         let lead = sy.iter().take_while(|&&d| d == 1).count();
         let tail = sy.get(lead..).unwrap_or(&[]);
-        if !y.is_empty() && !tail.is_empty() && out.ends_with(tail) {
+        if !y.is_empty() && !tail.is_empty() && ends_with_shape(out, tail) {
             return Ok(Operand::Repeat(y));
         }
         Ok(Operand::Owned(broadcast_to(y, sy, out)?))
@@ -132,10 +132,10 @@ fn zip2<T: Copy, R>(
     out: &[usize],
     f: impl Fn(T, T) -> R,
 ) -> KResult<Vec<R>> {
-    if sa == out {
+    if same_shape(sa, out) {
         return Ok(Operand::new(b, sb, out)?.zip_with(a, f));
     }
-    if sb == out {
+    if same_shape(sb, out) {
         return Ok(Operand::new(a, sa, out)?.zip_with(b, |y, x| f(x, y)));
     }
     let a2 = broadcast_to(a, sa, out)?;
@@ -300,10 +300,10 @@ pub fn binary_owned(op: BinaryOp, mut a: Tensor, mut b: Tensor) -> KResult<Tenso
     };
     let sa = a.shape().to_vec();
     let sb = b.shape().to_vec();
-    if sa == out && a.is_unique() && in_place_binary(op, &mut a, &b, &sb, &out, Side::Left)? {
+    if same_shape(&sa, &out) && a.is_unique() && in_place_binary(op, &mut a, &b, &sb, &out, Side::Left)? {
         return Ok(a);
     }
-    if sb == out && b.is_unique() && in_place_binary(op, &mut b, &a, &sa, &out, Side::Right)? {
+    if same_shape(&sb, &out) && b.is_unique() && in_place_binary(op, &mut b, &a, &sa, &out, Side::Right)? {
         return Ok(b);
     }
     binary(op, &a, &b)
@@ -684,7 +684,7 @@ pub fn where_owned(c: &Tensor, mut a: Tensor, b: &Tensor) -> KResult<Tensor> {
         });
     };
     let out = broadcast_shapes(&broadcast_shapes(c.shape(), a.shape())?, b.shape())?;
-    let cb: Cow<[bool]> = if c.shape() == out {
+    let cb: Cow<[bool]> = if same_shape(c.shape(), &out) {
         Cow::Borrowed(cv.as_slice())
     } else {
         Cow::Owned(broadcast_to(cv, c.shape(), &out)?)
@@ -699,7 +699,7 @@ pub fn where_owned(c: &Tensor, mut a: Tensor, b: &Tensor) -> KResult<Tensor> {
         out: &[usize],
     ) -> KResult<Arc<Vec<T>>> {
         let y = Operand::new(y, sy, out)?;
-        if sx == out
+        if same_shape(sx, out)
             && let Some(v) = Arc::get_mut(x)
         {
             y.select_into(v, c);

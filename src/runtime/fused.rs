@@ -10,6 +10,7 @@
 //! are held as 1 and 0 of the group's float type.
 
 use super::DType;
+use super::broadcast::{ends_with_shape, same_shape};
 use super::elementwise::{binary_block, unary_block, where_block};
 use super::error::{KResult, KernelError};
 use super::parallel::{PARALLEL_MIN, threads};
@@ -255,7 +256,8 @@ impl FusedKernel {
         let fits = inputs.iter().zip(&self.input_bools).all(|(t, &is_bool)| {
             let dtype = if is_bool { DType::Bool } else { self.dtype };
             let s = t.shape();
-            t.dtype() == dtype && (s == shape || s.is_empty() || (shape.ends_with(s) && t.numel() > 0))
+            t.dtype() == dtype
+                && (same_shape(s, shape) || s.is_empty() || (ends_with_shape(shape, s) && t.numel() > 0))
         });
         fits.then(|| shape.to_vec())
     }

@@ -52,7 +52,7 @@ pub use adjoint_ops::{
     broadcast_like, expand_dims, extreme_mask, index_grad, index_grad_add, reshape_like, sum_like, transpose,
 };
 pub use batches::batches;
-pub use broadcast::{broadcast_shapes, broadcast_to};
+pub use broadcast::{broadcast_shapes, broadcast_to, ends_with_shape, same_shape};
 pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
 pub use conv::{conv2d, conv2d_grad_input, conv2d_grad_weight};
 pub use elementwise::{binary, binary_owned, cast, clip, unary, unary_owned, where_, where_owned};

@@ -211,6 +211,29 @@ fn timings_go_to_stderr_only() {
 }
 
 #[test]
+fn timings_report_the_fused_groups_compiled_while_running() {
+    let case = Case {
+        sub: "run",
+        file: root().join("examples/power_iteration.dl"),
+        args: vec!["--timings"],
+    };
+    let (code, _, stderr) = run(&case, "jit");
+    assert_eq!(code, Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" fused elementwise groups to native loops in "))
+        .unwrap_or_else(|| panic!("no fused-group line in:\n{stderr}"));
+    // `timings: jit compiled N of M fused …`: at least one group compiled.
+    let words: Vec<&str> = line.split(' ').collect();
+    let compiled: usize = words[3].parse().unwrap();
+    let tried: usize = words[5].parse().unwrap();
+    assert!(compiled >= 1 && compiled <= tried, "{line}");
+    // The interpreter alone compiles nothing, so it reports no such line.
+    let (_, _, interp) = run(&case, "interp");
+    assert!(!interp.contains("fused elementwise groups"), "{interp}");
+}
+
+#[test]
 fn the_timeout_error_names_the_timeout_given() {
     let dir = std::env::temp_dir().join(format!("diffl-timeout-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -104,6 +104,16 @@ impl RunSettings {
         }
         Ok(Some(jit))
     }
+
+    /// Reports, after a stage has run, the fused groups it compiled.
+    fn report_fused(&self, jit: Option<&Jit>) {
+        if let Some(report) = jit.map(Jit::fused_report)
+            && self.timings
+            && report.tried > 0
+        {
+            report.print();
+        }
+    }
 }
 
 /// Runs the stages of one entry point; `first` is its first stage,
@@ -143,6 +153,7 @@ fn run_all_stages(
         jit.as_ref(),
     );
     let mut result = interp.call(first, Vec::new(), Span::default())?;
+    settings.report_fused(jit.as_ref());
     let mut rng = interp.rng();
     let mut result_ty = program.func(first).map(|f| f.result_ty()).unwrap_or(Ty::Never);
     for stage in stages.iter().skip(1) {
@@ -179,6 +190,7 @@ fn run_all_stages(
         let jit = settings.compile(&prog)?;
         let mut interp = settings.interp(&prog, out, started, rng, jit.as_ref());
         result = interp.call(f, vals, Span::default())?;
+        settings.report_fused(jit.as_ref());
         rng = interp.rng();
         result_ty = prog.func(f).map(|f| f.result_ty()).unwrap_or(Ty::Never);
     }

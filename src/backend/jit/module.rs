@@ -17,6 +17,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId as ClifId, Linkage, Module, default_libcall_names};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How the interpreter enters one compiled function.
@@ -69,6 +70,31 @@ pub struct Jit {
     entries: HashMap<FuncId, Entry>,
     sites: Vec<Site>,
     report: Report,
+    /// Fused elementwise groups compiled while the program runs (the
+    /// interpreter asks for them when it first runs a function).
+    fused: Mutex<FusedReport>,
+}
+
+/// How many fused groups became native loops, and the time they took.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FusedReport {
+    pub compiled: usize,
+    /// Groups looked at, compiled or not.
+    pub tried: usize,
+    pub time: Duration,
+}
+
+impl FusedReport {
+    /// Writes the report to stderr as a `--timings` line.
+    pub fn print(&self) {
+        use crate::backend::staged::millis;
+        eprintln!(
+            "timings: jit compiled {} of {} fused elementwise groups to native loops in {}",
+            self.compiled,
+            self.tried,
+            millis(self.time)
+        );
+    }
 }
 
 /// Why one attempt to build the module stopped.
@@ -108,6 +134,11 @@ impl Jit {
 
     pub fn report(&self) -> &Report {
         &self.report
+    }
+
+    /// The fused groups compiled so far.
+    pub fn fused_report(&self) -> FusedReport {
+        self.fused.lock().map(|r| *r).unwrap_or_default()
     }
 
     /// Whether `f` runs as compiled code.
@@ -151,7 +182,14 @@ impl Native for Jit {
         steps: &[crate::runtime::fused::FusedStep],
         outputs: &[usize],
     ) -> Option<crate::runtime::fused::NativeLoop> {
-        super::fused::compile_group(dtype, input_bools, steps, outputs)
+        let start = Instant::now();
+        let compiled = super::fused::compile_group(dtype, input_bools, steps, outputs);
+        if let Ok(mut r) = self.fused.lock() {
+            r.tried += 1;
+            r.compiled += usize::from(compiled.is_some());
+            r.time += start.elapsed();
+        }
+        compiled
     }
 }
 
@@ -245,6 +283,7 @@ fn build(program: &Program, sel: &Selection) -> Result<Jit, Stop> {
                 entries,
                 sites,
                 report,
+                fused: Mutex::default(),
             })
         }
         Err(stop) => {

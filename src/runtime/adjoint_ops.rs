@@ -8,6 +8,7 @@
 //! so it is the transpose of that kernel; [`extreme_mask`] picks the same
 //! element as `argmax`/`argmin` (the first extreme, the first NaN if any).
 
+use super::broadcast::same_shape;
 use super::error::shape_str;
 use super::index::index_box;
 use super::parallel::for_pieces;
@@ -255,7 +256,7 @@ pub fn index_grad(g: &Tensor, shape: &[usize], items: &[IndexItem], operands: &[
 pub fn index_grad_add(mut acc: Tensor, g: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
     let shape = acc.shape().to_vec();
     let (starts, lens, out_shape) = index_box(&shape, items, operands)?;
-    if g.shape() != out_shape.as_slice() {
+    if !same_shape(g.shape(), &out_shape) {
         return Err(KernelError::Internal(format!(
             "index_grad: a gradient of shape {} for an index result of shape {}",
             shape_str(g.shape()),
@@ -440,16 +441,45 @@ fn scatter<S: Copy, D: Copy>(
             len: src.len(),
         });
     }
-    let mut idx = vec![0usize; dims.len()];
+    // Row by row along the last axis, so a contiguous row is one tight loop.
+    let Some(((&inner, outer_dims), (&stride, outer_strides))) = dims.split_last().zip(strides.split_last())
+    else {
+        // Rank 0: one element, at `base`.
+        return match (src.first(), dst.get_mut(base)) {
+            (Some(&v), Some(slot)) => {
+                *slot = add(*slot, v);
+                Ok(())
+            }
+            _ => Err(outside()),
+        };
+    };
+    if src.is_empty() || inner == 0 {
+        return Ok(());
+    }
+    let mut idx = vec![0usize; outer_dims.len()];
     let mut off = base;
-    for &v in src {
-        let slot = dst
-            .get_mut(off)
-            .ok_or_else(|| KernelError::Internal("scatter: position outside the result".to_string()))?;
-        *slot = add(*slot, v);
-        step(&mut idx, dims, strides, &mut off);
+    for row in src.chunks_exact(inner) {
+        if stride == 1 {
+            let end = off.checked_add(inner).ok_or_else(outside)?;
+            let slots = dst.get_mut(off..end).ok_or_else(outside)?;
+            for (slot, &v) in slots.iter_mut().zip(row) {
+                *slot = add(*slot, v);
+            }
+        } else {
+            let mut at = off;
+            for &v in row {
+                let slot = dst.get_mut(at).ok_or_else(outside)?;
+                *slot = add(*slot, v);
+                at = at.wrapping_add(stride);
+            }
+        }
+        step(&mut idx, outer_dims, outer_strides, &mut off);
     }
     Ok(())
+}
+
+fn outside() -> KernelError {
+    KernelError::Internal("scatter: position outside the result".to_string())
 }
 
 #[cfg(test)]

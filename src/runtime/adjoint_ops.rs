@@ -10,7 +10,7 @@
 
 use super::broadcast::same_shape;
 use super::error::shape_str;
-use super::index::index_box;
+use super::index::{Dims, index_box, row_major_strides};
 use super::parallel::for_pieces;
 use super::reduce::pairwise;
 use super::tensor::{Real, filled, map_data};
@@ -254,7 +254,7 @@ pub fn index_grad(g: &Tensor, shape: &[usize], items: &[IndexItem], operands: &[
 /// else holds it. So the adjoint of an index accumulated across a loop costs
 /// the size of the index per iteration, not the size of `acc`.
 pub fn index_grad_add(mut acc: Tensor, g: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
-    let shape = acc.shape().to_vec();
+    let shape = Dims::from_slice(acc.shape());
     let (starts, lens, out_shape) = index_box(&shape, items, operands)?;
     if !same_shape(g.shape(), &out_shape) {
         return Err(KernelError::Internal(format!(
@@ -382,16 +382,6 @@ fn first_extreme<T: Copy + PartialOrd>(
 }
 
 /// Row-major strides of `shape` (saturating; only used for valid shapes).
-fn row_major_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1usize; shape.len()];
-    let mut acc = 1usize;
-    for (s, &d) in strides.iter_mut().zip(shape).rev() {
-        *s = acc;
-        acc = acc.saturating_mul(d);
-    }
-    strides
-}
-
 /// Advances the row-major position `idx` over `dims` by one, keeping `off`
 /// equal to the sum of `idx[k] * strides[k]` (plus its base).
 fn step(idx: &mut [usize], dims: &[usize], strides: &[usize], off: &mut usize) {

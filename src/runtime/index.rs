@@ -11,13 +11,19 @@
 use super::error::{KResult, KernelError};
 use super::tensor::{Tensor, checked_numel, map_data};
 use crate::ir::op::IndexItem;
+use smallvec::SmallVec;
+
+/// Per-axis numbers (starts, lengths, strides) of the small ranks tensors
+/// have, inline: indexing a row of a small tensor is cheaper than the
+/// allocations a `Vec` each would cost.
+pub(crate) type Dims = SmallVec<[usize; 4]>;
 
 /// `x[items]`, with `operands` supplying the ints the items consume.
 pub fn index(x: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
     let shape = x.shape();
     let (starts, lens, out_shape) = index_box(shape, items, operands)?;
     let data = map_data!(x.data(), v => copy_box(v, shape, &starts, &lens)?);
-    Tensor::new(out_shape, data)
+    Tensor::new(out_shape.into_vec(), data)
 }
 
 /// The box that `index` selects from a tensor of `shape`: its start and length
@@ -26,7 +32,7 @@ pub(crate) fn index_box(
     shape: &[usize],
     items: &[IndexItem],
     operands: &[i64],
-) -> KResult<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+) -> KResult<(Dims, Dims, Dims)> {
     if items.len() > shape.len() {
         return Err(KernelError::TooManyIndices {
             given: items.len(),
@@ -38,9 +44,9 @@ pub(crate) fn index_box(
         ops.next()
             .ok_or_else(|| KernelError::Internal("index: fewer operands than the items need".to_string()))
     };
-    let mut starts = Vec::with_capacity(shape.len());
-    let mut lens = Vec::with_capacity(shape.len());
-    let mut out_shape = Vec::with_capacity(shape.len());
+    let mut starts = Dims::new();
+    let mut lens = Dims::new();
+    let mut out_shape = Dims::new();
     for (axis, &len) in shape.iter().enumerate() {
         match items.get(axis) {
             Some(IndexItem::At) => {
@@ -98,6 +104,17 @@ pub(crate) fn slice_bounds(lo: Option<i64>, hi: Option<i64>, len: usize) -> (usi
 }
 
 /// The sub-box `starts[i] .. starts[i] + lens[i]` of row-major `data` of `shape`.
+/// The element strides of a row-major tensor of `shape`.
+pub(crate) fn row_major_strides(shape: &[usize]) -> Dims {
+    let mut strides = Dims::from_elem(1, shape.len());
+    let mut acc = 1usize;
+    for (s, &d) in strides.iter_mut().zip(shape).rev() {
+        *s = acc;
+        acc = acc.saturating_mul(d);
+    }
+    strides
+}
+
 fn copy_box<T: Copy>(data: &[T], shape: &[usize], starts: &[usize], lens: &[usize]) -> KResult<Vec<T>> {
     let n = checked_numel(lens)?;
     let mut out = Vec::new();
@@ -106,12 +123,7 @@ fn copy_box<T: Copy>(data: &[T], shape: &[usize], starts: &[usize], lens: &[usiz
     if n == 0 {
         return Ok(out);
     }
-    let mut strides = vec![1usize; shape.len()];
-    let mut acc = 1usize;
-    for (s, &d) in strides.iter_mut().zip(shape).rev() {
-        *s = acc;
-        acc = acc.saturating_mul(d);
-    }
+    let strides = row_major_strides(shape);
     copy_rec(data, &strides, starts, lens, 0, &mut out)?;
     Ok(out)
 }

@@ -10,7 +10,7 @@
 
 use super::broadcast::same_shape;
 use super::error::shape_str;
-use super::index::{Dims, index_box, row_major_strides};
+use super::index::{Dims, at_range, index_box, row_major_strides};
 use super::parallel::for_pieces;
 use super::reduce::pairwise;
 use super::tensor::{Real, filled, map_data};
@@ -254,6 +254,9 @@ pub fn index_grad(g: &Tensor, shape: &[usize], items: &[IndexItem], operands: &[
 /// else holds it. So the adjoint of an index accumulated across a loop costs
 /// the size of the index per iteration, not the size of `acc`.
 pub fn index_grad_add(mut acc: Tensor, g: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
+    if let Some(range) = at_range(acc.shape(), items, operands) {
+        return add_at_range(acc, g, range?, items.len());
+    }
     let shape = Dims::from_slice(acc.shape());
     let (starts, lens, out_shape) = index_box(&shape, items, operands)?;
     if !same_shape(g.shape(), &out_shape) {
@@ -293,6 +296,43 @@ pub fn index_grad_add(mut acc: Tensor, g: &Tensor, items: &[IndexItem], operands
             Arc::make_mut(a).as_mut_slice(),
             |a, b| a + b,
         )?,
+        (_, v) => {
+            return Err(KernelError::DType {
+                op: "index_grad",
+                dtype: v.dtype(),
+            });
+        }
+    }
+    Ok(acc)
+}
+
+/// `index_grad_add` of an index whose items are all `At`: `g` added to the
+/// contiguous `range` of `acc` (the rows past the first `axes` axes).
+fn add_at_range(mut acc: Tensor, g: &Tensor, range: std::ops::Range<usize>, axes: usize) -> KResult<Tensor> {
+    let rest = acc.shape().get(axes..).unwrap_or_default();
+    if !same_shape(g.shape(), rest) {
+        return Err(KernelError::Internal(format!(
+            "index_grad: a gradient of shape {} for an index result of shape {}",
+            shape_str(g.shape()),
+            shape_str(rest)
+        )));
+    }
+    fn add<T: Copy>(
+        a: &mut Arc<Vec<T>>,
+        v: &[T],
+        range: std::ops::Range<usize>,
+        f: impl Fn(T, T) -> T,
+    ) -> KResult<()> {
+        let region = Arc::make_mut(a)
+            .get_mut(range)
+            .ok_or_else(|| KernelError::Internal("index_grad: position outside the data".to_string()))?;
+        region.iter_mut().zip(v).for_each(|(a, &b)| *a = f(*a, b));
+        Ok(())
+    }
+    match (acc.data_mut(), g.data()) {
+        (Data::I64(a), Data::I64(v)) => add(a, v, range, i64::wrapping_add)?,
+        (Data::F32(a), Data::F32(v)) => add(a, v, range, |a, b| a + b)?,
+        (Data::F64(a), Data::F64(v)) => add(a, v, range, |a, b| a + b)?,
         (_, v) => {
             return Err(KernelError::DType {
                 op: "index_grad",

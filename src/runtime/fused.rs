@@ -13,11 +13,16 @@ use super::DType;
 use super::broadcast::{ends_with_shape, same_shape};
 use super::elementwise::{binary_block, unary_block, where_block};
 use super::error::{KResult, KernelError};
+use super::index::Dims;
 use super::parallel::{PARALLEL_MIN, threads};
 use super::tensor::{Data, Real, Tensor};
 use crate::ir::op::{BinaryOp, UnaryOp};
 use rayon::prelude::*;
+use smallvec::SmallVec;
 use std::sync::Arc;
+
+/// Per-operand numbers and pointers of one run, inline for most groups.
+type Few<T> = SmallVec<[T; 16]>;
 
 /// Elements per block: a register of f64 is 2 KiB, so a dozen live ones
 /// fit in the first-level cache.
@@ -248,7 +253,7 @@ impl FusedKernel {
     /// bool where the group reads one) and has the group's shape, rank 0, or
     /// the trailing axes of the group's shape; `None` otherwise (the caller
     /// runs the ops one by one).
-    pub fn accepts(&self, inputs: &[&Tensor]) -> Option<Vec<usize>> {
+    pub fn accepts(&self, inputs: &[&Tensor]) -> Option<Dims> {
         if inputs.len() != self.input_bools.len() {
             return None;
         }
@@ -259,7 +264,7 @@ impl FusedKernel {
             t.dtype() == dtype
                 && (same_shape(s, shape) || s.is_empty() || (ends_with_shape(shape, s) && t.numel() > 0))
         });
-        fits.then(|| shape.to_vec())
+        fits.then(|| Dims::from_slice(shape))
     }
 
     /// Runs the group over `inputs` (which [`FusedKernel::accepts`] must
@@ -295,7 +300,7 @@ impl FusedKernel {
         let n: usize = shape.iter().product();
         // Each float output of the group's shape takes the buffer of an
         // unshared input of that shape, when there is one.
-        let mut free_outputs: Vec<usize> = (0..self.outputs.len())
+        let mut free_outputs: Few<usize> = (0..self.outputs.len())
             .filter(|&j| self.outputs.get(j).is_some_and(|o| !o.1))
             .rev()
             .collect();
@@ -317,7 +322,7 @@ impl FusedKernel {
                 return Err(KernelError::Internal("a fused group's operand dtype".into()));
             };
             match Arc::try_unwrap(v) {
-                Ok(v) if s == shape && !free_outputs.is_empty() => {
+                Ok(v) if same_shape(&s, shape) && !free_outputs.is_empty() => {
                     let j = free_outputs.pop().unwrap_or(0);
                     if let Some(slot) = outs.get_mut(j) {
                         *slot = Some(v);
@@ -336,7 +341,7 @@ impl FusedKernel {
                     Held::Values(s, v) => (s, v),
                     Held::Shared(s, v) => (s, v),
                 };
-                if s == shape {
+                if same_shape(s, shape) {
                     Operand::Full(v)
                 } else if s.is_empty() {
                     Operand::Scalar(v.first().copied().unwrap_or(T::ZERO))
@@ -372,7 +377,7 @@ impl FusedKernel {
         let Some(native) = &self.native else {
             return false;
         };
-        let scalars: Vec<T> = operands
+        let scalars: Few<T> = operands
             .iter()
             .map(|op| match op {
                 Operand::Scalar(x) => *x,
@@ -380,8 +385,8 @@ impl FusedKernel {
             })
             .collect();
         let size = std::mem::size_of::<T>() as i64;
-        let mut inputs = Vec::with_capacity(operands.len());
-        let mut strides = Vec::with_capacity(operands.len());
+        let mut inputs: Few<*const u8> = SmallVec::new();
+        let mut strides: Few<i64> = SmallVec::new();
         for (op, x) in operands.iter().zip(&scalars) {
             let (ptr, stride) = match op {
                 Operand::Full(v) if v.len() >= n => (v.as_ptr(), size),
@@ -398,7 +403,7 @@ impl FusedKernel {
         if outs.iter().any(|o| o.len() < n) {
             return false;
         }
-        let outputs: Vec<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr().cast::<u8>()).collect();
+        let outputs: Few<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr().cast::<u8>()).collect();
         // SAFETY: the code was compiled for this group's inputs, steps and
         // outputs in `T` (`backend::jit::fused`); every input pointer reads
         // `n` elements at its stride (a scalar reads one), every output holds

@@ -21,9 +21,42 @@ pub(crate) type Dims = SmallVec<[usize; 4]>;
 /// `x[items]`, with `operands` supplying the ints the items consume.
 pub fn index(x: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
     let shape = x.shape();
+    if let Some(range) = at_range(shape, items, operands) {
+        let range = range?;
+        let rest = shape.get(items.len()..).unwrap_or_default().to_vec();
+        let missing = || KernelError::Internal("index: position outside the data".to_string());
+        let data = map_data!(x.data(), v => v.get(range.clone()).ok_or_else(missing)?.to_vec());
+        return Tensor::new(rest, data);
+    }
     let (starts, lens, out_shape) = index_box(shape, items, operands)?;
     let data = map_data!(x.data(), v => copy_box(v, shape, &starts, &lens)?);
     Tensor::new(out_shape.into_vec(), data)
+}
+
+/// The elements that `items` select from a row-major tensor of `shape` when
+/// every item is `At` (`t[i]`, `t[i, j]`): the trailing axes are whole, so
+/// the selection is one contiguous range. `None` for any other index (and
+/// for more items than axes, which [`index_box`] reports).
+pub(crate) fn at_range(
+    shape: &[usize],
+    items: &[IndexItem],
+    operands: &[i64],
+) -> Option<KResult<std::ops::Range<usize>>> {
+    if items.len() > shape.len() || operands.len() != items.len() || items.iter().any(|&i| i != IndexItem::At)
+    {
+        return None;
+    }
+    let (outer, inner) = shape.split_at(items.len());
+    // The tensor exists, so the product of its axes cannot overflow.
+    let size: usize = inner.iter().product();
+    let mut row = 0usize;
+    for (axis, (&len, &i)) in outer.iter().zip(operands).enumerate() {
+        match at_position(i, axis, len) {
+            Ok(p) => row = row * len + p,
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(row * size..(row + 1) * size))
 }
 
 /// The box that `index` selects from a tensor of `shape`: its start and length

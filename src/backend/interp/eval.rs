@@ -12,6 +12,7 @@ use crate::ir::types::{DType, Ty};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
 use crate::runtime::{self, KernelError, Rng, Tensor};
 use crate::syntax::Span;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ pub struct Interp<'p> {
 }
 
 type Frame = Vec<Val>;
+
+/// An instruction's operands, inline for the few that most instructions have.
+type Args = SmallVec<[Val; 4]>;
 
 impl<'p> Interp<'p> {
     /// An interpreter over a specialized program, printing to `out`.
@@ -216,7 +220,7 @@ impl<'p> Interp<'p> {
             return Err(Diagnostic::internal(end.span, "fused group without a plan"));
         };
         let accepted = {
-            let tensors: Option<Vec<&Tensor>> = group
+            let tensors: Option<SmallVec<[&Tensor; 16]>> = group
                 .inputs
                 .iter()
                 .map(|&(v, _)| frame.get(v.0 as usize).and_then(Val::as_tensor))
@@ -280,7 +284,7 @@ impl<'p> Interp<'p> {
             InstKind::ListPush => ip.moves | 1,
             _ => ip.moves,
         };
-        let mut args: Vec<Val> = inst
+        let mut args: Args = inst
             .args
             .iter()
             .enumerate()
@@ -305,7 +309,7 @@ impl<'p> Interp<'p> {
                         _ => return Err(Diagnostic::internal(span, "matmul of a non-tensor")),
                     }
                 }
-                Fused::IndexGradDeferred => Val::Tuple(args.into()),
+                Fused::IndexGradDeferred => Val::Tuple(args.into_iter().collect()),
                 Fused::IndexGradSum => {
                     let (a, b) = (arg(0), arg(1));
                     sum_deferred(a, b).map_err(|e| e.into_diagnostic(span))?
@@ -314,7 +318,7 @@ impl<'p> Interp<'p> {
                     let (pack, acc) = (arg(usize::from(deferred)), arg(1 - usize::from(deferred)));
                     index_grad_add(acc, pack, plan.index_items(inst)).map_err(|e| e.into_diagnostic(span))?
                 }
-                Fused::None | Fused::Grouped | Fused::GroupEnd => self.exec_prim(p, args, span)?,
+                Fused::None | Fused::Grouped | Fused::GroupEnd => self.exec_prim(p, &mut args, span)?,
             },
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
                 return Err(Diagnostic::internal(
@@ -323,13 +327,13 @@ impl<'p> Interp<'p> {
                 ));
             }
             InstKind::BuiltinRef(_) => Val::Builtin,
-            InstKind::Call(f) => self.call(*f, args, span)?,
-            InstKind::Closure(_) => Val::Closure(args.into()),
+            InstKind::Call(f) => self.call(*f, args.into_vec(), span)?,
+            InstKind::Closure(_) => Val::Closure(args.into_iter().collect()),
             InstKind::CaptureGet(i) => match arg(0) {
                 Val::Closure(c) => c.get(*i as usize).cloned().unwrap_or(Val::Undef),
                 _ => return Err(Diagnostic::internal(span, "capture of a non-closure")),
             },
-            InstKind::Tuple => Val::Tuple(args.into()),
+            InstKind::Tuple => Val::Tuple(args.into_iter().collect()),
             InstKind::Derive(_) => arg(0),
             InstKind::ListNew => Val::List(Rc::new(Vec::new())),
             InstKind::ListPush => {
@@ -361,7 +365,7 @@ impl<'p> Interp<'p> {
                 Val::List(xs) => Val::Tensor(Tensor::scalar_i64(xs.len() as i64)),
                 _ => return Err(Diagnostic::internal(span, "length of a non-list")),
             },
-            InstKind::Record(s) => Val::Record(*s, args.into()),
+            InstKind::Record(s) => Val::Record(*s, args.into_iter().collect()),
             InstKind::TupleGet(i) | InstKind::RecordGet(i) => match arg(0) {
                 Val::Tuple(xs) | Val::Record(_, xs) => project(xs, *i as usize),
                 _ => return Err(Diagnostic::internal(span, "projection of a non-aggregate")),
@@ -389,7 +393,7 @@ impl<'p> Interp<'p> {
                 return bind_results(frame, &inst.results, carried);
             }
             InstKind::While { cond, body } => {
-                let mut carried = args;
+                let mut carried = args.into_vec();
                 loop {
                     self.tick(span)?;
                     for (&p, v) in cond.params.iter().zip(&carried) {
@@ -417,7 +421,7 @@ impl<'p> Interp<'p> {
         Ok(())
     }
 
-    fn exec_prim(&mut self, p: &Prim, args: Vec<Val>, span: Span) -> Result<Val, RunError> {
+    fn exec_prim(&mut self, p: &Prim, args: &mut [Val], span: Span) -> Result<Val, RunError> {
         match p {
             Prim::Print => {
                 let parts: Vec<String> = args.iter().map(|a| a.display(self.program)).collect();
@@ -434,13 +438,13 @@ impl<'p> Interp<'p> {
                 }
                 Ok(Val::unit())
             }
-            Prim::TempPath => self.files(span).temp_path(&args),
-            Prim::LoadCsv(d) => self.files(span).load_csv(*d, &args),
-            Prim::SaveCsv => self.files(span).save_csv(&args),
-            Prim::LoadNpy(ty) => self.files(span).load_npy(ty, &args),
-            Prim::SaveNpy => self.files(span).save_npy(&args),
-            Prim::Load(ty) => self.files(span).load(ty, &args),
-            Prim::Save => self.files(span).save(&args),
+            Prim::TempPath => self.files(span).temp_path(args),
+            Prim::LoadCsv(d) => self.files(span).load_csv(*d, args),
+            Prim::SaveCsv => self.files(span).save_csv(args),
+            Prim::LoadNpy(ty) => self.files(span).load_npy(ty, args),
+            Prim::SaveNpy => self.files(span).save_npy(args),
+            Prim::Load(ty) => self.files(span).load(ty, args),
+            Prim::Save => self.files(span).save(args),
             Prim::Batches => {
                 let shuffle = args
                     .get(3)
@@ -448,7 +452,7 @@ impl<'p> Interp<'p> {
                     .and_then(Tensor::as_scalar_bool)
                     .unwrap_or(false);
                 if !shuffle {
-                    return data::batches(&args, None, span);
+                    return data::batches(args, None, span);
                 }
                 // The rows in the order of one permutation from the generator.
                 let rows = args
@@ -464,16 +468,16 @@ impl<'p> Interp<'p> {
                     .into_iter()
                     .map(|i| i as usize)
                     .collect();
-                data::batches(&args, Some(&order), span)
+                data::batches(args, Some(&order), span)
             }
-            Prim::Random(op) => self.random(*op, &args).map_err(|f| f.into_diagnostic(span)),
+            Prim::Random(op) => self.random(*op, args).map_err(|f| f.into_diagnostic(span)),
             Prim::Progress => {
                 let n = |i: usize| int_of(args.get(i).unwrap_or(&Val::Undef), span);
                 self.bars.update(span, n(0)?, n(1)?, n(2)?);
                 Ok(Val::unit())
             }
             Prim::Plot => {
-                super::plot::plot(&args, self.base_dir.as_deref()).map_err(|f| f.into_diagnostic(span))?;
+                super::plot::plot(args, self.base_dir.as_deref()).map_err(|f| f.into_diagnostic(span))?;
                 Ok(Val::unit())
             }
             _ => prims::exec(p, args, self.program).map_err(|f| f.into_diagnostic(span)),
@@ -596,7 +600,7 @@ fn index_grad_add(acc: Val, pack: Val, items: &[crate::ir::op::IndexItem]) -> Re
         .unwrap_or_default()
         .iter()
         .map(|v| v.as_tensor().and_then(Tensor::as_scalar_i64))
-        .collect::<Option<Vec<i64>>>()
+        .collect::<Option<SmallVec<[i64; 4]>>>()
         .ok_or_else(internal)?;
     Ok(Val::Tensor(runtime::index_grad_add(acc, g, items, &operands)?))
 }

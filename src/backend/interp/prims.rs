@@ -7,6 +7,7 @@ use crate::diag::Diagnostic;
 use crate::ir::{Prim, Program};
 use crate::runtime::{self, KernelError, Tensor};
 use crate::syntax::Span;
+use smallvec::SmallVec;
 
 /// Why a prim failed; the interpreter adds the span.
 #[derive(Debug)]
@@ -100,8 +101,7 @@ fn owned(args: &mut [Val], i: usize) -> Result<Tensor, Failure> {
 
 /// Runs prim `p` on operands the caller no longer needs: kernels that can
 /// write their result into an operand's buffer get it by value.
-pub fn exec(p: &Prim, mut args: Vec<Val>, program: &Program) -> R {
-    let args = &mut args[..];
+pub fn exec(p: &Prim, args: &mut [Val], program: &Program) -> R {
     match p {
         Prim::Unary(op) => t(runtime::unary_owned(*op, owned(args, 0)?)?),
         Prim::Binary(op) => {
@@ -121,7 +121,8 @@ pub fn exec(p: &Prim, mut args: Vec<Val>, program: &Program) -> R {
         Prim::MatMul => t(runtime::matmul(tensor(args, 0)?, tensor(args, 1)?)?),
         Prim::Reduce { op, axis, keepdims } => t(runtime::reduce(*op, tensor(args, 0)?, *axis, *keepdims)?),
         Prim::Index(items) => {
-            let operands: Vec<i64> = (1..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
+            let operands: SmallVec<[i64; 4]> =
+                (1..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
             t(runtime::index(tensor(args, 0)?, items, &operands)?)
         }
         Prim::Shape => {
@@ -196,7 +197,8 @@ pub fn exec(p: &Prim, mut args: Vec<Val>, program: &Program) -> R {
         Prim::Det => t(runtime::det(tensor(args, 0)?)?),
         Prim::Cholesky => t(runtime::cholesky(tensor(args, 0)?)?),
         Prim::IndexGrad(items) => {
-            let operands: Vec<i64> = (2..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
+            let operands: SmallVec<[i64; 4]> =
+                (2..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
             t(runtime::index_grad(
                 tensor(args, 0)?,
                 tensor(args, 1)?.shape(),

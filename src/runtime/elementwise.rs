@@ -616,6 +616,27 @@ pub(crate) fn unary_block<T: Real>(op: UnaryOp, x: &[T], out: &mut [T]) {
     with_float_unary!(op, T, f => map(&f, out), map(&|a: T| truth::<T>(a == T::ZERO), out))
 }
 
+/// The address of an `extern "C" fn(T) -> T` that computes one element of
+/// the float unary `op` exactly as [`unary_block`] does, for native loops
+/// that call it element by element (the JIT's fused groups); `None` for the
+/// ops without one.
+pub(crate) fn unary_element_fn<T: Real>(op: UnaryOp) -> Option<usize> {
+    extern "C" fn sigmoid_element<T: Real>(x: T) -> T {
+        sigmoid(x)
+    }
+    extern "C" fn tan_element<T: Real>(x: T) -> T {
+        x.tan()
+    }
+    if vmath::is_vectorized(op) {
+        return vmath::element_fn::<T>(op);
+    }
+    match op {
+        UnaryOp::Sigmoid => Some(sigmoid_element::<T> as *const () as usize),
+        UnaryOp::Tan => Some(tan_element::<T> as *const () as usize),
+        _ => None,
+    }
+}
+
 /// 1 or 0: how fused groups hold bools among floats.
 fn truth<T: Real>(b: bool) -> T {
     if b { T::ONE } else { T::ZERO }

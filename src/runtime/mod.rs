@@ -57,7 +57,7 @@ pub use construct::{arange, eye, full, linspace, max_close_violation, stack};
 pub use conv::{conv2d, conv2d_grad_input, conv2d_grad_weight};
 pub use elementwise::{binary, binary_owned, cast, clip, unary, unary_owned, where_, where_owned};
 /// Per-element functions the JIT's scalar code calls, so both backends round alike.
-pub(crate) use elementwise::{int_pow, sigmoid};
+pub(crate) use elementwise::{int_pow, sigmoid, unary_element_fn};
 pub use error::{KResult, KernelError};
 pub use format::format_f64;
 pub use index::index;

@@ -612,6 +612,133 @@ pub(crate) mod k64 {
     }
 }
 
+/// The element function of `op` in `T` as native code calls it one
+/// element at a time (the JIT's fused loops): the address of an
+/// `extern "C" fn(T) -> T` whose result is, bit for bit, the one
+/// [`unary_in_place`] gives that element. `None` for other ops and types.
+///
+/// On x86-64 with FMA the kernels are compiled with it, as on the slice
+/// paths; elsewhere `mul_add` is the correctly rounded library call, which
+/// gives the same bits (see the module documentation).
+pub(crate) fn element_fn<T: 'static>(op: UnaryOp) -> Option<usize> {
+    let f = Func::of(op)?;
+    let fma = Path::detected() != Path::Portable;
+    if TypeId::of::<T>() == TypeId::of::<f64>() {
+        Some(element::f64_fn(f, fma))
+    } else if TypeId::of::<T>() == TypeId::of::<f32>() {
+        Some(element::f32_fn(f, fma))
+    } else {
+        None
+    }
+}
+
+/// One element of each kernel, as `extern "C"` functions.
+mod element {
+    use super::{Func, k32, k64};
+
+    macro_rules! element_fns {
+        ($select:ident, $t:ty, $k:ident) => {
+            extern "C" fn exp(x: $t) -> $t {
+                $k::exp(x)
+            }
+            extern "C" fn log(x: $t) -> $t {
+                $k::log(x)
+            }
+            extern "C" fn sin(x: $t) -> $t {
+                if $k::trig_in_range(x) {
+                    $k::sin(x)
+                } else {
+                    crate::runtime::vmath::call(<$t>::sin, x)
+                }
+            }
+            extern "C" fn cos(x: $t) -> $t {
+                if $k::trig_in_range(x) {
+                    $k::cos(x)
+                } else {
+                    crate::runtime::vmath::call(<$t>::cos, x)
+                }
+            }
+            extern "C" fn tanh(x: $t) -> $t {
+                $k::tanh(x)
+            }
+
+            /// The same functions compiled with FMA; only called where the
+            /// CPU has it ([`super::Path::detected`] is not portable).
+            #[cfg(target_arch = "x86_64")]
+            mod fma {
+                use crate::runtime::vmath::{call, $k};
+
+                #[target_feature(enable = "avx2,fma")]
+                pub(super) unsafe extern "C" fn exp(x: $t) -> $t {
+                    $k::exp(x)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                pub(super) unsafe extern "C" fn log(x: $t) -> $t {
+                    $k::log(x)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                pub(super) unsafe extern "C" fn sin(x: $t) -> $t {
+                    if $k::trig_in_range(x) {
+                        $k::sin(x)
+                    } else {
+                        call(<$t>::sin, x)
+                    }
+                }
+                #[target_feature(enable = "avx2,fma")]
+                pub(super) unsafe extern "C" fn cos(x: $t) -> $t {
+                    if $k::trig_in_range(x) {
+                        $k::cos(x)
+                    } else {
+                        call(<$t>::cos, x)
+                    }
+                }
+                #[target_feature(enable = "avx2,fma")]
+                pub(super) unsafe extern "C" fn tanh(x: $t) -> $t {
+                    $k::tanh(x)
+                }
+            }
+
+            pub(super) fn $select(f: Func, fma: bool) -> usize {
+                #[cfg(target_arch = "x86_64")]
+                if fma {
+                    return match f {
+                        Func::Exp => fma::exp as *const () as usize,
+                        Func::Log => fma::log as *const () as usize,
+                        Func::Sin => fma::sin as *const () as usize,
+                        Func::Cos => fma::cos as *const () as usize,
+                        Func::Tanh => fma::tanh as *const () as usize,
+                    };
+                }
+                let _ = fma;
+                match f {
+                    Func::Exp => exp as *const () as usize,
+                    Func::Log => log as *const () as usize,
+                    Func::Sin => sin as *const () as usize,
+                    Func::Cos => cos as *const () as usize,
+                    Func::Tanh => tanh as *const () as usize,
+                }
+            }
+        };
+    }
+
+    mod f64s {
+        use super::{Func, k64};
+        element_fns!(select, f64, k64);
+    }
+    mod f32s {
+        use super::{Func, k32};
+        element_fns!(select, f32, k32);
+    }
+
+    pub(super) fn f64_fn(f: Func, fma: bool) -> usize {
+        f64s::select(f, fma)
+    }
+
+    pub(super) fn f32_fn(f: Func, fma: bool) -> usize {
+        f32s::select(f, fma)
+    }
+}
+
 #[cfg(test)]
 #[path = "vmath_tests.rs"]
 mod tests;

@@ -1,23 +1,25 @@
-//! Fused elementwise groups of arithmetic compiled to native loops.
+//! Fused elementwise groups compiled to native loops.
 //!
 //! The interpreter runs a fused group step by step over blocks of elements
 //! (`runtime::fused`); on a few elements (the LSTM's vectors of 14) the
-//! dispatch of each step costs far more than its arithmetic. A group whose
-//! steps are all IEEE arithmetic (`+ - * /`, negation, `abs`, `sqrt`),
-//! comparisons, `and`/`or`/`not` and `where`, over float inputs, becomes one
-//! loop over its elements with every value in a register. These operations
-//! round exactly as the interpreter's kernels do (Cranelift never fuses a
-//! multiply and an add), so results are the same bit for bit. Groups with
-//! other functions (`exp`, `tanh`, …, whose vectorized kernels the
-//! interpreter's bits come from) or with bool inputs or outputs stay
+//! dispatch of each step costs far more than its arithmetic. A group over
+//! float inputs whose steps are IEEE arithmetic (`+ - * /`, negation, `abs`,
+//! `sqrt`), comparisons, `and`/`or`/`not`, `where`, and the functions
+//! `exp`, `log`, `sin`, `cos`, `tanh`, `sigmoid` and `tan` becomes one loop
+//! over its elements with every value in a register. The arithmetic rounds
+//! exactly as the interpreter's kernels do (Cranelift never fuses a multiply
+//! and an add); each function is a call, per element, of the runtime's
+//! element function for it (`runtime::unary_element_fn`: the vectorized
+//! kernels' code for one element), so results are the same bit for bit.
+//! Groups with other steps, or with bool inputs or outputs, stay
 //! interpreted.
 
 use super::module::new_module;
 use crate::ir::op::{BinaryOp, UnaryOp};
-use crate::runtime::DType;
 use crate::runtime::fused::{FusedOp, FusedStep, NativeLoop};
+use crate::runtime::{DType, unary_element_fn};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Signature, Value, types};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
@@ -63,7 +65,7 @@ pub fn compile_group(
         DType::F64 => types::F64,
         _ => return None,
     };
-    if input_bools.iter().any(|&b| b) || !steps.iter().all(|s| supported(s.op)) {
+    if input_bools.iter().any(|&b| b) || !steps.iter().all(|s| supported(s.op, dtype)) {
         return None;
     }
     let mut module = new_module().ok()?;
@@ -122,7 +124,7 @@ pub fn compile_group(
             .iter()
             .map(|&a| regs.get(a).copied())
             .collect::<Option<_>>()?;
-        regs.push(step(&mut b, s.op, &args)?);
+        regs.push(step(&mut b, s.op, &args, dtype)?);
     }
     let at = b.ins().imul_imm_s(i, size);
     for (&o, &base) in outputs.iter().zip(&out_bases) {
@@ -156,18 +158,43 @@ pub fn compile_group(
     })
 }
 
-fn supported(op: FusedOp) -> bool {
+fn supported(op: FusedOp, dtype: DType) -> bool {
     use BinaryOp::*;
     match op {
-        FusedOp::Unary(u) => matches!(u, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Not),
+        FusedOp::Unary(u) => {
+            matches!(u, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Not)
+                || element_fn(u, dtype).is_some()
+        }
         FusedOp::Binary(b) => matches!(b, Add | Sub | Mul | Div | Lt | Le | Gt | Ge | Eq | Ne | And | Or),
         FusedOp::Where => true,
     }
 }
 
+/// The address of the runtime's element function of `op` in `dtype`.
+fn element_fn(op: UnaryOp, dtype: DType) -> Option<usize> {
+    match dtype {
+        DType::F32 => unary_element_fn::<f32>(op),
+        DType::F64 => unary_element_fn::<f64>(op),
+        DType::Bool | DType::I64 => None,
+    }
+}
+
+/// A call of the element function at `addr`, `extern "C" fn(T) -> T`.
+fn call_element(b: &mut FunctionBuilder, addr: usize, x: Value) -> Option<Value> {
+    let float = b.func.dfg.value_type(x);
+    // The loop's own convention: the platform's C convention.
+    let mut sig = Signature::new(b.func.signature.call_conv);
+    sig.params.push(AbiParam::new(float));
+    sig.returns.push(AbiParam::new(float));
+    let sig = b.import_signature(sig);
+    let callee = b.ins().iconst(types::I64, i64::try_from(addr).ok()?);
+    let call = b.ins().call_indirect(sig, callee, &[x]);
+    b.inst_results(call).first().copied()
+}
+
 /// One step, as the interpreter's block kernels compute it
 /// (`runtime::elementwise::{unary_block, binary_block, where_block}`).
-fn step(b: &mut FunctionBuilder, op: FusedOp, args: &[Reg]) -> Option<Reg> {
+fn step(b: &mut FunctionBuilder, op: FusedOp, args: &[Reg], dtype: DType) -> Option<Reg> {
     use Reg::{Bool, Float};
     let cmp = |b: &mut FunctionBuilder, cc: FloatCC, x: Value, y: Value| Bool(b.ins().fcmp(cc, x, y));
     Some(match (op, args) {
@@ -175,6 +202,7 @@ fn step(b: &mut FunctionBuilder, op: FusedOp, args: &[Reg]) -> Option<Reg> {
         (FusedOp::Unary(UnaryOp::Abs), [Float(x)]) => Float(b.ins().fabs(*x)),
         (FusedOp::Unary(UnaryOp::Sqrt), [Float(x)]) => Float(b.ins().sqrt(*x)),
         (FusedOp::Unary(UnaryOp::Not), [Bool(x)]) => Bool(b.ins().icmp_imm_s(IntCC::Equal, *x, 0)),
+        (FusedOp::Unary(u), [Float(x)]) => Float(call_element(b, element_fn(u, dtype)?, *x)?),
         (FusedOp::Binary(op), [Float(x), Float(y)]) => {
             let (x, y) = (*x, *y);
             match op {

@@ -12,7 +12,7 @@ use super::DType;
 use super::broadcast::{broadcast_shapes, broadcast_to, ends_with_shape, same_shape};
 use super::error::{KResult, KernelError};
 use super::parallel::for_pieces;
-use super::tensor::{Data, Real, Tensor};
+use super::tensor::{Data, Real, Shape, Tensor};
 use super::vmath;
 use crate::ir::op::{BinaryOp, Prim, UnaryOp};
 use std::borrow::Cow;
@@ -147,9 +147,25 @@ fn op_name(op: BinaryOp) -> &'static str {
     Prim::Binary(op).info().name
 }
 
+/// The broadcast shape of `a` and `b`, shared with the one whose shape it
+/// is (no allocation for operands of one shape, or a scalar with a tensor).
+fn result_shape(a: &Tensor, b: &Tensor) -> KResult<Shape> {
+    if same_shape(a.shape(), b.shape()) {
+        return Ok(a.shared_shape());
+    }
+    let out = broadcast_shapes(a.shape(), b.shape())?;
+    Ok(if same_shape(&out, a.shape()) {
+        a.shared_shape()
+    } else if same_shape(&out, b.shape()) {
+        b.shared_shape()
+    } else {
+        out.into()
+    })
+}
+
 /// An elementwise function of two tensors, with broadcasting.
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> KResult<Tensor> {
-    let out = broadcast_shapes(a.shape(), b.shape())?;
+    let out = result_shape(a, b)?;
     let (sa, sb) = (a.shape(), b.shape());
     let data = match (a.data(), b.data()) {
         (Data::F32(x), Data::F32(y)) => float_binary(op, x, sa, y, sb, &out)?,
@@ -295,11 +311,11 @@ fn float_arith_into<T: Real>(op: BinaryOp, dst: &mut [T], other: &Operand<'_, T>
 /// when it has the result's shape and dtype and no one else holds it. The
 /// result equals [`binary`]'s in every case.
 pub fn binary_owned(op: BinaryOp, mut a: Tensor, mut b: Tensor) -> KResult<Tensor> {
-    let Ok(out) = broadcast_shapes(a.shape(), b.shape()) else {
+    let Ok(out) = result_shape(&a, &b) else {
         return binary(op, &a, &b);
     };
-    let sa = a.shape().to_vec();
-    let sb = b.shape().to_vec();
+    let sa = a.shared_shape();
+    let sb = b.shared_shape();
     if same_shape(&sa, &out) && a.is_unique() && in_place_binary(op, &mut a, &b, &sb, &out, Side::Left)? {
         return Ok(a);
     }
@@ -730,7 +746,7 @@ pub fn where_owned(c: &Tensor, mut a: Tensor, b: &Tensor) -> KResult<Tensor> {
         y.select_into(&mut v, c);
         Ok(Arc::new(v))
     }
-    let sa = a.shape().to_vec();
+    let sa = a.shared_shape();
     let sb = b.shape();
     let data = match (a.data_mut(), b.data()) {
         (Data::Bool(x), Data::Bool(y)) => Data::Bool(select(&cb, x, &sa, y, sb, &out)?),

@@ -15,7 +15,7 @@ use super::elementwise::{binary_block, unary_block, where_block};
 use super::error::{KResult, KernelError};
 use super::index::Dims;
 use super::parallel::{PARALLEL_MIN, threads};
-use super::tensor::{Data, Real, Tensor};
+use super::tensor::{Data, Real, Shape, Tensor};
 use crate::ir::op::{BinaryOp, UnaryOp};
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -130,8 +130,8 @@ enum Held<T> {
     /// Its buffer became an output's.
     Output(usize),
     /// Its own values (an unshared buffer, or bools as 1 and 0).
-    Values(Vec<usize>, Vec<T>),
-    Shared(Vec<usize>, Arc<Vec<T>>),
+    Values(Shape, Vec<T>),
+    Shared(Shape, Arc<Vec<T>>),
 }
 
 impl<T: Copy> Operand<'_, T> {
@@ -306,8 +306,13 @@ impl FusedKernel {
             .collect();
         let mut outs: Vec<Option<Vec<T>>> = self.outputs.iter().map(|_| None).collect();
         let mut held: Vec<Held<T>> = Vec::with_capacity(inputs.len());
+        // The outputs share the shape of an input of the group's shape.
+        let mut out_shape: Option<Shape> = None;
         for (t, &is_bool) in inputs.into_iter().zip(&self.input_bools) {
             let (s, data) = t.into_parts();
+            if out_shape.is_none() && same_shape(&s, shape) {
+                out_shape = Some(s.clone());
+            }
             if is_bool {
                 let Data::Bool(b) = data else {
                     return Err(KernelError::Internal("a fused group's bool operand".into()));
@@ -358,6 +363,7 @@ impl FusedKernel {
             self.run_pieces(&operands, &mut outs, n);
         }
         drop(operands);
+        let out_shape = out_shape.unwrap_or_else(|| Shape::from(shape));
         outs.into_iter()
             .zip(&self.outputs)
             .map(|(v, &(_, is_bool))| {
@@ -366,7 +372,7 @@ impl FusedKernel {
                 } else {
                     T::wrap(v)
                 };
-                Tensor::new(shape.to_vec(), data)
+                Tensor::new(out_shape.clone(), data)
             })
             .collect()
     }

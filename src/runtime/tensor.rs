@@ -61,8 +61,19 @@ pub(crate) use map_data;
 /// A row-major, contiguous n-dimensional array.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
-    shape: Vec<usize>,
+    shape: Shape,
     data: Data,
+}
+
+/// A tensor's shape, shared: the interpreter clones a tensor for every
+/// operand it reads, and elementwise results take their operand's shape, so
+/// sharing the axes saves an allocation each time.
+pub type Shape = Arc<[usize]>;
+
+/// The shape of every rank-0 tensor, allocated once.
+fn scalar_shape() -> Shape {
+    static EMPTY: std::sync::LazyLock<Shape> = std::sync::LazyLock::new(|| Arc::from(Vec::new()));
+    EMPTY.clone()
 }
 
 /// The number of elements of `shape`, or an error if it overflows `usize`.
@@ -87,12 +98,14 @@ pub(crate) fn filled<T: Copy>(n: usize, value: T, shape: &[usize]) -> KResult<Ve
 }
 
 impl Tensor {
-    /// A tensor of `shape` holding `data`; errors if the lengths disagree.
-    pub fn new(shape: Vec<usize>, data: Data) -> KResult<Tensor> {
+    /// A tensor of `shape` (a `Vec`, a slice, or a [`Shape`] to share)
+    /// holding `data`; errors if the lengths disagree.
+    pub fn new(shape: impl Into<Shape>, data: Data) -> KResult<Tensor> {
+        let shape: Shape = shape.into();
         let n = checked_numel(&shape)?;
         if n != data.len() {
             return Err(KernelError::DataLength {
-                shape,
+                shape: shape.to_vec(),
                 len: data.len(),
             });
         }
@@ -156,21 +169,26 @@ impl Tensor {
         }
     }
 
+    /// The shape, to share with another tensor.
+    pub fn shared_shape(&self) -> Shape {
+        self.shape.clone()
+    }
+
     /// Consumes the tensor, returning its shape and buffer.
-    pub fn into_parts(self) -> (Vec<usize>, Data) {
+    pub fn into_parts(self) -> (Shape, Data) {
         (self.shape, self.data)
     }
 
     pub fn scalar_i64(v: i64) -> Tensor {
         Tensor {
-            shape: Vec::new(),
+            shape: scalar_shape(),
             data: Data::I64(Arc::new(vec![v])),
         }
     }
 
     pub fn scalar_bool(v: bool) -> Tensor {
         Tensor {
-            shape: Vec::new(),
+            shape: scalar_shape(),
             data: Data::Bool(Arc::new(vec![v])),
         }
     }
@@ -178,7 +196,7 @@ impl Tensor {
     /// A rank-0 tensor of `dtype` holding `v` (rounded once for f32).
     pub fn scalar_float(v: f64, dtype: DType) -> Tensor {
         Tensor {
-            shape: Vec::new(),
+            shape: scalar_shape(),
             data: data_from_f64s(dtype, vec![v]),
         }
     }

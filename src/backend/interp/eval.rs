@@ -192,8 +192,9 @@ impl<'p> Interp<'p> {
     ) -> Result<Vec<Val>, RunError> {
         for inst in &block.insts {
             match plan.inst(inst).fused {
-                Fused::Grouped => {}
+                Fused::Grouped | Fused::Unpacked => {}
                 Fused::GroupEnd => self.exec_group(func, plan, frame, block, inst)?,
+                Fused::Unpack => exec_unpack(plan, frame, inst)?,
                 _ => self.exec_inst(func, plan, frame, inst, false)?,
             }
         }
@@ -318,7 +319,9 @@ impl<'p> Interp<'p> {
                     let (pack, acc) = (arg(usize::from(deferred)), arg(1 - usize::from(deferred)));
                     index_grad_add(acc, pack, plan.index_items(inst)).map_err(|e| e.into_diagnostic(span))?
                 }
-                Fused::None | Fused::Grouped | Fused::GroupEnd => self.exec_prim(p, &mut args, span)?,
+                Fused::None | Fused::Grouped | Fused::GroupEnd | Fused::Unpack | Fused::Unpacked => {
+                    self.exec_prim(p, &mut args, span)?
+                }
             },
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
                 return Err(Diagnostic::internal(
@@ -540,6 +543,39 @@ fn read(frame: &mut Frame, v: Value, moves: u64, i: usize) -> Val {
     } else {
         get(frame, v)
     }
+}
+
+/// Binds every projection of a run ([`super::plan::Unpack`]) at once.
+fn exec_unpack(plan: &Plan, frame: &mut Frame, inst: &Inst) -> Result<(), RunError> {
+    let Some(run) = plan.unpack(inst) else {
+        return Err(Diagnostic::internal(inst.span, "unpacking without a plan"));
+    };
+    let aggregate = if run.last {
+        take(frame, run.aggregate)
+    } else {
+        get(frame, run.aggregate)
+    };
+    let (Val::Tuple(mut xs) | Val::Record(_, mut xs)) = aggregate else {
+        return Err(Diagnostic::internal(inst.span, "projection of a non-aggregate"));
+    };
+    // The fields of a run are distinct, so each can be moved out.
+    match Rc::get_mut(&mut xs) {
+        Some(slots) => {
+            for &(i, r) in &run.fields {
+                set(
+                    frame,
+                    r,
+                    slots.get_mut(i).map(std::mem::take).unwrap_or(Val::Undef),
+                );
+            }
+        }
+        None => {
+            for &(i, r) in &run.fields {
+                set(frame, r, xs.get(i).cloned().unwrap_or(Val::Undef));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Field `i` of the aggregate in slot `v`, which is read later for its other

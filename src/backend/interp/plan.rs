@@ -12,7 +12,11 @@
 //!   holds its operands) and the `add` adds the gradient into the region of
 //!   the other operand, in place when no one else holds it;
 //! - which elementwise instructions run as fused groups (`fusion`): the
-//!   members are skipped and the last one runs the whole group.
+//!   members are skipped and the last one runs the whole group;
+//! - which runs of projections of one aggregate (a loop's tape entry read
+//!   back in the adjoint: `list_get` and then a `tget` of every field) are
+//!   one unpacking: the first projection binds every field of the run, the
+//!   others are skipped.
 //!
 //! Last uses follow the structured control flow: a value used inside a loop
 //! but defined outside it is live for the whole loop; one used in a branch of
@@ -72,6 +76,23 @@ pub enum Fused {
     /// The last member of a fused elementwise group: runs the whole group
     /// ([`Plan::group`]).
     GroupEnd,
+    /// The first of a run of projections of one aggregate: binds the
+    /// results of the whole run ([`Plan::unpack`]).
+    Unpack,
+    /// A projection that an [`Fused::Unpack`] before it binds: skipped.
+    Unpacked,
+}
+
+/// A run of projections of one aggregate, bound at once.
+#[derive(Debug)]
+pub struct Unpack {
+    pub aggregate: Value,
+    /// Whether the run reads the aggregate for the last time: it is taken
+    /// out of the frame, and its fields are moved out of it when no one
+    /// else holds it.
+    pub last: bool,
+    /// Each projection's field and result.
+    pub fields: Vec<(usize, Value)>,
 }
 
 /// Hashes instruction and block addresses (stable while the program is
@@ -106,6 +127,8 @@ pub struct Plan {
     index_items: AddrMap<Vec<IndexItem>>,
     /// Each fused elementwise group, by its last member's address.
     groups: AddrMap<Rc<Group>>,
+    /// Each run of projections, by its first one's address.
+    unpacks: AddrMap<Rc<Unpack>>,
 }
 
 impl Plan {
@@ -136,7 +159,54 @@ impl Plan {
         for found in groups {
             plan.add_group(found);
         }
+        plan.find_unpacks(&f.body);
         plan
+    }
+
+    /// Marks each run of two or more consecutive projections of one
+    /// aggregate, each of a different field, in `b` and the blocks in it.
+    fn find_unpacks(&mut self, b: &Block) {
+        let projection = |inst: &Inst| match (&inst.kind, inst.args.as_slice(), inst.results.as_slice()) {
+            (InstKind::TupleGet(i) | InstKind::RecordGet(i), [a], [r]) => Some((*a, *i as usize, *r)),
+            _ => None,
+        };
+        let mut at = 0;
+        while let Some(first) = b.insts.get(at) {
+            for nb in first.blocks() {
+                self.find_unpacks(nb);
+            }
+            let Some((aggregate, field, result)) = projection(first) else {
+                at += 1;
+                continue;
+            };
+            let mut fields = vec![(field, result)];
+            let mut end = at + 1;
+            while let Some((a, i, r)) = b.insts.get(end).and_then(projection) {
+                if a != aggregate || fields.iter().any(|&(j, _)| j == i) {
+                    break;
+                }
+                fields.push((i, r));
+                end += 1;
+            }
+            if fields.len() >= 2 {
+                let run = b.insts.get(at..end).unwrap_or_default();
+                let last = run.iter().any(|inst| self.inst(inst).moves & 1 != 0);
+                for inst in run {
+                    let ip = self.insts.entry(addr(inst)).or_default();
+                    ip.fused = Fused::Unpacked;
+                }
+                self.insts.entry(addr(first)).or_default().fused = Fused::Unpack;
+                self.unpacks.insert(
+                    addr(first),
+                    Rc::new(Unpack {
+                        aggregate,
+                        last,
+                        fields,
+                    }),
+                );
+            }
+            at = end;
+        }
     }
 
     /// No instruction between a group's members (which run before the
@@ -204,6 +274,11 @@ impl Plan {
     /// The fused group a [`Fused::GroupEnd`] instruction runs.
     pub fn group(&self, inst: &Inst) -> Option<&Rc<Group>> {
         self.groups.get(&addr(inst))
+    }
+
+    /// The run of projections a [`Fused::Unpack`] instruction binds.
+    pub fn unpack(&self, inst: &Inst) -> Option<&Rc<Unpack>> {
+        self.unpacks.get(&addr(inst))
     }
 
     /// The index items of a [`Fused::IndexGradAdd`] instruction.
@@ -598,6 +673,33 @@ pub(super) mod tests {
             .map(|i| plan.inst(i).fused)
             .filter(|k| *k != Fused::None)
             .collect()
+    }
+
+    #[test]
+    fn runs_of_projections_of_one_tuple_are_unpacked_at_once() {
+        // `t` is read whole after the run, so the run copies its fields;
+        // `u`'s run is its last use, so it is taken. `(a, a)` of `v`
+        // repeats a field and stays two projections.
+        let src = "fn g(t, u, v) { let (a, b, c) = t; let (d, e) = u; print(a, b, c, d, e, t); \
+                   print(v[0], v[0]); } \
+                   g((ones([2]), 2.0, 3), (zeros([2]), 1.0), (4.0, 5.0));";
+        let p = compile(src);
+        let f = p.0.funcs.iter().find(|f| f.name.as_str() == "g").unwrap();
+        let plan = Plan::new(f, true, None);
+        let runs: Vec<(usize, bool)> = f
+            .body
+            .insts
+            .iter()
+            .filter_map(|i| plan.unpack(i).map(|u| (u.fields.len(), u.last)))
+            .collect();
+        assert_eq!(runs, vec![(3, false), (2, true)]);
+        let unpacked = f
+            .body
+            .insts
+            .iter()
+            .filter(|i| plan.inst(i).fused == Fused::Unpacked)
+            .count();
+        assert_eq!(unpacked, 3);
     }
 
     #[test]

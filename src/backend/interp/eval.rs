@@ -47,7 +47,7 @@ pub struct Interp<'p> {
 type Frame = Vec<Val>;
 
 /// An instruction's operands, inline for the few that most instructions have.
-type Args = SmallVec<[Val; 4]>;
+type Args = SmallVec<[Val; 3]>;
 
 impl<'p> Interp<'p> {
     /// An interpreter over a specialized program, printing to `out`.

@@ -119,6 +119,7 @@ fn surface(p: &Prim) -> Option<&'static str> {
         | Prim::Transpose(_)
         | Prim::ExpandDims(_)
         | Prim::IndexGrad(_)
+        | Prim::IndexAdd(_)
         | Prim::TakeGrad(_)
         | Prim::ExtremeMask { .. }
         | Prim::LoadCsv(_)

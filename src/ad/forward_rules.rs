@@ -251,6 +251,20 @@ pub(super) fn prim_tangent(
             ops.extend(rest(1));
             e.prim(prim.clone(), ops)
         })?,
+        Prim::IndexAdd(items) => match (ta, tb) {
+            (Some(t), Some(u)) => {
+                let mut ops = vec![t, u];
+                ops.extend(rest(2));
+                Some(e.prim(prim.clone(), ops)?)
+            }
+            (Some(t), None) => Some(t),
+            (None, Some(u)) => {
+                let mut ops = vec![u];
+                ops.extend(rest(2));
+                Some(e.prim(Prim::IndexGrad(items.clone()), ops)?)
+            }
+            (None, None) => None,
+        },
         Prim::Reshape(_) => map_t(e, ta, |e, t| e.prim(prim.clone(), vec![t]))?,
         Prim::Concat(_) => {
             if tans.iter().all(Option::is_none) {

@@ -269,6 +269,14 @@ pub fn reverse(
         | Prim::AvgPool2d(_)
         | Prim::MaxPool2dMask(_)
         | Prim::Pool2dSpread(_) => super::nn_rules::reverse(e, prim, args, g, want)?,
+        Prim::IndexAdd(items) => {
+            // The accumulator's adjoint is the result's; `g`'s is the index of it.
+            let mut ops = vec![g];
+            ops.extend(args.iter().skip(3).copied());
+            let mut v = vec![Some(g), Some(e.prim(Prim::Index(items.clone()), ops)?)];
+            v.extend(std::iter::repeat_n(None, args.len().saturating_sub(2)));
+            v
+        }
         Prim::IndexGrad(items) => {
             let mut ops = vec![g];
             ops.extend(args.iter().skip(2).copied());

@@ -688,6 +688,7 @@ impl<'a> FuncWriter<'a> {
             ),
             Prim::MaxPool2d(k) | Prim::AvgPool2d(k) => format!("{}({}, {k})", p.info().name, arg(0)?),
             Prim::IndexGrad(_)
+            | Prim::IndexAdd(_)
             | Prim::TakeGrad(_)
             | Prim::ExtremeMask { .. }
             | Prim::Conv2dGradInput { .. }

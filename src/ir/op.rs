@@ -227,6 +227,14 @@ pub enum Prim {
     /// whose shape the result takes, then the index operands; the result is
     /// zeros with `g` added at the indexed region.
     IndexGrad(Vec<IndexItem>),
+    /// `acc + index_grad(g, like, operands…)` without the zeros: operands are
+    /// an accumulator, then `index_grad`'s (the adjoint `g`, `like`, the index
+    /// operands); the result is the accumulator with `g` added at the indexed
+    /// region (the sum as written when `acc` and `like` differ in shape). The
+    /// optimizer makes it (`opt::index_adds`) from an `index_grad` whose one
+    /// reader is such an `add`: reverse mode's accumulation of a loop's
+    /// reads `x[i]`.
+    IndexAdd(Vec<IndexItem>),
     /// A bool mask of operand 0's shape, true at the first maximum (`min`:
     /// minimum) along `axis`, or of all elements when `axis` is `None`.
     ExtremeMask {
@@ -417,6 +425,7 @@ impl Prim {
             Prim::Transpose(_) => row("transpose", Some(1), C::Shape, true, D::Real),
             Prim::ExpandDims(_) => row("expand_dims", Some(1), C::Shape, true, D::Real),
             Prim::IndexGrad(_) => row("index_grad", None, C::Shape, true, D::Real),
+            Prim::IndexAdd(_) => row("index_add", None, C::Shape, true, D::Real),
             Prim::Reshape(_) => row("reshape", Some(1), C::Shape, true, D::Real),
             Prim::Concat(_) => row("concat", None, C::Shape, true, D::Real),
             Prim::Take(_) => row("take", Some(2), C::Shape, true, D::Real),

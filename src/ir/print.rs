@@ -484,7 +484,7 @@ pub(crate) fn prim_text(prim: &Prim, ty: &dyn Fn(&Ty) -> String) -> String {
             let list: Vec<String> = to.iter().map(|d| d.to_string()).collect();
             format!("{name}{{{}}}", list.join(","))
         }
-        Prim::IndexGrad(items) => format!("{name}{}", index_items_text(items)),
+        Prim::IndexGrad(items) | Prim::IndexAdd(items) => format!("{name}{}", index_items_text(items)),
         Prim::Conv2d { stride, padding }
         | Prim::Conv2dGradInput { stride, padding }
         | Prim::Conv2dGradWeight { stride, padding } => {

@@ -5,6 +5,7 @@
 
 pub mod cse;
 pub mod dce;
+pub mod index_adds;
 pub mod purity;
 pub mod residuals;
 pub mod sink;
@@ -27,6 +28,7 @@ pub fn optimize(p: &mut Program) {
         residuals::run(f);
         dce::run(f, &removable);
         tapes::run(f);
+        index_adds::run(f);
         dce::run(f, &removable);
         sink::run(f);
         f.compact();

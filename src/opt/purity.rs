@@ -128,6 +128,7 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
             | Prim::Plot
             | Prim::Index(_)
             | Prim::IndexGrad(_)
+            | Prim::IndexAdd(_)
             | Prim::Full(_)
             | Prim::Arange
             | Prim::Linspace(_)

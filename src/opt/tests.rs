@@ -122,7 +122,7 @@ fn scatters_sink_below_the_elementwise_chain() {
         let mut after: HashSet<Value> = HashSet::new();
         let mut seen = false;
         for i in &b.insts {
-            if matches!(i.kind, InstKind::Prim(Prim::IndexGrad(_))) {
+            if matches!(i.kind, InstKind::Prim(Prim::IndexGrad(_) | Prim::IndexAdd(_))) {
                 seen = true;
                 scatters += 1;
                 after.extend(i.results.iter().copied());
@@ -226,4 +226,28 @@ fn transposes_of_transposes_and_of_products_are_folded() {
     }
     // The forward transpose, and the adjoint's `transpose(dz)`.
     assert_eq!(transposes, 2);
+}
+
+#[test]
+fn accumulated_index_adjoints_become_index_adds() {
+    // The adjoint of `w[i]` read in a loop is accumulated into `w`'s: each
+    // step adds `g` into row `i` rather than a zero matrix with `g` in it.
+    let p = compile(
+        "fn f(w, x) {\n\
+         let mut h = x;\n\
+         for i in 0..3 { h = tanh(h * w[i]); }\n\
+         sum(h)\n\
+         }\n\
+         print(grad(f)(ones([3, 4]) * 0.5, ones([4])));",
+    );
+    let f = func(&p, "f'vjp");
+    let count = |want: fn(&Prim) -> bool| {
+        blocks(f)
+            .iter()
+            .flat_map(|b| &b.insts)
+            .filter(|i| matches!(&i.kind, InstKind::Prim(p) if want(p)))
+            .count()
+    };
+    assert!(count(|p| matches!(p, Prim::IndexAdd(_))) > 0);
+    assert_eq!(count(|p| matches!(p, Prim::IndexGrad(_))), 0);
 }

@@ -306,6 +306,23 @@ pub fn index_grad_add(mut acc: Tensor, g: &Tensor, items: &[IndexItem], operands
     Ok(acc)
 }
 
+/// `acc + index_grad(g, like, items, operands)`: [`index_grad_add`] when
+/// `acc` has `like`'s shape and `g`'s dtype, else the sum as written (with
+/// its broadcasting and its errors).
+pub fn index_add(
+    acc: Tensor,
+    g: &Tensor,
+    like: &Tensor,
+    items: &[IndexItem],
+    operands: &[i64],
+) -> KResult<Tensor> {
+    if same_shape(acc.shape(), like.shape()) && acc.dtype() == g.dtype() {
+        return index_grad_add(acc, g, items, operands);
+    }
+    let grad = index_grad(g, like.shape(), items, operands)?;
+    super::binary(crate::ir::op::BinaryOp::Add, &acc, &grad)
+}
+
 /// `index_grad_add` of an index whose items are all `At`: `g` added to the
 /// contiguous `range` of `acc` (the rows past the first `axes` axes).
 fn add_at_range(mut acc: Tensor, g: &Tensor, range: std::ops::Range<usize>, axes: usize) -> KResult<Tensor> {

@@ -49,7 +49,8 @@ pub(crate) mod vmath;
 pub use crate::ir::op::IndexItem;
 pub use crate::ir::types::DType;
 pub use adjoint_ops::{
-    broadcast_like, expand_dims, extreme_mask, index_grad, index_grad_add, reshape_like, sum_like, transpose,
+    broadcast_like, expand_dims, extreme_mask, index_add, index_grad, index_grad_add, reshape_like, sum_like,
+    transpose,
 };
 pub use batches::batches;
 pub use broadcast::{broadcast_shapes, broadcast_to, ends_with_shape, same_shape};

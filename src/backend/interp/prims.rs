@@ -196,6 +196,18 @@ pub fn exec(p: &Prim, args: &mut [Val], program: &Program) -> R {
         Prim::Solve => t(runtime::solve(tensor(args, 0)?, tensor(args, 1)?)?),
         Prim::Det => t(runtime::det(tensor(args, 0)?)?),
         Prim::Cholesky => t(runtime::cholesky(tensor(args, 0)?)?),
+        Prim::IndexAdd(items) => {
+            let operands: SmallVec<[i64; 4]> =
+                (3..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
+            let acc = owned(args, 0)?;
+            t(runtime::index_add(
+                acc,
+                tensor(args, 1)?,
+                tensor(args, 2)?,
+                items,
+                &operands,
+            )?)
+        }
         Prim::IndexGrad(items) => {
             let operands: SmallVec<[i64; 4]> =
                 (2..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;

@@ -362,8 +362,7 @@ impl Parser {
                 }
                 Ok(Prim::ExtremeMask { min, axis })
             }
-            "index" | "index_grad" => {
-                let grad = name == "index_grad";
+            "index" | "index_grad" | "index_add" => {
                 self.expect_punct('[')?;
                 let mut items = Vec::new();
                 while !self.eat_punct(']') {
@@ -380,10 +379,10 @@ impl Parser {
                         break;
                     }
                 }
-                Ok(if grad {
-                    Prim::IndexGrad(items)
-                } else {
-                    Prim::Index(items)
+                Ok(match name.as_str() {
+                    "index_grad" => Prim::IndexGrad(items),
+                    "index_add" => Prim::IndexAdd(items),
+                    _ => Prim::Index(items),
                 })
             }
             _ => {

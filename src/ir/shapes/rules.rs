@@ -170,6 +170,17 @@ pub(super) fn result_type(prim: &Prim, ops: &[Operand<'_>], default_float: DType
                 weak: g.weak,
             }))
         }
+        Prim::IndexAdd(_) => {
+            let (acc, g) = (tensor(ops, 0)?, tensor(ops, 1)?);
+            tensor(ops, 2)?;
+            if acc.dtype != g.dtype {
+                return Err(ShapeError::at(
+                    1,
+                    "index_add of a gradient of another dtype than its accumulator",
+                ));
+            }
+            Ok(Ty::Tensor(acc.clone()))
+        }
         Prim::ExtremeMask { axis, .. } => {
             let x = tensor(ops, 0)?;
             if let Some(a) = axis

@@ -211,6 +211,7 @@ impl Specializer<'_> {
             | Prim::Transpose(_)
             | Prim::ExpandDims(_)
             | Prim::IndexGrad(_)
+            | Prim::IndexAdd(_)
             | Prim::Reshape(_)
             | Prim::Concat(_)
             | Prim::Take(_)

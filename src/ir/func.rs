@@ -124,6 +124,29 @@ pub struct Block {
     pub yields: Vec<Value>,
 }
 
+impl Block {
+    /// How many times each value is read in this block and the blocks
+    /// nested in it: as an operand or as a yield.
+    pub fn read_counts(&self) -> std::collections::HashMap<Value, usize> {
+        fn count(b: &Block, out: &mut std::collections::HashMap<Value, usize>) {
+            for inst in &b.insts {
+                for &a in &inst.args {
+                    *out.entry(a).or_default() += 1;
+                }
+                for inner in inst.blocks() {
+                    count(inner, out);
+                }
+            }
+            for &y in &b.yields {
+                *out.entry(y).or_default() += 1;
+            }
+        }
+        let mut out = std::collections::HashMap::new();
+        count(self, &mut out);
+        out
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Inst {
     pub kind: InstKind,

@@ -18,8 +18,7 @@ use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
 use std::collections::{HashMap, HashSet};
 
 pub fn run(f: &mut Func) {
-    let mut reads = HashMap::new();
-    count_reads(&f.body, &mut reads);
+    let reads = f.body.read_counts();
     let mut grads = HashMap::new();
     let mut all = HashSet::new();
     index_grads(&f.body, &reads, &mut grads, &mut all);
@@ -39,20 +38,6 @@ pub fn run(f: &mut Func) {
     );
     remove(&mut body, &folded);
     f.body = body;
-}
-
-fn count_reads(b: &Block, out: &mut HashMap<Value, usize>) {
-    for inst in &b.insts {
-        for &a in &inst.args {
-            *out.entry(a).or_default() += 1;
-        }
-        for inner in inst.blocks() {
-            count_reads(inner, out);
-        }
-    }
-    for &y in &b.yields {
-        *out.entry(y).or_default() += 1;
-    }
 }
 
 /// An `index_grad` read once: its items and operands `(g, like, i…)`.

@@ -16,8 +16,7 @@ use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
 use std::collections::HashMap;
 
 pub fn run(f: &mut Func) {
-    let mut reads = HashMap::new();
-    count_reads(&f.body, &mut reads);
+    let reads = f.body.read_counts();
     let mut body = std::mem::take(&mut f.body);
     let mut walk = Walk {
         f,
@@ -27,20 +26,6 @@ pub fn run(f: &mut Func) {
     };
     walk.block(&mut body);
     f.body = body;
-}
-
-fn count_reads(b: &Block, out: &mut HashMap<Value, usize>) {
-    for inst in &b.insts {
-        for &a in &inst.args {
-            *out.entry(a).or_default() += 1;
-        }
-        for inner in inst.blocks() {
-            count_reads(inner, out);
-        }
-    }
-    for &y in &b.yields {
-        *out.entry(y).or_default() += 1;
-    }
 }
 
 /// How a value was made, for the values this pass looks through.

@@ -634,108 +634,83 @@ pub(crate) fn element_fn<T: 'static>(op: UnaryOp) -> Option<usize> {
 
 /// One element of each kernel, as `extern "C"` functions.
 mod element {
-    use super::{Func, k32, k64};
+    use super::{Func, call, k32, k64};
 
+    /// `exp`, `log`, `sin`, `cos`, `tanh` of one `$t` with the kernels of
+    /// module `$k`, each function carrying the attributes given.
     macro_rules! element_fns {
-        ($select:ident, $t:ty, $k:ident) => {
-            extern "C" fn exp(x: $t) -> $t {
+        ($t:ty, $k:ident $(, #[$attr:meta])?) => {
+            $(#[$attr])?
+            pub(super) unsafe extern "C" fn exp(x: $t) -> $t {
                 $k::exp(x)
             }
-            extern "C" fn log(x: $t) -> $t {
+            $(#[$attr])?
+            pub(super) unsafe extern "C" fn log(x: $t) -> $t {
                 $k::log(x)
             }
-            extern "C" fn sin(x: $t) -> $t {
-                if $k::trig_in_range(x) {
-                    $k::sin(x)
-                } else {
-                    crate::runtime::vmath::call(<$t>::sin, x)
-                }
+            $(#[$attr])?
+            pub(super) unsafe extern "C" fn sin(x: $t) -> $t {
+                if $k::trig_in_range(x) { $k::sin(x) } else { call(<$t>::sin, x) }
             }
-            extern "C" fn cos(x: $t) -> $t {
-                if $k::trig_in_range(x) {
-                    $k::cos(x)
-                } else {
-                    crate::runtime::vmath::call(<$t>::cos, x)
-                }
+            $(#[$attr])?
+            pub(super) unsafe extern "C" fn cos(x: $t) -> $t {
+                if $k::trig_in_range(x) { $k::cos(x) } else { call(<$t>::cos, x) }
             }
-            extern "C" fn tanh(x: $t) -> $t {
+            $(#[$attr])?
+            pub(super) unsafe extern "C" fn tanh(x: $t) -> $t {
                 $k::tanh(x)
             }
-
-            /// The same functions compiled with FMA; only called where the
-            /// CPU has it ([`super::Path::detected`] is not portable).
-            #[cfg(target_arch = "x86_64")]
-            mod fma {
-                use crate::runtime::vmath::{call, $k};
-
-                #[target_feature(enable = "avx2,fma")]
-                pub(super) unsafe extern "C" fn exp(x: $t) -> $t {
-                    $k::exp(x)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                pub(super) unsafe extern "C" fn log(x: $t) -> $t {
-                    $k::log(x)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                pub(super) unsafe extern "C" fn sin(x: $t) -> $t {
-                    if $k::trig_in_range(x) {
-                        $k::sin(x)
-                    } else {
-                        call(<$t>::sin, x)
-                    }
-                }
-                #[target_feature(enable = "avx2,fma")]
-                pub(super) unsafe extern "C" fn cos(x: $t) -> $t {
-                    if $k::trig_in_range(x) {
-                        $k::cos(x)
-                    } else {
-                        call(<$t>::cos, x)
-                    }
-                }
-                #[target_feature(enable = "avx2,fma")]
-                pub(super) unsafe extern "C" fn tanh(x: $t) -> $t {
-                    $k::tanh(x)
-                }
-            }
-
-            pub(super) fn $select(f: Func, fma: bool) -> usize {
-                #[cfg(target_arch = "x86_64")]
-                if fma {
-                    return match f {
-                        Func::Exp => fma::exp as *const () as usize,
-                        Func::Log => fma::log as *const () as usize,
-                        Func::Sin => fma::sin as *const () as usize,
-                        Func::Cos => fma::cos as *const () as usize,
-                        Func::Tanh => fma::tanh as *const () as usize,
-                    };
-                }
-                let _ = fma;
-                match f {
-                    Func::Exp => exp as *const () as usize,
-                    Func::Log => log as *const () as usize,
-                    Func::Sin => sin as *const () as usize,
-                    Func::Cos => cos as *const () as usize,
-                    Func::Tanh => tanh as *const () as usize,
-                }
+            /// The function of `f` in this module, by address.
+            pub(super) fn of(f: super::Func) -> usize {
+                let g: unsafe extern "C" fn($t) -> $t = match f {
+                    super::Func::Exp => exp,
+                    super::Func::Log => log,
+                    super::Func::Sin => sin,
+                    super::Func::Cos => cos,
+                    super::Func::Tanh => tanh,
+                };
+                g as usize
             }
         };
     }
 
     mod f64s {
-        use super::{Func, k64};
-        element_fns!(select, f64, k64);
+        use super::{call, k64};
+        element_fns!(f64, k64);
     }
     mod f32s {
-        use super::{Func, k32};
-        element_fns!(select, f32, k32);
+        use super::{call, k32};
+        element_fns!(f32, k32);
+    }
+    /// The same functions compiled with FMA; only called where the CPU has
+    /// it ([`super::Path::detected`] is not portable).
+    #[cfg(target_arch = "x86_64")]
+    mod f64s_fma {
+        use super::{call, k64};
+        element_fns!(f64, k64, #[target_feature(enable = "avx2,fma")]);
+    }
+    #[cfg(target_arch = "x86_64")]
+    mod f32s_fma {
+        use super::{call, k32};
+        element_fns!(f32, k32, #[target_feature(enable = "avx2,fma")]);
     }
 
     pub(super) fn f64_fn(f: Func, fma: bool) -> usize {
-        f64s::select(f, fma)
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            return f64s_fma::of(f);
+        }
+        let _ = fma;
+        f64s::of(f)
     }
 
     pub(super) fn f32_fn(f: Func, fma: bool) -> usize {
-        f32s::select(f, fma)
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            return f32s_fma::of(f);
+        }
+        let _ = fma;
+        f32s::of(f)
     }
 }
 

@@ -43,8 +43,7 @@ pub struct Found<'a> {
 /// The groups of `f` with at least two members, skipping the instructions
 /// at the addresses in `taken` (fused otherwise already).
 pub fn find_groups<'a>(f: &'a Func, taken: &HashSet<usize>, native: Option<&dyn Native>) -> Vec<Found<'a>> {
-    let mut reads: HashMap<Value, usize> = HashMap::new();
-    count_reads(&f.body, &mut reads);
+    let reads = f.body.read_counts();
     let mut finder = Finder {
         f,
         taken,
@@ -54,20 +53,6 @@ pub fn find_groups<'a>(f: &'a Func, taken: &HashSet<usize>, native: Option<&dyn 
     };
     finder.block(&f.body);
     finder.found
-}
-
-fn count_reads(b: &Block, out: &mut HashMap<Value, usize>) {
-    for inst in &b.insts {
-        for a in &inst.args {
-            *out.entry(*a).or_default() += 1;
-        }
-        for nb in inst.blocks() {
-            count_reads(nb, out);
-        }
-    }
-    for y in &b.yields {
-        *out.entry(*y).or_default() += 1;
-    }
 }
 
 /// Every value `inst` reads, its nested blocks' reads and yields included.

@@ -623,13 +623,8 @@ pub(crate) mod k64 {
 pub(crate) fn element_fn<T: 'static>(op: UnaryOp) -> Option<usize> {
     let f = Func::of(op)?;
     let fma = Path::detected() != Path::Portable;
-    if TypeId::of::<T>() == TypeId::of::<f64>() {
-        Some(element::f64_fn(f, fma))
-    } else if TypeId::of::<T>() == TypeId::of::<f32>() {
-        Some(element::f32_fn(f, fma))
-    } else {
-        None
-    }
+    let double = TypeId::of::<T>() == TypeId::of::<f64>();
+    (double || TypeId::of::<T>() == TypeId::of::<f32>()).then(|| element::address(f, fma, double))
 }
 
 /// One element of each kernel, as `extern "C"` functions.
@@ -695,22 +690,15 @@ mod element {
         element_fns!(f32, k32, #[target_feature(enable = "avx2,fma")]);
     }
 
-    pub(super) fn f64_fn(f: Func, fma: bool) -> usize {
+    /// The address of `f` in f64 (`double`) or f32, compiled with FMA when
+    /// `fma` is set.
+    pub(super) fn address(f: Func, fma: bool, double: bool) -> usize {
         #[cfg(target_arch = "x86_64")]
         if fma {
-            return f64s_fma::of(f);
+            return if double { f64s_fma::of(f) } else { f32s_fma::of(f) };
         }
         let _ = fma;
-        f64s::of(f)
-    }
-
-    pub(super) fn f32_fn(f: Func, fma: bool) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        if fma {
-            return f32s_fma::of(f);
-        }
-        let _ = fma;
-        f32s::of(f)
+        if double { f64s::of(f) } else { f32s::of(f) }
     }
 }
 

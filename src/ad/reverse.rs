@@ -90,6 +90,12 @@ fn vjp_with(
         .func(f)
         .cloned()
         .ok_or_else(|| Diagnostic::internal(Default::default(), "vjp of a missing function"))?;
+    // The callees' forward values become the caller's, read by the reverse
+    // sweep instead of recomputed by their derivatives (`opt::inline`).
+    let body = match program.adjoint_of(f) {
+        None => crate::opt::inline::inline_calls(program, f),
+        Some(_) => None,
+    };
     let id = FuncId(program.funcs.len() as u32);
     program.funcs.push(src.clone());
     cache.insert(key, id);
@@ -102,6 +108,7 @@ fn vjp_with(
         }
         return Ok(id);
     }
+    let src = body.unwrap_or(src);
     let mut r = Rev {
         program,
         cache,

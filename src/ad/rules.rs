@@ -433,38 +433,55 @@ pub fn swap_last(e: &mut Emitter, v: Value) -> AdResult<Value> {
     e.prim(Prim::Transpose(perm), vec![v])
 }
 
+/// Only the wanted operands' contributions are emitted: with a batch of
+/// unknown size, an unused product could fail, so DCE keeps it.
 fn matmul(e: &mut Emitter, a: Value, b: Value, g: Value, wa: bool, wb: bool) -> AdResult<Vec<Option<Value>>> {
     let (ra, rb) = (rank(e, a), rank(e, b));
     let (da, db) = match (ra, rb) {
-        (1, 1) => (e.mul(g, b)?, e.mul(g, a)?),
+        (1, 1) => (
+            wa.then(|| e.mul(g, b)).transpose()?,
+            wb.then(|| e.mul(g, a)).transpose()?,
+        ),
         (_, 1) => {
             // a [..., m, n] @ b [n] = g [..., m]
-            let gx = e.prim(Prim::ExpandDims(rank(e, g)), vec![g])?;
-            let da = e.mul(gx, b)?;
-            let db = e.prim(Prim::MatMul, vec![g, a])?;
+            let da = if wa {
+                let gx = e.prim(Prim::ExpandDims(rank(e, g)), vec![g])?;
+                Some(e.mul(gx, b)?)
+            } else {
+                None
+            };
+            let db = wb.then(|| e.prim(Prim::MatMul, vec![g, a])).transpose()?;
             (da, db)
         }
         (1, _) => {
             // a [n] @ b [..., n, k] = g [..., k]
-            let da = e.prim(Prim::MatMul, vec![b, g])?;
-            let ax = e.prim(Prim::ExpandDims(1), vec![a])?;
-            let gx = e.prim(Prim::ExpandDims(rank(e, g).saturating_sub(1)), vec![g])?;
-            let db = e.mul(ax, gx)?;
+            let da = wa.then(|| e.prim(Prim::MatMul, vec![b, g])).transpose()?;
+            let db = if wb {
+                let ax = e.prim(Prim::ExpandDims(1), vec![a])?;
+                let gx = e.prim(Prim::ExpandDims(rank(e, g).saturating_sub(1)), vec![g])?;
+                Some(e.mul(ax, gx)?)
+            } else {
+                None
+            };
             (da, db)
         }
         _ => {
-            let bt = swap_last(e, b)?;
-            let at = swap_last(e, a)?;
-            (
-                e.prim(Prim::MatMul, vec![g, bt])?,
-                e.prim(Prim::MatMul, vec![at, g])?,
-            )
+            let da = if wa {
+                let bt = swap_last(e, b)?;
+                Some(e.prim(Prim::MatMul, vec![g, bt])?)
+            } else {
+                None
+            };
+            let db = if wb {
+                let at = swap_last(e, a)?;
+                Some(e.prim(Prim::MatMul, vec![at, g])?)
+            } else {
+                None
+            };
+            (da, db)
         }
     };
-    Ok(vec![
-        unbroadcast(e, Some(da), a, wa)?,
-        unbroadcast(e, Some(db), b, wb)?,
-    ])
+    Ok(vec![unbroadcast(e, da, a, wa)?, unbroadcast(e, db, b, wb)?])
 }
 
 fn reduce(

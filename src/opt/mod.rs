@@ -6,6 +6,7 @@
 pub mod cse;
 pub mod dce;
 pub mod index_adds;
+pub mod inline;
 pub mod purity;
 pub mod residuals;
 pub mod sink;

@@ -251,3 +251,43 @@ fn accumulated_index_adjoints_become_index_adds() {
     assert!(count(|p| matches!(p, Prim::IndexAdd(_))) > 0);
     assert_eq!(count(|p| matches!(p, Prim::IndexGrad(_))), 0);
 }
+
+#[test]
+fn derivatives_inline_their_callees_once() {
+    // A two-layer model whose layer is a function, differentiated with
+    // respect to the weights only: the forward products run once, and the
+    // input's gradient (an `@` nobody reads) is never computed.
+    let p = compile(
+        "fn layer(w, x) = relu(x @ w);\n\
+         fn model(w1, w2, x) = layer(w2, layer(w1, x));\n\
+         fn loss(w1, w2, x) = sum(model(w1, w2, x));\n\
+         print(grad(loss, wrt: (0, 1))(ones([3, 4]), ones([4, 2]), ones([5, 3])));",
+    );
+    let f = func(&p, "loss'vjp");
+    let insts: Vec<&crate::ir::Inst> = blocks(f).into_iter().flat_map(|b| &b.insts).collect();
+    assert!(
+        !insts.iter().any(|i| matches!(i.kind, InstKind::Call(_))),
+        "every callee is inlined"
+    );
+    let products = insts
+        .iter()
+        .filter(|i| i.kind == InstKind::Prim(Prim::MatMul))
+        .count();
+    // Two forward products; w2's and w1's adjoints, and the adjoint of the
+    // hidden layer between them.
+    assert_eq!(products, 5);
+    // A recursive function stays a call (its derivative recomputes), and
+    // still differentiates.
+    let p = compile(
+        "fn pw(x, n) = if n == 0 { 1.0 } else { x * pw(x, n - 1) };\n\
+         print(grad(pw)(1.5, 3));",
+    );
+    let f = func(&p, "pw'vjp");
+    assert!(
+        blocks(f)
+            .iter()
+            .flat_map(|b| &b.insts)
+            .any(|i| matches!(i.kind, InstKind::Call(_))),
+        "the recursive call stays"
+    );
+}

@@ -77,16 +77,23 @@ struct RegStep {
 
 /// A group compiled to a native loop over its elements (the JIT makes
 /// these, `backend::jit::fused`): `code(n, inputs, strides, outputs)` reads
-/// element `i` of input `k` at `inputs[k] + i * strides[k]` (bytes; 0 for a
-/// scalar) and writes element `i` of each output. It reads all of an
-/// element's inputs before it writes its outputs, so an output may share an
-/// input's buffer.
+/// element `i` of input `k` at `inputs[k] + i * strides[k]` (bytes), and
+/// writes element `i` of each output. A scalar input has stride 0 and
+/// points at [`SCALAR_COPIES`] copies of its value (the loop reads a vector
+/// of them at once). It reads all of a chunk's inputs before it writes the
+/// chunk's outputs, so an output may share an input's buffer.
 #[derive(Clone)]
 pub struct NativeLoop {
     pub code: unsafe extern "C" fn(i64, *const *const u8, *const i64, *const *mut u8),
     /// Keeps the code's memory alive.
     pub owner: Arc<dyn std::any::Any + Send + Sync>,
+    /// Whether the loop calls element functions (`exp`, …) lane by lane:
+    /// on many elements the block kernels' vectorized slices beat it.
+    pub calls: bool,
 }
+
+/// Copies of a scalar input's value a native loop reads.
+pub const SCALAR_COPIES: usize = 4;
 
 impl std::fmt::Debug for NativeLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,10 +101,12 @@ impl std::fmt::Debug for NativeLoop {
     }
 }
 
-/// Groups over at most this many elements run their native loop, when they
-/// have one: below one block, the interpreted steps' dispatch costs more
-/// than the arithmetic (a 50-step group over 14 elements took about 12,000
-/// instructions). Larger groups run block by block on vectors.
+/// Groups over at most this many elements run their native loop even when
+/// it calls element functions: below one block, the interpreted steps'
+/// dispatch costs more than the arithmetic (a 50-step group over 14
+/// elements took about 12,000 instructions). Larger groups run it when it
+/// makes no calls (vector arithmetic in registers beats the block kernels'
+/// passes through memory), else run block by block.
 pub const NATIVE_MAX: usize = BLOCK;
 
 /// A group compiled to register form.
@@ -359,7 +368,7 @@ impl FusedKernel {
             .into_iter()
             .map(|o| o.unwrap_or_else(|| vec![T::ZERO; n]))
             .collect();
-        if !(n <= NATIVE_MAX && self.run_native(&operands, &mut outs, n)) {
+        if !self.run_native(&operands, &mut outs, n) {
             self.run_pieces(&operands, &mut outs, n);
         }
         drop(operands);
@@ -377,45 +386,66 @@ impl FusedKernel {
             .collect()
     }
 
-    /// Runs the native loop, when there is one and every operand is
-    /// full-size or a scalar; false otherwise (nothing was written).
+    /// Runs the native loop, when there is one that suits `n` (see
+    /// [`NATIVE_MAX`]) and every operand is full-size or a scalar; false
+    /// otherwise (nothing was written). Large runs split over the cores.
     fn run_native<T: Real>(&self, operands: &[Operand<'_, T>], outs: &mut [Vec<T>], n: usize) -> bool {
-        let Some(native) = &self.native else {
+        let Some(native) = self.native.as_ref().filter(|l| n <= NATIVE_MAX || !l.calls) else {
             return false;
         };
-        let scalars: Few<T> = operands
+        let scalars: Few<[T; SCALAR_COPIES]> = operands
             .iter()
             .map(|op| match op {
-                Operand::Scalar(x) => *x,
-                _ => T::ZERO,
+                Operand::Scalar(x) => [*x; SCALAR_COPIES],
+                _ => [T::ZERO; SCALAR_COPIES],
             })
             .collect();
-        let size = std::mem::size_of::<T>() as i64;
-        let mut inputs: Few<*const u8> = SmallVec::new();
-        let mut strides: Few<i64> = SmallVec::new();
+        let size = std::mem::size_of::<T>();
+        let mut inputs: Few<(*const T, usize)> = SmallVec::new();
         for (op, x) in operands.iter().zip(&scalars) {
-            let (ptr, stride) = match op {
-                Operand::Full(v) if v.len() >= n => (v.as_ptr(), size),
-                Operand::Scalar(_) => (x as *const T, 0),
+            inputs.push(match op {
+                Operand::Full(v) if v.len() >= n => (v.as_ptr(), 1),
+                Operand::Scalar(_) => (x.as_ptr(), 0),
                 Operand::Output(j) => match outs.get(*j) {
-                    Some(v) if v.len() >= n => (v.as_ptr(), size),
+                    Some(v) if v.len() >= n => (v.as_ptr(), 1),
                     _ => return false,
                 },
                 _ => return false,
-            };
-            inputs.push(ptr.cast::<u8>());
-            strides.push(stride);
+            });
         }
         if outs.iter().any(|o| o.len() < n) {
             return false;
         }
-        let outputs: Few<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr().cast::<u8>()).collect();
-        // SAFETY: the code was compiled for this group's inputs, steps and
-        // outputs in `T` (`backend::jit::fused`); every input pointer reads
-        // `n` elements at its stride (a scalar reads one), every output holds
-        // `n` elements, and the code reads an element's inputs before writing
-        // its outputs, so an output that took an input's buffer is safe.
-        unsafe { (native.code)(n as i64, inputs.as_ptr(), strides.as_ptr(), outputs.as_ptr()) };
+        let strides: Few<i64> = inputs.iter().map(|&(_, s)| (s * size) as i64).collect();
+        let outputs: Few<usize> = outs.iter_mut().map(|o| o.as_mut_ptr() as usize).collect();
+        let inputs: Few<(usize, usize)> = inputs.iter().map(|&(p, s)| (p as usize, s)).collect();
+        let piece = |start: usize, len: usize| {
+            let ins: Few<*const u8> = inputs
+                .iter()
+                .map(|&(p, s)| (p as *const T).wrapping_add(start * s).cast::<u8>())
+                .collect();
+            let outs: Few<*mut u8> = outputs
+                .iter()
+                .map(|&p| (p as *mut T).wrapping_add(start).cast::<u8>())
+                .collect();
+            // SAFETY: the code was compiled for this group's inputs, steps
+            // and outputs in `T` (`backend::jit::fused`); from `start`, every
+            // full-size input and every output holds `len` more elements (all
+            // hold `n`, checked above, and pieces end by `n`), and a scalar
+            // input points at `SCALAR_COPIES` copies read at stride 0. The
+            // pieces write disjoint ranges of the outputs, and the code reads
+            // a chunk's inputs before writing its outputs, so an output that
+            // took an input's buffer is safe.
+            unsafe { (native.code)(len as i64, ins.as_ptr(), strides.as_ptr(), outs.as_ptr()) };
+        };
+        if n >= PARALLEL_MIN && threads() > 1 {
+            let per = n.div_ceil(threads()).div_ceil(BLOCK) * BLOCK;
+            (0..n.div_ceil(per))
+                .into_par_iter()
+                .for_each(|k| piece(k * per, per.min(n - k * per)));
+        } else {
+            piece(0, n);
+        }
         true
     }
 

@@ -18,7 +18,7 @@ use crate::backend::Native;
 use crate::ir::op::{BinaryOp, UnaryOp};
 use crate::ir::types::{DType, Shape, Ty};
 use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
-use crate::runtime::fused::{FusedKernel, FusedOp, FusedStep, NATIVE_MAX};
+use crate::runtime::fused::{FusedKernel, FusedOp, FusedStep};
 use std::collections::{HashMap, HashSet};
 
 /// One fused group.
@@ -258,14 +258,10 @@ impl<'f> Finder<'f, '_> {
             .filter(|r| self.reads.get(r).copied().unwrap_or(0) > in_group_reads.get(r).copied().unwrap_or(0))
             .collect();
         let out_ssa: Vec<usize> = outputs.iter().map(|o| ssa.get(o).copied().unwrap_or(0)).collect();
-        // Only groups known to be small run native loops (`NATIVE_MAX`).
-        let small = g
-            .shape
-            .concrete()
-            .is_some_and(|dims| dims.iter().product::<usize>() <= NATIVE_MAX);
+        // Every group the JIT takes gets a native loop; the kernel decides
+        // per run whether it pays (`NATIVE_MAX`).
         let native = self
             .native
-            .filter(|_| small)
             .and_then(|n| n.compile_fused(dtype, &input_bools, &steps, &out_ssa));
         let kernel = FusedKernel::new(dtype, input_bools, &steps, &out_ssa).with_native(native);
         self.found.push(Found {

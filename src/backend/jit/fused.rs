@@ -16,7 +16,7 @@
 
 use super::module::new_module;
 use crate::ir::op::{BinaryOp, UnaryOp};
-use crate::runtime::fused::{FusedOp, FusedStep, NativeLoop};
+use crate::runtime::fused::{FusedOp, FusedStep, NativeLoop, SCALAR_COPIES};
 use crate::runtime::{DType, unary_element_fn};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Signature, Value, types};
@@ -80,7 +80,6 @@ pub fn compile_group(
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
     let flags = MemFlagsData::trusted();
-    let size = i64::from(float.bytes());
 
     let entry = b.create_block();
     let head = b.create_block();
@@ -103,37 +102,36 @@ pub fn compile_group(
         let off = i32::try_from(8 * j).ok()?;
         out_bases.push(b.ins().load(ptr, flags, outs, off));
     }
+    // A vector loop over `LANES`-element chunks (a scalar input's pointer
+    // holds `LANES` copies, read at stride 0), then a scalar loop over the
+    // rest.
+    let lanes = vector_lanes(float);
+    if lanes as usize > SCALAR_COPIES {
+        return None;
+    }
+    let vector = float.by(lanes)?;
+    let vhead = b.create_block();
+    let vbody = b.create_block();
     let zero = b.ins().iconst(ptr, 0);
+    let vi = b.append_block_param(vhead, ptr);
+    b.ins().jump(vhead, &[zero.into()]);
+
+    b.switch_to_block(vhead);
+    let end = b.ins().iadd_imm_s(vi, i64::from(lanes));
+    let fits = b.ins().icmp(IntCC::SignedLessThanOrEqual, end, n);
     let i = b.append_block_param(head, ptr);
-    b.ins().jump(head, &[zero.into()]);
+    b.ins().brif(fits, vbody, &[], head, &[vi.into()]);
+
+    b.switch_to_block(vbody);
+    body_at(&mut b, vector, vi, &bases, &out_bases, steps, outputs, dtype)?;
+    b.ins().jump(vhead, &[end.into()]);
 
     b.switch_to_block(head);
     let more = b.ins().icmp(IntCC::SignedLessThan, i, n);
     b.ins().brif(more, body, &[], exit, &[]);
 
     b.switch_to_block(body);
-    let mut regs: Vec<Reg> = Vec::with_capacity(input_bools.len() + steps.len());
-    for &(base, stride) in &bases {
-        let at = b.ins().imul(i, stride);
-        let addr = b.ins().iadd(base, at);
-        regs.push(Reg::Float(b.ins().load(float, flags, addr, 0)));
-    }
-    for s in steps {
-        let args: Vec<Reg> = s
-            .args
-            .iter()
-            .map(|&a| regs.get(a).copied())
-            .collect::<Option<_>>()?;
-        regs.push(step(&mut b, s.op, &args, dtype)?);
-    }
-    let at = b.ins().imul_imm_s(i, size);
-    for (&o, &base) in outputs.iter().zip(&out_bases) {
-        let Some(Reg::Float(v)) = regs.get(o).copied() else {
-            return None;
-        };
-        let addr = b.ins().iadd(base, at);
-        b.ins().store(flags, v, addr, 0);
-    }
+    body_at(&mut b, float, i, &bases, &out_bases, steps, outputs, dtype)?;
     let next = b.ins().iadd_imm_s(i, 1);
     b.ins().jump(head, &[next.into()]);
 
@@ -155,16 +153,63 @@ pub fn compile_group(
     Some(NativeLoop {
         code,
         owner: Arc::new(Owned(Some(module))),
+        calls: steps.iter().any(|s| calls_element(s.op)),
     })
+}
+
+/// Whether the step is a call of an element function.
+fn calls_element(op: FusedOp) -> bool {
+    matches!(op, FusedOp::Unary(u) if !matches!(u, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Not | UnaryOp::Relu))
+}
+
+/// Lanes of the vector loop: one 128-bit register.
+fn vector_lanes(float: types::Type) -> u32 {
+    16 / float.bytes()
+}
+
+/// The loop body at element `i`, in `ty` (the float type, or its vector of
+/// [`vector_lanes`]): loads the inputs, runs the steps, stores the outputs.
+#[allow(clippy::too_many_arguments)]
+fn body_at(
+    b: &mut FunctionBuilder,
+    ty: types::Type,
+    i: Value,
+    bases: &[(Value, Value)],
+    out_bases: &[Value],
+    steps: &[FusedStep],
+    outputs: &[usize],
+    dtype: DType,
+) -> Option<()> {
+    let flags = MemFlagsData::trusted();
+    let mut regs: Vec<Reg> = Vec::with_capacity(bases.len() + steps.len());
+    for &(base, stride) in bases {
+        let at = b.ins().imul(i, stride);
+        let addr = b.ins().iadd(base, at);
+        regs.push(Reg::Float(b.ins().load(ty, flags, addr, 0)));
+    }
+    for s in steps {
+        let args: Vec<Reg> = s
+            .args
+            .iter()
+            .map(|&a| regs.get(a).copied())
+            .collect::<Option<_>>()?;
+        regs.push(step(b, s.op, &args, dtype)?);
+    }
+    let at = b.ins().imul_imm_s(i, i64::from(ty.lane_type().bytes()));
+    for (&o, &base) in outputs.iter().zip(out_bases) {
+        let Some(Reg::Float(v)) = regs.get(o).copied() else {
+            return None;
+        };
+        let addr = b.ins().iadd(base, at);
+        b.ins().store(flags, v, addr, 0);
+    }
+    Some(())
 }
 
 fn supported(op: FusedOp, dtype: DType) -> bool {
     use BinaryOp::*;
     match op {
-        FusedOp::Unary(u) => {
-            matches!(u, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Not)
-                || element_fn(u, dtype).is_some()
-        }
+        FusedOp::Unary(u) => !calls_element(op) || element_fn(u, dtype).is_some(),
         FusedOp::Binary(b) => matches!(b, Add | Sub | Mul | Div | Lt | Le | Gt | Ge | Eq | Ne | And | Or),
         FusedOp::Where => true,
     }
@@ -179,28 +224,68 @@ fn element_fn(op: UnaryOp, dtype: DType) -> Option<usize> {
     }
 }
 
-/// A call of the element function at `addr`, `extern "C" fn(T) -> T`.
+/// A call of the element function at `addr`, `extern "C" fn(T) -> T`; on a
+/// vector, one call per lane.
 fn call_element(b: &mut FunctionBuilder, addr: usize, x: Value) -> Option<Value> {
-    let float = b.func.dfg.value_type(x);
+    let ty = b.func.dfg.value_type(x);
+    let float = ty.lane_type();
     // The loop's own convention: the platform's C convention.
     let mut sig = Signature::new(b.func.signature.call_conv);
     sig.params.push(AbiParam::new(float));
     sig.returns.push(AbiParam::new(float));
     let sig = b.import_signature(sig);
     let callee = b.ins().iconst(types::I64, i64::try_from(addr).ok()?);
-    let call = b.ins().call_indirect(sig, callee, &[x]);
-    b.inst_results(call).first().copied()
+    let call = |b: &mut FunctionBuilder, v: Value| {
+        let c = b.ins().call_indirect(sig, callee, &[v]);
+        b.inst_results(c).first().copied()
+    };
+    if !ty.is_vector() {
+        return call(b, x);
+    }
+    let mut out = x;
+    for lane in 0..u8::try_from(ty.lane_count()).ok()? {
+        let v = b.ins().extractlane(x, lane);
+        let r = call(b, v)?;
+        out = b.ins().insertlane(out, r, lane);
+    }
+    Some(out)
 }
 
 /// One step, as the interpreter's block kernels compute it
 /// (`runtime::elementwise::{unary_block, binary_block, where_block}`).
 fn step(b: &mut FunctionBuilder, op: FusedOp, args: &[Reg], dtype: DType) -> Option<Reg> {
     use Reg::{Bool, Float};
+    // Bools are `i8` 0 or 1 in the scalar loop, lane masks in the vector one.
+    let vector = args.iter().any(|r| {
+        let (Float(v) | Bool(v)) = *r;
+        b.func.dfg.value_type(v).is_vector()
+    });
     let cmp = |b: &mut FunctionBuilder, cc: FloatCC, x: Value, y: Value| Bool(b.ins().fcmp(cc, x, y));
     Some(match (op, args) {
         (FusedOp::Unary(UnaryOp::Neg), [Float(x)]) => Float(b.ins().fneg(*x)),
         (FusedOp::Unary(UnaryOp::Abs), [Float(x)]) => Float(b.ins().fabs(*x)),
         (FusedOp::Unary(UnaryOp::Sqrt), [Float(x)]) => Float(b.ins().sqrt(*x)),
+        (FusedOp::Unary(UnaryOp::Relu), [Float(x)]) => {
+            // `x` when it is NaN or above zero, else +0 (as `-0.0 <= 0`).
+            let ty = b.func.dfg.value_type(*x);
+            let zero = match dtype {
+                DType::F64 => b.ins().f64const(0.0),
+                _ => b.ins().f32const(0.0),
+            };
+            let zero = if vector { b.ins().splat(ty, zero) } else { zero };
+            let c = b.ins().fcmp(FloatCC::LessThanOrEqual, *x, zero);
+            let c = if vector {
+                b.ins().bitcast(ty, MemFlagsData::new(), c)
+            } else {
+                c
+            };
+            Float(if vector {
+                b.ins().bitselect(c, zero, *x)
+            } else {
+                b.ins().select(c, zero, *x)
+            })
+        }
+        (FusedOp::Unary(UnaryOp::Not), [Bool(x)]) if vector => Bool(b.ins().bnot(*x)),
         (FusedOp::Unary(UnaryOp::Not), [Bool(x)]) => Bool(b.ins().icmp_imm_s(IntCC::Equal, *x, 0)),
         (FusedOp::Unary(u), [Float(x)]) => Float(call_element(b, element_fn(u, dtype)?, *x)?),
         (FusedOp::Binary(op), [Float(x), Float(y)]) => {
@@ -229,6 +314,13 @@ fn step(b: &mut FunctionBuilder, op: FusedOp, args: &[Reg], dtype: DType) -> Opt
                 _ => return None,
             }
         }
+        (FusedOp::Where, [Bool(c), Float(x), Float(y)]) if vector => {
+            // A mask of all-ones lanes selects bit by bit.
+            let ty = b.func.dfg.value_type(*x);
+            let mask = b.ins().bitcast(ty, MemFlagsData::new(), *c);
+            Float(b.ins().bitselect(mask, *x, *y))
+        }
+        (FusedOp::Where, [Bool(c), Bool(x), Bool(y)]) if vector => Bool(b.ins().bitselect(*c, *x, *y)),
         (FusedOp::Where, [Bool(c), Float(x), Float(y)]) => Float(b.ins().select(*c, *x, *y)),
         (FusedOp::Where, [Bool(c), Bool(x), Bool(y)]) => Bool(b.ins().select(*c, *x, *y)),
         _ => return None,

@@ -654,8 +654,10 @@ fn compiled_groups_give_the_interpreted_bits() {
         st(O::Where, &[20, 19, 7]),       // 21
         st(O::Binary(B::Ne), &[17, 12]),  // 22
         st(O::Where, &[22, 6, 5]),        // 23
+        st(O::Unary(U::Relu), &[6]),      // 24
+        st(O::Unary(U::Relu), &[0]),      // 25
     ];
-    let outputs = [21, 23, 4, 9];
+    let outputs = [21, 23, 4, 9, 24, 25];
     let special = [
         0.0,
         -0.0,
@@ -692,6 +694,33 @@ fn compiled_groups_give_the_interpreted_bits() {
             for (w, g) in want.iter().zip(&got) {
                 let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(w), bits(g), "{dtype:?}, s = {s}");
+            }
+        }
+    }
+    // Long inputs: the vector loop, then the scalar one for the rest; over
+    // one block (only loops without calls run there), and over enough
+    // elements to split over the cores.
+    for n in [1001, 70_001] {
+        let a: Vec<f64> = (0..n).map(|i| special[i % special.len()]).collect();
+        let b: Vec<f64> = (0..n).map(|i| special[(i * 7 + 3) % special.len()]).collect();
+        for dtype in [DType::F64, DType::F32] {
+            let tensors = || {
+                vec![
+                    Tensor::from_f64s(dtype, vec![n], a.clone()).unwrap(),
+                    Tensor::from_f64s(dtype, vec![n], b.clone()).unwrap(),
+                    Tensor::from_f64s(dtype, vec![], vec![0.75]).unwrap(),
+                ]
+            };
+            let plain = FusedKernel::new(dtype, vec![false; 3], &steps, &outputs);
+            let compiled =
+                plain
+                    .clone()
+                    .with_native(super::fused::compile_group(dtype, &[false; 3], &steps, &outputs));
+            let want = plain.run(tensors()).unwrap();
+            let got = compiled.run(tensors()).unwrap();
+            for (w, g) in want.iter().zip(&got) {
+                let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert!(bits(w) == bits(g), "{dtype:?}, {n} elements");
             }
         }
     }

@@ -387,8 +387,9 @@ impl FusedKernel {
     }
 
     /// Runs the native loop, when there is one that suits `n` (see
-    /// [`NATIVE_MAX`]) and every operand is full-size or a scalar; false
-    /// otherwise (nothing was written). Large runs split over the cores.
+    /// [`NATIVE_MAX`]) and every operand is full-size, a scalar, or a row
+    /// repeated (then the loop runs once per row); false otherwise (nothing
+    /// was written). Large runs split over the cores.
     fn run_native<T: Real>(&self, operands: &[Operand<'_, T>], outs: &mut [Vec<T>], n: usize) -> bool {
         let Some(native) = self.native.as_ref().filter(|l| n <= NATIVE_MAX || !l.calls) else {
             return false;
@@ -400,29 +401,47 @@ impl FusedKernel {
                 _ => [T::ZERO; SCALAR_COPIES],
             })
             .collect();
-        let size = std::mem::size_of::<T>();
-        let mut inputs: Few<(*const T, usize)> = SmallVec::new();
+        // Each input's address and how far it moves per element of the
+        // group (1: full-size, 0: a scalar's copies, `None`: a row, which
+        // every row of the group reads from its start).
+        let mut inputs: Few<(usize, Option<usize>)> = SmallVec::new();
+        let mut row: Option<usize> = None;
         for (op, x) in operands.iter().zip(&scalars) {
-            inputs.push(match op {
-                Operand::Full(v) if v.len() >= n => (v.as_ptr(), 1),
-                Operand::Scalar(_) => (x.as_ptr(), 0),
+            let (ptr, step) = match op {
+                Operand::Full(v) if v.len() >= n => (v.as_ptr(), Some(1)),
+                Operand::Scalar(_) => (x.as_ptr(), Some(0)),
                 Operand::Output(j) => match outs.get(*j) {
-                    Some(v) if v.len() >= n => (v.as_ptr(), 1),
+                    Some(v) if v.len() >= n => (v.as_ptr(), Some(1)),
                     _ => return false,
                 },
+                // A row shorter than a few vectors would cost a call per element or two.
+                Operand::Repeat(v)
+                    if v.len() >= 16 && n % v.len() == 0 && row.is_none_or(|r| r == v.len()) =>
+                {
+                    row = Some(v.len());
+                    (v.as_ptr(), None)
+                }
                 _ => return false,
-            });
+            };
+            inputs.push((ptr as usize, step));
         }
         if outs.iter().any(|o| o.len() < n) {
             return false;
         }
-        let strides: Few<i64> = inputs.iter().map(|&(_, s)| (s * size) as i64).collect();
+        let size = std::mem::size_of::<T>();
+        let strides: Few<i64> = inputs
+            .iter()
+            .map(|&(_, step)| (step.unwrap_or(1) * size) as i64)
+            .collect();
         let outputs: Few<usize> = outs.iter_mut().map(|o| o.as_mut_ptr() as usize).collect();
-        let inputs: Few<(usize, usize)> = inputs.iter().map(|&(p, s)| (p as usize, s)).collect();
-        let piece = |start: usize, len: usize| {
+        let call = |start: usize, len: usize| {
             let ins: Few<*const u8> = inputs
                 .iter()
-                .map(|&(p, s)| (p as *const T).wrapping_add(start * s).cast::<u8>())
+                .map(|&(p, step)| {
+                    (p as *const T)
+                        .wrapping_add(start * step.unwrap_or(0))
+                        .cast::<u8>()
+                })
                 .collect();
             let outs: Few<*mut u8> = outputs
                 .iter()
@@ -431,15 +450,22 @@ impl FusedKernel {
             // SAFETY: the code was compiled for this group's inputs, steps
             // and outputs in `T` (`backend::jit::fused`); from `start`, every
             // full-size input and every output holds `len` more elements (all
-            // hold `n`, checked above, and pieces end by `n`), and a scalar
-            // input points at `SCALAR_COPIES` copies read at stride 0. The
-            // pieces write disjoint ranges of the outputs, and the code reads
+            // hold `n`, checked above, and calls end by `n`), a row input
+            // holds `len` elements (calls on rows are one row long), and a
+            // scalar input points at `SCALAR_COPIES` copies read at stride 0.
+            // Calls write disjoint ranges of the outputs, and the code reads
             // a chunk's inputs before writing its outputs, so an output that
             // took an input's buffer is safe.
             unsafe { (native.code)(len as i64, ins.as_ptr(), strides.as_ptr(), outs.as_ptr()) };
         };
+        // A piece of the group: whole rows when an input is a row.
+        let piece = |start: usize, len: usize| match row {
+            Some(r) => (start..start + len).step_by(r).for_each(|s| call(s, r)),
+            None => call(start, len),
+        };
+        let unit = row.unwrap_or(BLOCK);
         if n >= PARALLEL_MIN && threads() > 1 {
-            let per = n.div_ceil(threads()).div_ceil(BLOCK) * BLOCK;
+            let per = n.div_ceil(threads()).div_ceil(unit) * unit;
             (0..n.div_ceil(per))
                 .into_par_iter()
                 .for_each(|k| piece(k * per, per.min(n - k * per)));

@@ -724,6 +724,32 @@ fn compiled_groups_give_the_interpreted_bits() {
             }
         }
     }
+    // A bias row: `b` is one row of 20, repeated; the loop runs per row.
+    for rows in [3, 3500] {
+        let n = rows * 20;
+        let a: Vec<f64> = (0..n).map(|i| special[(i * 5 + 1) % special.len()]).collect();
+        let b: Vec<f64> = (0..20).map(|i| special[i % special.len()]).collect();
+        for dtype in [DType::F64, DType::F32] {
+            let tensors = || {
+                vec![
+                    Tensor::from_f64s(dtype, vec![rows, 20], a.clone()).unwrap(),
+                    Tensor::from_f64s(dtype, vec![20], b.clone()).unwrap(),
+                    Tensor::from_f64s(dtype, vec![], vec![-1.5]).unwrap(),
+                ]
+            };
+            let plain = FusedKernel::new(dtype, vec![false; 3], &steps, &outputs);
+            let compiled =
+                plain
+                    .clone()
+                    .with_native(super::fused::compile_group(dtype, &[false; 3], &steps, &outputs));
+            let want = plain.run(tensors()).unwrap();
+            let got = compiled.run(tensors()).unwrap();
+            for (w, g) in want.iter().zip(&got) {
+                let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert!(bits(w) == bits(g), "{dtype:?}, {rows} rows");
+            }
+        }
+    }
     // Steps without a native form, and bool inputs, are left to the interpreter.
     let floor = vec![st(O::Unary(U::Floor), &[0]), st(O::Binary(B::Add), &[1, 0])];
     assert!(super::fused::compile_group(DType::F64, &[false], &floor, &[2]).is_none());

@@ -416,7 +416,7 @@ impl FusedKernel {
                 },
                 // A row shorter than a few vectors would cost a call per element or two.
                 Operand::Repeat(v)
-                    if v.len() >= 16 && n % v.len() == 0 && row.is_none_or(|r| r == v.len()) =>
+                    if v.len() >= 16 && n.is_multiple_of(v.len()) && row.is_none_or(|r| r == v.len()) =>
                 {
                     row = Some(v.len());
                     (v.as_ptr(), None)

@@ -9,6 +9,7 @@ pub mod index_adds;
 pub mod inline;
 pub mod purity;
 pub mod residuals;
+pub mod simplify;
 pub mod sink;
 pub mod tapes;
 pub mod transposes;
@@ -23,6 +24,7 @@ pub fn optimize(p: &mut Program) {
     let pure = purity::pure_functions(p);
     let removable = purity::removable_functions(p, &pure);
     for f in &mut p.funcs {
+        simplify::run(f);
         cse::run(f, &pure);
         transposes::run(f);
         dce::run(f, &removable);

@@ -107,6 +107,15 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
     if matches!(p, Prim::Full(_)) {
         return result_known();
     }
+    // Slices clamp their bounds (as Python's do), so only `at` items can
+    // fail; the number of items was checked against the rank statically.
+    if let Prim::Index(items) = p
+        && items
+            .iter()
+            .all(|i| matches!(i, crate::ir::IndexItem::Slice { .. }))
+    {
+        return true;
+    }
     known
         && match p {
             Prim::Binary(BinaryOp::Div | BinaryOp::Rem | BinaryOp::Pow) => !int_operand,

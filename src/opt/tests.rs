@@ -291,3 +291,67 @@ fn derivatives_inline_their_callees_once() {
         "the recursive call stays"
     );
 }
+
+#[test]
+fn rows_taken_back_from_a_concat_are_indexed() {
+    // The adjoint of appending a row takes the row back as a one-row slice
+    // reshaped to the row: `simplify` makes it `a[i]`, and `0 + i` is `i`.
+    let src = "fn f(x) { let mut acc = zeros([0, 2]); for l in 0..3 { acc = concat([acc, reshape(x * float(l), [1, 2])], axis: 0); } sum(acc * acc) }\n\
+               print(grad(f)([1.0, 2.0]));";
+    let p = compile(src);
+    let f = func(&p, "f'vjp");
+    let insts: Vec<&crate::ir::Inst> = blocks(f).into_iter().flat_map(|b| &b.insts).collect();
+    assert!(
+        !insts.iter().any(|i| i.kind == InstKind::Prim(Prim::ReshapeLike)),
+        "the slice and reshape became one index"
+    );
+    assert!(
+        insts
+            .iter()
+            .any(|i| i.kind == InstKind::Prim(Prim::Index(vec![crate::ir::IndexItem::At]))),
+        "a row is indexed"
+    );
+    let zero_adds = insts.iter().filter(|i| {
+        i.kind == InstKind::Prim(Prim::Binary(crate::ir::BinaryOp::Add))
+            && i.args.iter().any(|a| {
+                insts
+                    .iter()
+                    .any(|d| d.results.contains(a) && d.kind == InstKind::Const(crate::ir::Const::Int(0)))
+            })
+    });
+    assert_eq!(zero_adds.count(), 0, "no int is offset by 0");
+}
+
+#[test]
+fn a_row_at_an_index_that_may_be_negative_keeps_its_slice() {
+    // `a[i:i + 1]` and `a[i]` differ for a negative `i` (an empty slice; the
+    // row counted from the end), so only a known non-negative `i` becomes
+    // `a[i]`: here a dimension of a shape, not a parameter.
+    let text = "fn f(%0 a: f64[3, 2], %1 i: int, %2 like: f64[2]) {
+  %3 = const 1 : int
+  %4 = prim add %1, %3 : int
+  %5 = prim index[lo:hi] %0, %1, %4 : f64[?, 2]
+  %6 = prim reshape_like %5, %2 : f64[2]
+  %7 = prim shape %0 : (int, int)
+  %8 = tget 1 %7 : int
+  %9 = prim add %8, %3 : int
+  %10 = prim index[lo:hi] %0, %8, %9 : f64[?, 2]
+  %11 = prim reshape_like %10, %2 : f64[2]
+  %12 = tuple %6, %11 : (f64[2], f64[2])
+  return %12
+}
+";
+    let mut p = crate::ir::parse::parse_program(text).unwrap();
+    let f = &mut p.funcs[0];
+    super::simplify::run(f);
+    let kinds: Vec<&InstKind> = f.body.insts.iter().map(|i| &i.kind).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| ***k == InstKind::Prim(Prim::ReshapeLike))
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&&InstKind::Prim(Prim::Index(vec![crate::ir::IndexItem::At]))));
+}

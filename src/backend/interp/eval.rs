@@ -46,8 +46,9 @@ pub struct Interp<'p> {
 
 type Frame = Vec<Val>;
 
-/// An instruction's operands, inline for the few that most instructions have.
-type Args = SmallVec<[Val; 3]>;
+/// An instruction's operands, inline for the few that most instructions have
+/// (`index_add` has four).
+type Args = SmallVec<[Val; 4]>;
 
 impl<'p> Interp<'p> {
     /// An interpreter over a specialized program, printing to `out`.

@@ -102,5 +102,13 @@ pub fn derivative(
     };
     let func = e.finish(result);
     program.funcs.push(func);
-    Ok(FuncId((program.funcs.len() - 1) as u32))
+    let id = FuncId((program.funcs.len() - 1) as u32);
+    // With the vjp inlined, what the wrapper drops (the zeros of parameters
+    // not differentiated, the value for `grad`) is dead code.
+    if let Some(inlined) = crate::opt::inline::inline_calls(program, id)
+        && let Some(slot) = program.funcs.get_mut(id.0 as usize)
+    {
+        *slot = inlined;
+    }
+    Ok(id)
 }

@@ -286,6 +286,43 @@ impl<'p> Interp<'p> {
             InstKind::ListPush => ip.moves | 1,
             _ => ip.moves,
         };
+        // A read-only prim whose operands all live on borrows them.
+        if let (InstKind::Prim(p), Fused::None, 0, [r]) =
+            (&inst.kind, ip.fused, moves, inst.results.as_slice())
+        {
+            let value = inst
+                .args
+                .iter()
+                .map(|v| frame.get(v.0 as usize))
+                .collect::<Option<SmallVec<[&Val; 4]>>>()
+                .and_then(|refs| prims::exec_read_only(p, &refs));
+            if let Some(value) = value {
+                let value = value.map_err(|f| f.into_diagnostic(span))?;
+                set(frame, *r, value);
+                return Ok(());
+            }
+        }
+        // `index_add` takes its accumulator and borrows the rest (the
+        // tensor whose shape it has is read on every step of a loop).
+        if let (InstKind::Prim(Prim::IndexAdd(items)), Fused::None, [r], [acc, rest @ ..]) = (
+            &inst.kind,
+            ip.fused,
+            inst.results.as_slice(),
+            inst.args.as_slice(),
+        ) && !rest.contains(acc)
+        {
+            let acc = read(frame, *acc, moves, 0);
+            let value = {
+                let refs: SmallVec<[&Val; 4]> = rest
+                    .iter()
+                    .map(|v| frame.get(v.0 as usize).unwrap_or(&Val::Undef))
+                    .collect();
+                prims::index_add_borrowed(items, acc, &refs)
+            };
+            let value = value.map_err(|f| f.into_diagnostic(span))?;
+            set(frame, *r, value);
+            return Ok(());
+        }
         let mut args: Args = inst
             .args
             .iter()

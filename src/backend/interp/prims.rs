@@ -4,7 +4,7 @@
 
 use super::value::Val;
 use crate::diag::Diagnostic;
-use crate::ir::{Prim, Program};
+use crate::ir::{IndexItem, Prim, Program};
 use crate::runtime::{self, KernelError, Tensor};
 use crate::syntax::Span;
 use smallvec::SmallVec;
@@ -97,6 +97,58 @@ fn owned(args: &mut [Val], i: usize) -> Result<Tensor, Failure> {
         Some(Val::Tensor(x)) => Ok(x),
         _ => Err(Failure::internal(format!("operand {i} is not a tensor"))),
     }
+}
+
+/// The prims that only read their operands, run on operands borrowed from
+/// the frame (a clone of a tensor costs two atomic reference counts, and
+/// its drop two more); `None` for the other prims. Same results and errors
+/// as [`exec`].
+pub fn exec_read_only(p: &Prim, args: &[&Val]) -> Option<R> {
+    let tensor = |i: usize| {
+        args.get(i)
+            .and_then(|v| v.as_tensor())
+            .ok_or_else(|| Failure::internal(format!("operand {i} is not a tensor")))
+    };
+    match p {
+        Prim::Index(items) => Some((|| {
+            let operands: SmallVec<[i64; 4]> = (1..args.len())
+                .map(|i| {
+                    tensor(i)?
+                        .as_scalar_i64()
+                        .ok_or_else(|| Failure::internal(format!("operand {i} is not an int")))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Val::Tensor(runtime::index(tensor(0)?, items, &operands)?))
+        })()),
+        _ => None,
+    }
+}
+
+/// `index_add` with its accumulator `acc` by value (added into in place when
+/// no one else holds it) and its other operands borrowed.
+pub fn index_add_borrowed(items: &[IndexItem], acc: Val, rest: &[&Val]) -> R {
+    let tensor = |i: usize| {
+        rest.get(i)
+            .and_then(|v| v.as_tensor())
+            .ok_or_else(|| Failure::internal(format!("operand {} is not a tensor", i + 1)))
+    };
+    let Val::Tensor(acc) = acc else {
+        return Err(Failure::internal("operand 0 is not a tensor"));
+    };
+    let operands: SmallVec<[i64; 4]> = (2..rest.len())
+        .map(|i| {
+            tensor(i)?
+                .as_scalar_i64()
+                .ok_or_else(|| Failure::internal(format!("operand {} is not an int", i + 1)))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Val::Tensor(runtime::index_add(
+        acc,
+        tensor(0)?,
+        tensor(1)?,
+        items,
+        &operands,
+    )?))
 }
 
 /// Runs prim `p` on operands the caller no longer needs: kernels that can

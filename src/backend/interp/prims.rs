@@ -99,55 +99,56 @@ fn owned(args: &mut [Val], i: usize) -> Result<Tensor, Failure> {
     }
 }
 
+/// Operand `i` of borrowed operands, a tensor.
+fn borrowed<'a>(args: &[&'a Val], i: usize) -> Result<&'a Tensor, Failure> {
+    args.get(i)
+        .and_then(|v| v.as_tensor())
+        .ok_or_else(|| Failure::internal(format!("operand {i} is not a tensor")))
+}
+
+/// Borrowed operands `from..`, ints (an index's positions).
+fn borrowed_ints(args: &[&Val], from: usize) -> Result<SmallVec<[i64; 4]>, Failure> {
+    (from..args.len())
+        .map(|i| {
+            borrowed(args, i)?
+                .as_scalar_i64()
+                .ok_or_else(|| Failure::internal(format!("operand {i} is not an int")))
+        })
+        .collect()
+}
+
 /// The prims that only read their operands, run on operands borrowed from
 /// the frame (a clone of a tensor costs two atomic reference counts, and
 /// its drop two more); `None` for the other prims. Same results and errors
 /// as [`exec`].
 pub fn exec_read_only(p: &Prim, args: &[&Val]) -> Option<R> {
-    let tensor = |i: usize| {
-        args.get(i)
-            .and_then(|v| v.as_tensor())
-            .ok_or_else(|| Failure::internal(format!("operand {i} is not a tensor")))
-    };
     match p {
         Prim::Index(items) => Some((|| {
-            let operands: SmallVec<[i64; 4]> = (1..args.len())
-                .map(|i| {
-                    tensor(i)?
-                        .as_scalar_i64()
-                        .ok_or_else(|| Failure::internal(format!("operand {i} is not an int")))
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(Val::Tensor(runtime::index(tensor(0)?, items, &operands)?))
+            let positions = borrowed_ints(args, 1)?;
+            Ok(Val::Tensor(runtime::index(
+                borrowed(args, 0)?,
+                items,
+                &positions,
+            )?))
         })()),
         _ => None,
     }
 }
 
 /// `index_add` with its accumulator `acc` by value (added into in place when
-/// no one else holds it) and its other operands borrowed.
+/// no one else holds it) and its other operands (`g`, the tensor whose shape
+/// it has, the positions) borrowed.
 pub fn index_add_borrowed(items: &[IndexItem], acc: Val, rest: &[&Val]) -> R {
-    let tensor = |i: usize| {
-        rest.get(i)
-            .and_then(|v| v.as_tensor())
-            .ok_or_else(|| Failure::internal(format!("operand {} is not a tensor", i + 1)))
-    };
     let Val::Tensor(acc) = acc else {
-        return Err(Failure::internal("operand 0 is not a tensor"));
+        return Err(Failure::internal("the accumulator is not a tensor"));
     };
-    let operands: SmallVec<[i64; 4]> = (2..rest.len())
-        .map(|i| {
-            tensor(i)?
-                .as_scalar_i64()
-                .ok_or_else(|| Failure::internal(format!("operand {} is not an int", i + 1)))
-        })
-        .collect::<Result<_, _>>()?;
+    let positions = borrowed_ints(rest, 2)?;
     Ok(Val::Tensor(runtime::index_add(
         acc,
-        tensor(0)?,
-        tensor(1)?,
+        borrowed(rest, 0)?,
+        borrowed(rest, 1)?,
         items,
-        &operands,
+        &positions,
     )?))
 }
 

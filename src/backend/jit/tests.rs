@@ -697,58 +697,45 @@ fn compiled_groups_give_the_interpreted_bits() {
             }
         }
     }
+    // The compiled group against the interpreted one, on inputs `a` and `b`
+    // of the given shapes and the scalar `s`, in both float types.
+    let same_bits = |shapes: [Vec<usize>; 2], a: &[f64], b: &[f64], s: f64, label: &str| {
+        for dtype in [DType::F64, DType::F32] {
+            let tensors = || {
+                vec![
+                    Tensor::from_f64s(dtype, shapes[0].clone(), a.to_vec()).unwrap(),
+                    Tensor::from_f64s(dtype, shapes[1].clone(), b.to_vec()).unwrap(),
+                    Tensor::from_f64s(dtype, vec![], vec![s]).unwrap(),
+                ]
+            };
+            let plain = FusedKernel::new(dtype, vec![false; 3], &steps, &outputs);
+            let compiled =
+                plain
+                    .clone()
+                    .with_native(super::fused::compile_group(dtype, &[false; 3], &steps, &outputs));
+            let want = plain.run(tensors()).unwrap();
+            let got = compiled.run(tensors()).unwrap();
+            for (w, g) in want.iter().zip(&got) {
+                let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert!(bits(w) == bits(g), "{dtype:?}, {label}");
+            }
+        }
+    };
     // Long inputs: the vector loop, then the scalar one for the rest; over
     // one block (only loops without calls run there), and over enough
     // elements to split over the cores.
     for n in [1001, 70_001] {
         let a: Vec<f64> = (0..n).map(|i| special[i % special.len()]).collect();
         let b: Vec<f64> = (0..n).map(|i| special[(i * 7 + 3) % special.len()]).collect();
-        for dtype in [DType::F64, DType::F32] {
-            let tensors = || {
-                vec![
-                    Tensor::from_f64s(dtype, vec![n], a.clone()).unwrap(),
-                    Tensor::from_f64s(dtype, vec![n], b.clone()).unwrap(),
-                    Tensor::from_f64s(dtype, vec![], vec![0.75]).unwrap(),
-                ]
-            };
-            let plain = FusedKernel::new(dtype, vec![false; 3], &steps, &outputs);
-            let compiled =
-                plain
-                    .clone()
-                    .with_native(super::fused::compile_group(dtype, &[false; 3], &steps, &outputs));
-            let want = plain.run(tensors()).unwrap();
-            let got = compiled.run(tensors()).unwrap();
-            for (w, g) in want.iter().zip(&got) {
-                let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert!(bits(w) == bits(g), "{dtype:?}, {n} elements");
-            }
-        }
+        same_bits([vec![n], vec![n]], &a, &b, 0.75, &format!("{n} elements"));
     }
     // A bias row: `b` is one row of 20, repeated; the loop runs per row.
     for rows in [3, 3500] {
-        let n = rows * 20;
-        let a: Vec<f64> = (0..n).map(|i| special[(i * 5 + 1) % special.len()]).collect();
+        let a: Vec<f64> = (0..rows * 20)
+            .map(|i| special[(i * 5 + 1) % special.len()])
+            .collect();
         let b: Vec<f64> = (0..20).map(|i| special[i % special.len()]).collect();
-        for dtype in [DType::F64, DType::F32] {
-            let tensors = || {
-                vec![
-                    Tensor::from_f64s(dtype, vec![rows, 20], a.clone()).unwrap(),
-                    Tensor::from_f64s(dtype, vec![20], b.clone()).unwrap(),
-                    Tensor::from_f64s(dtype, vec![], vec![-1.5]).unwrap(),
-                ]
-            };
-            let plain = FusedKernel::new(dtype, vec![false; 3], &steps, &outputs);
-            let compiled =
-                plain
-                    .clone()
-                    .with_native(super::fused::compile_group(dtype, &[false; 3], &steps, &outputs));
-            let want = plain.run(tensors()).unwrap();
-            let got = compiled.run(tensors()).unwrap();
-            for (w, g) in want.iter().zip(&got) {
-                let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert!(bits(w) == bits(g), "{dtype:?}, {rows} rows");
-            }
-        }
+        same_bits([vec![rows, 20], vec![20]], &a, &b, -1.5, &format!("{rows} rows"));
     }
     // Steps without a native form, and bool inputs, are left to the interpreter.
     let floor = vec![st(O::Unary(U::Floor), &[0]), st(O::Binary(B::Add), &[1, 0])];

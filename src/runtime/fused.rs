@@ -276,6 +276,83 @@ impl FusedKernel {
         fits.then(|| Dims::from_slice(shape))
     }
 
+    /// Runs a group of at most [`NATIVE_MAX`] elements through its native
+    /// loop, reading the inputs where they are: no buffer changes hands and
+    /// every output is a fresh one. For the small tensors of a loop body this
+    /// skips most of [`FusedKernel::run`]'s bookkeeping. `None` (nothing ran)
+    /// when the group has no native loop, reads a bool or a repeated row, or
+    /// the inputs do not fit it; the caller then takes the general path.
+    pub fn run_small(&self, inputs: &[&Tensor]) -> Option<Vec<Tensor>> {
+        let native = self.native.as_ref()?;
+        if inputs.len() != self.input_bools.len() || self.input_bools.contains(&true) {
+            return None;
+        }
+        match self.dtype {
+            DType::F32 => self.run_small_typed::<f32>(native, inputs),
+            DType::F64 => self.run_small_typed::<f64>(native, inputs),
+            DType::Bool | DType::I64 => None,
+        }
+    }
+
+    fn run_small_typed<T: Real>(&self, native: &NativeLoop, inputs: &[&Tensor]) -> Option<Vec<Tensor>> {
+        let like = *inputs.iter().max_by_key(|t| t.shape().len())?;
+        let n = like.numel();
+        if n == 0 || n > NATIVE_MAX {
+            return None;
+        }
+        // Scalars first, so that their addresses stay put once taken.
+        let mut scalars: Few<[T; SCALAR_COPIES]> = SmallVec::new();
+        for t in inputs {
+            let v = T::view(t.data())?;
+            if t.shape().is_empty() {
+                scalars.push([*v.first()?; SCALAR_COPIES]);
+            } else if !same_shape(t.shape(), like.shape()) || v.len() != n {
+                return None;
+            }
+        }
+        let size = std::mem::size_of::<T>() as i64;
+        let mut scalar = scalars.iter();
+        let mut ins: Few<*const u8> = SmallVec::new();
+        let mut strides: Few<i64> = SmallVec::new();
+        for t in inputs {
+            let v = T::view(t.data())?;
+            if t.shape().is_empty() {
+                ins.push(scalar.next()?.as_ptr().cast());
+                strides.push(0);
+            } else {
+                ins.push(v.as_ptr().cast());
+                strides.push(size);
+            }
+        }
+        let mut outs: Few<Vec<T>> = self.outputs.iter().map(|_| Vec::with_capacity(n)).collect();
+        let out_ptrs: Few<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr().cast()).collect();
+        // SAFETY: the code was compiled for this group's inputs, steps and
+        // outputs in `T` (`backend::jit::fused`). Every input pointer is to
+        // `n` elements read at stride 1, or to a scalar's `SCALAR_COPIES`
+        // copies read at stride 0 (`scalars` is not touched again while the
+        // code runs); every output has room for `n` elements, and the code
+        // writes elements `0..n` of each, so each may then hold `n`.
+        unsafe {
+            (native.code)(n as i64, ins.as_ptr(), strides.as_ptr(), out_ptrs.as_ptr());
+            for o in outs.iter_mut() {
+                o.set_len(n);
+            }
+        }
+        Some(
+            outs.into_iter()
+                .zip(&self.outputs)
+                .map(|(v, &(_, is_bool))| {
+                    let data = if is_bool {
+                        Data::Bool(Arc::new(v.iter().map(|&x| x != T::ZERO).collect()))
+                    } else {
+                        T::wrap(v)
+                    };
+                    Tensor::with_shape_of(like, data)
+                })
+                .collect(),
+        )
+    }
+
     /// Runs the group over `inputs` (which [`FusedKernel::accepts`] must
     /// accept). An input that no one else holds, of the group's shape and
     /// dtype, gives its buffer to an output.

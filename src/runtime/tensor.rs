@@ -317,6 +317,8 @@ pub(crate) trait Real:
     fn powf(self, e: Self) -> Self;
     /// Wraps a buffer of this type as [`Data`].
     fn wrap(v: Vec<Self>) -> Data;
+    /// The elements of `d`, when it holds this type.
+    fn view(d: &Data) -> Option<&[Self]>;
 }
 
 macro_rules! impl_real {
@@ -372,6 +374,12 @@ macro_rules! impl_real {
             }
             fn wrap(v: Vec<Self>) -> Data {
                 Data::$variant(Arc::new(v))
+            }
+            fn view(d: &Data) -> Option<&[Self]> {
+                match d {
+                    Data::$variant(v) => Some(v),
+                    _ => None,
+                }
             }
         }
     };

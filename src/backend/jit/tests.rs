@@ -691,9 +691,19 @@ fn compiled_groups_give_the_interpreted_bits() {
             let compiled = plain.clone().with_native(native);
             let want = plain.run(tensors()).unwrap();
             let got = compiled.run(tensors()).unwrap();
-            for (w, g) in want.iter().zip(&got) {
+            // The small-group path reads the inputs in place.
+            let held = tensors();
+            let refs: Vec<&Tensor> = held.iter().collect();
+            assert!(plain.run_small(&refs).is_none(), "no native loop, no small path");
+            let small = compiled
+                .run_small(&refs)
+                .expect("14 elements take the small path");
+            assert_eq!(small.len(), want.len());
+            for ((w, g), m) in want.iter().zip(&got).zip(&small) {
                 let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(w), bits(g), "{dtype:?}, s = {s}");
+                assert_eq!(bits(w), bits(m), "{dtype:?}, s = {s}, small path");
+                assert_eq!((w.shape(), w.dtype()), (m.shape(), m.dtype()));
             }
         }
     }
@@ -719,6 +729,10 @@ fn compiled_groups_give_the_interpreted_bits() {
                 let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert!(bits(w) == bits(g), "{dtype:?}, {label}");
             }
+            // Long inputs and repeated rows are left to the general path.
+            let held = tensors();
+            let refs: Vec<&Tensor> = held.iter().collect();
+            assert!(compiled.run_small(&refs).is_none(), "{label}: not a small group");
         }
     };
     // Long inputs: the vector loop, then the scalar one for the rest; over

@@ -1,11 +1,14 @@
 //! Sinking: moves tensor instructions that are not elementwise (indexing,
-//! reductions, scatters, shape ops) down past the elementwise instructions
-//! after them that do not read them, to just before their first reader.
+//! reductions, scatters, shape ops) and the building of tuples and records
+//! down past the elementwise instructions after them that do not read them,
+//! to just before their first reader.
 //! Runs of elementwise instructions then sit together in the block, where
 //! the interpreter fuses them into one kernel (`backend::interp::fusion`
 //! closes a group at the first other instruction that reads it). Derivative
 //! code needs this most: the reverse of an elementwise chain interleaves it
-//! with the scatters of the adjoints it accumulates.
+//! with the scatters of the adjoints it accumulates, and an optimizer's
+//! update builds each parameter's new moments into records before the step
+//! that reads them.
 //!
 //! Only instructions without effects move, and never past an effect, a
 //! call or control flow, so output and file effects keep their order. Of two
@@ -43,10 +46,8 @@ fn role(inst: &Inst) -> Role {
     match &inst.kind {
         InstKind::Prim(p) if is_effect(p) => Role::Barrier,
         InstKind::Prim(p) if elementwise(p) => Role::Stays,
-        InstKind::Prim(_) => Role::Sinks,
+        InstKind::Prim(_) | InstKind::Tuple | InstKind::Record(_) => Role::Sinks,
         InstKind::Const(_)
-        | InstKind::Tuple
-        | InstKind::Record(_)
         | InstKind::TupleGet(_)
         | InstKind::RecordGet(_)
         | InstKind::CaptureGet(_)

@@ -109,3 +109,36 @@ fn programs_print_the_same_with_and_without_fusion() {
     // The last program's second print is an error, in both modes.
     assert!(run(&programs[programs.len() - 1], true).contains("error at"));
 }
+
+/// Adam's update of a record of parameters builds the moments' records
+/// before the step that reads them: the records wait (`opt::sink`), so
+/// each parameter's moments and step are one group.
+#[test]
+fn an_optimizer_step_is_one_group_per_parameter() {
+    let src = "import optim;\n\
+               struct P { w, b }\n\
+               let p = P { w: reshape(linspace(-1.0, 1.0, 6), [2, 3]), b: [0.1, 0.2, 0.3] };\n\
+               let g = P { w: reshape(linspace(0.5, -0.5, 6), [2, 3]), b: [0.3, -0.1, 0.2] };\n\
+               print(optim.adam(p, g, optim.adam_init(p)));";
+    let (program, _) = compile(src);
+    let adam = program
+        .funcs
+        .iter()
+        .find(|f| f.name.as_str() == "optim.adam")
+        .unwrap();
+    let plan = Plan::new(adam, true, None);
+    let groups: Vec<_> = adam
+        .body
+        .insts
+        .iter()
+        .filter(|i| plan.inst(i).fused == Fused::GroupEnd)
+        .map(|i| plan.group(i).unwrap())
+        .collect();
+    assert_eq!(groups.len(), 2);
+    for group in groups {
+        // m: 3 ops, v: 4, the step: 7; out go the new parameter, m and v.
+        assert_eq!(group.members.len(), 14);
+        assert_eq!(group.outputs.len(), 3);
+    }
+    assert_eq!(run(src, true), run(src, false));
+}

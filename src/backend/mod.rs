@@ -29,11 +29,13 @@ pub trait Native {
     fn call(&self, f: FuncId, args: &[Val], env: &CallEnv) -> Option<Result<Val, RunError>>;
 
     /// A native loop for a fused group (`runtime::fused::FusedKernel::new`'s
-    /// arguments), or `None` when the interpreter runs it step by step.
+    /// arguments, and which inputs are rank 0), or `None` when the
+    /// interpreter runs it step by step.
     fn compile_fused(
         &self,
         _dtype: crate::runtime::DType,
         _input_bools: &[bool],
+        _input_scalars: &[bool],
         _steps: &[crate::runtime::fused::FusedStep],
         _outputs: &[usize],
     ) -> Option<crate::runtime::fused::NativeLoop> {

@@ -79,9 +79,10 @@ struct RegStep {
 /// these, `backend::jit::fused`): `code(n, inputs, strides, outputs)` reads
 /// element `i` of input `k` at `inputs[k] + i * strides[k]` (bytes), and
 /// writes element `i` of each output. A scalar input has stride 0 and
-/// points at [`SCALAR_COPIES`] copies of its value (the loop reads a vector
-/// of them at once). It reads all of a chunk's inputs before it writes the
-/// chunk's outputs, so an output may share an input's buffer.
+/// points at [`SCALAR_COPIES`] copies of its value (the loop reads them
+/// once, before it starts); every other input has a stride of one element.
+/// It reads all of a chunk's inputs before it writes the chunk's outputs, so
+/// an output may share an input's buffer.
 #[derive(Clone)]
 pub struct NativeLoop {
     pub code: unsafe extern "C" fn(i64, *const *const u8, *const i64, *const *mut u8),
@@ -90,6 +91,9 @@ pub struct NativeLoop {
     /// Whether the loop calls element functions (`exp`, …) lane by lane:
     /// on many elements the block kernels' vectorized slices beat it.
     pub calls: bool,
+    /// Which inputs the code reads as scalars: each run must pass exactly
+    /// these as scalars.
+    pub scalars: Vec<bool>,
 }
 
 /// Copies of a scalar input's value a native loop reads.
@@ -302,9 +306,14 @@ impl FusedKernel {
         }
         // Scalars first, so that their addresses stay put once taken.
         let mut scalars: Few<[T; SCALAR_COPIES]> = SmallVec::new();
-        for t in inputs {
+        if inputs.len() != native.scalars.len() {
+            return None;
+        }
+        for (t, &scalar) in inputs.iter().zip(&native.scalars) {
             let v = T::view(t.data())?;
-            if t.shape().is_empty() {
+            if t.shape().is_empty() != scalar {
+                return None;
+            } else if scalar {
                 scalars.push([*v.first()?; SCALAR_COPIES]);
             } else if !same_shape(t.shape(), like.shape()) || v.len() != n {
                 return None;
@@ -483,6 +492,14 @@ impl FusedKernel {
         // every row of the group reads from its start).
         let mut inputs: Few<(usize, Option<usize>)> = SmallVec::new();
         let mut row: Option<usize> = None;
+        if operands.len() != native.scalars.len()
+            || operands
+                .iter()
+                .zip(&native.scalars)
+                .any(|(op, &scalar)| matches!(op, Operand::Scalar(_)) != scalar)
+        {
+            return false;
+        }
         for (op, x) in operands.iter().zip(&scalars) {
             let (ptr, step) = match op {
                 Operand::Full(v) if v.len() >= n => (v.as_ptr(), Some(1)),

@@ -260,9 +260,13 @@ impl<'f> Finder<'f, '_> {
         let out_ssa: Vec<usize> = outputs.iter().map(|o| ssa.get(o).copied().unwrap_or(0)).collect();
         // Every group the JIT takes gets a native loop; the kernel decides
         // per run whether it pays (`NATIVE_MAX`).
+        let input_scalars: Vec<bool> = inputs
+            .iter()
+            .map(|(v, _)| tensor_ty(self.f, *v).is_some_and(|(_, s)| s.rank() == 0))
+            .collect();
         let native = self
             .native
-            .and_then(|n| n.compile_fused(dtype, &input_bools, &steps, &out_ssa));
+            .and_then(|n| n.compile_fused(dtype, &input_bools, &input_scalars, &steps, &out_ssa));
         let kernel = FusedKernel::new(dtype, input_bools, &steps, &out_ssa).with_native(native);
         self.found.push(Found {
             block: b,

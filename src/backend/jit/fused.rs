@@ -52,11 +52,25 @@ enum Reg {
     Bool(Value),
 }
 
+/// An input of the loop body.
+#[derive(Clone, Copy)]
+enum Input {
+    /// The address of element 0; element `i` is `i` elements further on.
+    Full(Value),
+    /// A rank-0 input, loaded once before the loops: as a vector of its
+    /// copies, and as one float.
+    Scalar { vector: Value, one: Value },
+}
+
 /// The native loop of a group, or `None` when it has a step, input or output
-/// this compiler does not take (see the module documentation).
+/// this compiler does not take (see the module documentation). Inputs marked
+/// in `input_scalars` are read once, before the loop (the run must pass them
+/// as scalars, `NativeLoop::scalars`); every other input and every output
+/// moves one element per element.
 pub fn compile_group(
     dtype: DType,
     input_bools: &[bool],
+    input_scalars: &[bool],
     steps: &[FusedStep],
     outputs: &[usize],
 ) -> Option<NativeLoop> {
@@ -65,7 +79,10 @@ pub fn compile_group(
         DType::F64 => types::F64,
         _ => return None,
     };
-    if input_bools.iter().any(|&b| b) || !steps.iter().all(|s| supported(s.op, dtype)) {
+    if input_bools.iter().any(|&b| b)
+        || input_scalars.len() != input_bools.len()
+        || !steps.iter().all(|s| supported(s.op, dtype))
+    {
         return None;
     }
     let mut module = new_module().ok()?;
@@ -87,29 +104,35 @@ pub fn compile_group(
     let exit = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
-    let &[n, ins, strides, outs] = b.block_params(entry) else {
+    // The strides are implied: 0 for the scalars, one element for the rest.
+    let &[n, ins, _strides, outs] = b.block_params(entry) else {
         return None;
     };
-    let mut bases = Vec::new();
-    for k in 0..input_bools.len() {
+    // A vector loop over `LANES`-element chunks (a scalar input's pointer
+    // holds `LANES` copies), then a scalar loop over the rest.
+    let lanes = vector_lanes(float);
+    if lanes as usize > SCALAR_COPIES {
+        return None;
+    }
+    let vector = float.by(lanes)?;
+    let mut inputs = Vec::new();
+    for (k, &scalar) in input_scalars.iter().enumerate() {
         let off = i32::try_from(8 * k).ok()?;
         let base = b.ins().load(ptr, flags, ins, off);
-        let stride = b.ins().load(ptr, flags, strides, off);
-        bases.push((base, stride));
+        inputs.push(if scalar {
+            Input::Scalar {
+                vector: b.ins().load(vector, element_flags(), base, 0),
+                one: b.ins().load(float, element_flags(), base, 0),
+            }
+        } else {
+            Input::Full(base)
+        });
     }
     let mut out_bases = Vec::new();
     for j in 0..outputs.len() {
         let off = i32::try_from(8 * j).ok()?;
         out_bases.push(b.ins().load(ptr, flags, outs, off));
     }
-    // A vector loop over `LANES`-element chunks (a scalar input's pointer
-    // holds `LANES` copies, read at stride 0), then a scalar loop over the
-    // rest.
-    let lanes = vector_lanes(float);
-    if lanes as usize > SCALAR_COPIES {
-        return None;
-    }
-    let vector = float.by(lanes)?;
     let vhead = b.create_block();
     let vbody = b.create_block();
     let zero = b.ins().iconst(ptr, 0);
@@ -123,7 +146,7 @@ pub fn compile_group(
     b.ins().brif(fits, vbody, &[], head, &[vi.into()]);
 
     b.switch_to_block(vbody);
-    body_at(&mut b, vector, vi, &bases, &out_bases, steps, outputs, dtype)?;
+    body_at(&mut b, vector, vi, &inputs, &out_bases, steps, outputs, dtype)?;
     b.ins().jump(vhead, &[end.into()]);
 
     b.switch_to_block(head);
@@ -131,7 +154,7 @@ pub fn compile_group(
     b.ins().brif(more, body, &[], exit, &[]);
 
     b.switch_to_block(body);
-    body_at(&mut b, float, i, &bases, &out_bases, steps, outputs, dtype)?;
+    body_at(&mut b, float, i, &inputs, &out_bases, steps, outputs, dtype)?;
     let next = b.ins().iadd_imm_s(i, 1);
     b.ins().jump(head, &[next.into()]);
 
@@ -154,6 +177,7 @@ pub fn compile_group(
         code,
         owner: Arc::new(Owned(Some(module))),
         calls: steps.iter().any(|s| calls_element(s.op)),
+        scalars: input_scalars.to_vec(),
     })
 }
 
@@ -174,18 +198,30 @@ fn body_at(
     b: &mut FunctionBuilder,
     ty: types::Type,
     i: Value,
-    bases: &[(Value, Value)],
+    inputs: &[Input],
     out_bases: &[Value],
     steps: &[FusedStep],
     outputs: &[usize],
     dtype: DType,
 ) -> Option<()> {
-    let flags = MemFlagsData::trusted();
-    let mut regs: Vec<Reg> = Vec::with_capacity(bases.len() + steps.len());
-    for &(base, stride) in bases {
-        let at = b.ins().imul(i, stride);
-        let addr = b.ins().iadd(base, at);
-        regs.push(Reg::Float(b.ins().load(ty, flags, addr, 0)));
+    let flags = element_flags();
+    let mut regs: Vec<Reg> = Vec::with_capacity(inputs.len() + steps.len());
+    // The byte offset of element `i`, shared by every full input and output.
+    let at = b.ins().imul_imm_s(i, i64::from(ty.lane_type().bytes()));
+    for input in inputs {
+        regs.push(Reg::Float(match *input {
+            Input::Full(base) => {
+                let addr = b.ins().iadd(base, at);
+                b.ins().load(ty, flags, addr, 0)
+            }
+            Input::Scalar { vector, one } => {
+                if ty.is_vector() {
+                    vector
+                } else {
+                    one
+                }
+            }
+        }));
     }
     for s in steps {
         let args: Vec<Reg> = s
@@ -195,7 +231,6 @@ fn body_at(
             .collect::<Option<_>>()?;
         regs.push(step(b, s.op, &args, dtype)?);
     }
-    let at = b.ins().imul_imm_s(i, i64::from(ty.lane_type().bytes()));
     for (&o, &base) in outputs.iter().zip(out_bases) {
         let Some(Reg::Float(v)) = regs.get(o).copied() else {
             return None;
@@ -204,6 +239,13 @@ fn body_at(
         b.ins().store(flags, v, addr, 0);
     }
     Some(())
+}
+
+/// Element loads and stores cannot trap (the run checks every length), and
+/// need not be aligned: a vector may start anywhere in a buffer, and the
+/// copies of a scalar sit in an array of floats.
+fn element_flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
 }
 
 fn supported(op: FusedOp, dtype: DType) -> bool {

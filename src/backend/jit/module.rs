@@ -179,11 +179,12 @@ impl Native for Jit {
         &self,
         dtype: crate::runtime::DType,
         input_bools: &[bool],
+        input_scalars: &[bool],
         steps: &[crate::runtime::fused::FusedStep],
         outputs: &[usize],
     ) -> Option<crate::runtime::fused::NativeLoop> {
         let start = Instant::now();
-        let compiled = super::fused::compile_group(dtype, input_bools, steps, outputs);
+        let compiled = super::fused::compile_group(dtype, input_bools, input_scalars, steps, outputs);
         if let Ok(mut r) = self.fused.lock() {
             r.tried += 1;
             r.compiled += usize::from(compiled.is_some());

@@ -686,7 +686,8 @@ fn compiled_groups_give_the_interpreted_bits() {
                 ]
             };
             let plain = FusedKernel::new(dtype, vec![false; 3], &steps, &outputs);
-            let native = super::fused::compile_group(dtype, &[false; 3], &steps, &outputs);
+            let native =
+                super::fused::compile_group(dtype, &[false; 3], &[false, false, true], &steps, &outputs);
             assert!(native.is_some(), "the group compiles");
             let compiled = plain.clone().with_native(native);
             let want = plain.run(tensors()).unwrap();
@@ -698,10 +699,22 @@ fn compiled_groups_give_the_interpreted_bits() {
             let small = compiled
                 .run_small(&refs)
                 .expect("14 elements take the small path");
+            // A loop compiled to read input 2 element by element never runs
+            // on a scalar there: the interpreter's kernels do.
+            let misdeclared = plain.clone().with_native(super::fused::compile_group(
+                dtype,
+                &[false; 3],
+                &[false; 3],
+                &steps,
+                &outputs,
+            ));
+            assert!(misdeclared.run_small(&refs).is_none());
+            let fallback = misdeclared.run(tensors()).unwrap();
             assert_eq!(small.len(), want.len());
-            for ((w, g), m) in want.iter().zip(&got).zip(&small) {
+            for (((w, g), m), f) in want.iter().zip(&got).zip(&small).zip(&fallback) {
                 let bits = |t: &Tensor| t.to_f64_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(w), bits(g), "{dtype:?}, s = {s}");
+                assert_eq!(bits(w), bits(f), "{dtype:?}, s = {s}, misdeclared scalar");
                 assert_eq!(bits(w), bits(m), "{dtype:?}, s = {s}, small path");
                 assert_eq!((w.shape(), w.dtype()), (m.shape(), m.dtype()));
             }
@@ -719,10 +732,13 @@ fn compiled_groups_give_the_interpreted_bits() {
                 ]
             };
             let plain = FusedKernel::new(dtype, vec![false; 3], &steps, &outputs);
-            let compiled =
-                plain
-                    .clone()
-                    .with_native(super::fused::compile_group(dtype, &[false; 3], &steps, &outputs));
+            let compiled = plain.clone().with_native(super::fused::compile_group(
+                dtype,
+                &[false; 3],
+                &[false, false, true],
+                &steps,
+                &outputs,
+            ));
             let want = plain.run(tensors()).unwrap();
             let got = compiled.run(tensors()).unwrap();
             for (w, g) in want.iter().zip(&got) {
@@ -753,9 +769,9 @@ fn compiled_groups_give_the_interpreted_bits() {
     }
     // Steps without a native form, and bool inputs, are left to the interpreter.
     let floor = vec![st(O::Unary(U::Floor), &[0]), st(O::Binary(B::Add), &[1, 0])];
-    assert!(super::fused::compile_group(DType::F64, &[false], &floor, &[2]).is_none());
+    assert!(super::fused::compile_group(DType::F64, &[false], &[false], &floor, &[2]).is_none());
     let bools = vec![st(O::Where, &[0, 1, 1]), st(O::Binary(B::Add), &[2, 1])];
-    assert!(super::fused::compile_group(DType::F64, &[true, false], &bools, &[3]).is_none());
+    assert!(super::fused::compile_group(DType::F64, &[true, false], &[false; 2], &bools, &[3]).is_none());
 }
 
 /// The functions a compiled group calls per element give the bits of the
@@ -819,7 +835,7 @@ fn compiled_groups_call_the_kernels_functions_bit_for_bit() {
     }
     for dtype in [DType::F64, DType::F32] {
         let plain = FusedKernel::new(dtype, vec![false], &steps, &outputs);
-        let native = super::fused::compile_group(dtype, &[false], &steps, &outputs);
+        let native = super::fused::compile_group(dtype, &[false], &[false], &steps, &outputs);
         assert!(native.is_some(), "the group compiles");
         let compiled = plain.clone().with_native(native);
         // Blocks of at most the native loop's limit (the interpreter's

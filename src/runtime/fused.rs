@@ -281,24 +281,31 @@ impl FusedKernel {
     }
 
     /// Runs a group of at most [`NATIVE_MAX`] elements through its native
-    /// loop, reading the inputs where they are: no buffer changes hands and
-    /// every output is a fresh one. For the small tensors of a loop body this
-    /// skips most of [`FusedKernel::run`]'s bookkeeping. `None` (nothing ran)
-    /// when the group has no native loop, reads a bool or a repeated row, or
-    /// the inputs do not fit it; the caller then takes the general path.
-    pub fn run_small(&self, inputs: &[&Tensor]) -> Option<Vec<Tensor>> {
+    /// loop, reading the inputs where they are. Output `j` is written over
+    /// `spare[j]` (its value from the loop's last iteration) when that is a
+    /// float tensor of the group's size that no one else holds, else into a
+    /// fresh buffer. For the small tensors of a loop body this skips most of
+    /// [`FusedKernel::run`]'s bookkeeping. `None` (nothing ran) when the
+    /// group has no native loop, reads a bool or a repeated row, or the
+    /// inputs do not fit it; the caller then takes the general path.
+    pub fn run_small(&self, inputs: &[&Tensor], spare: Vec<Option<Tensor>>) -> Option<Vec<Tensor>> {
         let native = self.native.as_ref()?;
         if inputs.len() != self.input_bools.len() || self.input_bools.contains(&true) {
             return None;
         }
         match self.dtype {
-            DType::F32 => self.run_small_typed::<f32>(native, inputs),
-            DType::F64 => self.run_small_typed::<f64>(native, inputs),
+            DType::F32 => self.run_small_typed::<f32>(native, inputs, spare),
+            DType::F64 => self.run_small_typed::<f64>(native, inputs, spare),
             DType::Bool | DType::I64 => None,
         }
     }
 
-    fn run_small_typed<T: Real>(&self, native: &NativeLoop, inputs: &[&Tensor]) -> Option<Vec<Tensor>> {
+    fn run_small_typed<T: Real>(
+        &self,
+        native: &NativeLoop,
+        inputs: &[&Tensor],
+        mut spare: Vec<Option<Tensor>>,
+    ) -> Option<Vec<Tensor>> {
         let like = *inputs.iter().max_by_key(|t| t.shape().len())?;
         let n = like.numel();
         if n == 0 || n > NATIVE_MAX {
@@ -333,28 +340,55 @@ impl FusedKernel {
                 strides.push(size);
             }
         }
-        let mut outs: Few<Vec<T>> = self.outputs.iter().map(|_| Vec::with_capacity(n)).collect();
-        let out_ptrs: Few<*mut u8> = outs.iter_mut().map(|o| o.as_mut_ptr().cast()).collect();
+        // Each output's buffer: a spare one (its data, `Some`), or a fresh one.
+        let mut outs: Few<(Option<Data>, Vec<T>)> = self
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(j, &(_, is_bool))| {
+                let reused = spare
+                    .get_mut(j)
+                    .and_then(Option::take)
+                    .filter(|t| !is_bool && t.numel() == n)
+                    .map(|t| t.into_parts().1)
+                    .and_then(|mut d| T::buffer_mut(&mut d).is_some().then_some(d));
+                match reused {
+                    Some(d) => (Some(d), Vec::new()),
+                    None => (None, Vec::with_capacity(n)),
+                }
+            })
+            .collect();
+        let out_ptrs: Few<*mut u8> = outs
+            .iter_mut()
+            .map(|(d, fresh)| match d.as_mut().and_then(T::buffer_mut) {
+                Some(v) => v.as_mut_ptr().cast(),
+                None => fresh.as_mut_ptr().cast(),
+            })
+            .collect();
         // SAFETY: the code was compiled for this group's inputs, steps and
         // outputs in `T` (`backend::jit::fused`). Every input pointer is to
         // `n` elements read at stride 1, or to a scalar's `SCALAR_COPIES`
         // copies read at stride 0 (`scalars` is not touched again while the
-        // code runs); every output has room for `n` elements, and the code
-        // writes elements `0..n` of each, so each may then hold `n`.
+        // code runs). Every output has room for `n` elements: a fresh
+        // buffer's capacity, or a spare buffer of `n` elements that only
+        // `outs` holds (so no input shares it). The code writes elements
+        // `0..n` of each, so a fresh one may then hold `n`.
         unsafe {
             (native.code)(n as i64, ins.as_ptr(), strides.as_ptr(), out_ptrs.as_ptr());
-            for o in outs.iter_mut() {
-                o.set_len(n);
+            for (d, fresh) in outs.iter_mut() {
+                if d.is_none() {
+                    fresh.set_len(n);
+                }
             }
         }
         Some(
             outs.into_iter()
                 .zip(&self.outputs)
-                .map(|(v, &(_, is_bool))| {
-                    let data = if is_bool {
-                        Data::Bool(Arc::new(v.iter().map(|&x| x != T::ZERO).collect()))
-                    } else {
-                        T::wrap(v)
+                .map(|((reused, v), &(_, is_bool))| {
+                    let data = match reused {
+                        Some(d) => d,
+                        None if is_bool => Data::Bool(Arc::new(v.iter().map(|&x| x != T::ZERO).collect())),
+                        None => T::wrap(v),
                     };
                     Tensor::with_shape_of(like, data)
                 })

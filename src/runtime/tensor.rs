@@ -319,6 +319,8 @@ pub(crate) trait Real:
     fn wrap(v: Vec<Self>) -> Data;
     /// The elements of `d`, when it holds this type.
     fn view(d: &Data) -> Option<&[Self]>;
+    /// The buffer of `d`, when it holds this type and no one else holds it.
+    fn buffer_mut(d: &mut Data) -> Option<&mut Vec<Self>>;
 }
 
 macro_rules! impl_real {
@@ -378,6 +380,12 @@ macro_rules! impl_real {
             fn view(d: &Data) -> Option<&[Self]> {
                 match d {
                     Data::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn buffer_mut(d: &mut Data) -> Option<&mut Vec<Self>> {
+                match d {
+                    Data::$variant(v) => Arc::get_mut(v),
                     _ => None,
                 }
             }

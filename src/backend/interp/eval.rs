@@ -221,6 +221,16 @@ impl<'p> Interp<'p> {
         let Some(group) = plan.group(end) else {
             return Err(Diagnostic::internal(end.span, "fused group without a plan"));
         };
+        // The outputs' values from the loop's last iteration, whose buffers
+        // a small group may write over.
+        let spare: Vec<Option<Tensor>> = group
+            .outputs
+            .iter()
+            .map(|&v| match take(frame, v) {
+                Val::Tensor(t) => Some(t),
+                _ => None,
+            })
+            .collect();
         let (small, accepted) = {
             let tensors: Option<SmallVec<[&Tensor; 16]>> = group
                 .inputs
@@ -228,7 +238,7 @@ impl<'p> Interp<'p> {
                 .map(|&(v, _)| frame.get(v.0 as usize).and_then(Val::as_tensor))
                 .collect();
             match tensors {
-                Some(t) => match group.kernel.run_small(&t) {
+                Some(t) => match group.kernel.run_small(&t, spare) {
                     Some(outputs) => (Some(outputs), true),
                     None => (None, group.kernel.accepts(&t).is_some()),
                 },
@@ -304,6 +314,17 @@ impl<'p> Interp<'p> {
             InstKind::ListPush => ip.moves | 1,
             _ => ip.moves,
         };
+        if let (InstKind::Prim(Prim::Binary(op)), Fused::None, [a, b], [r]) = (
+            &inst.kind,
+            ip.fused,
+            inst.args.as_slice(),
+            inst.results.as_slice(),
+        ) && let Some(value) =
+            prims::int_scalar_arith(*op, frame.get(a.0 as usize), frame.get(b.0 as usize))
+        {
+            set(frame, *r, value);
+            return Ok(());
+        }
         // A read-only prim whose operands all live on borrows them.
         if let (InstKind::Prim(p), Fused::None, 0, [r]) =
             (&inst.kind, ip.fused, moves, inst.results.as_slice())

@@ -4,6 +4,7 @@
 
 use super::value::Val;
 use crate::diag::Diagnostic;
+use crate::ir::op::BinaryOp;
 use crate::ir::{IndexItem, Prim, Program};
 use crate::runtime::{self, KernelError, Tensor};
 use crate::syntax::Span;
@@ -115,6 +116,28 @@ fn borrowed_ints(args: &[&Val], from: usize) -> Result<SmallVec<[i64; 4]>, Failu
                 .ok_or_else(|| Failure::internal(format!("operand {i} is not an int")))
         })
         .collect()
+}
+
+/// `a op b` for two int scalars and `+`, `-` or `*` (which wrap, as the
+/// int kernel does): the tape positions and loop counters of derivative
+/// code, computed without the kernels' shape machinery. `None` for other
+/// operands and ops.
+pub fn int_scalar_arith(op: BinaryOp, a: Option<&Val>, b: Option<&Val>) -> Option<Val> {
+    let int = |v: Option<&Val>| match v?.as_tensor()? {
+        t if t.shape().is_empty() => match t.data() {
+            runtime::Data::I64(x) => x.first().copied(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let (x, y) = (int(a)?, int(b)?);
+    let v = match op {
+        BinaryOp::Add => x.wrapping_add(y),
+        BinaryOp::Sub => x.wrapping_sub(y),
+        BinaryOp::Mul => x.wrapping_mul(y),
+        _ => return None,
+    };
+    Some(Val::Tensor(Tensor::scalar_i64(v)))
 }
 
 /// The prims that only read their operands, run on operands borrowed from
@@ -439,5 +462,44 @@ fn truncate(s: &str) -> String {
         format!("{}…", s.chars().take(400).collect::<String>())
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The scalar shortcut gives the int kernel's results, overflow wrapping
+    /// included, and leaves every other case to the kernels.
+    #[test]
+    fn int_scalar_arithmetic_is_the_kernels() {
+        let int = |x: i64| Val::Tensor(Tensor::scalar_i64(x));
+        let pairs = [
+            (7, -3),
+            (i64::MAX, 1),
+            (i64::MIN, 1),
+            (i64::MIN, -1),
+            (0, 0),
+            (-5, 4),
+        ];
+        for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul] {
+            for (x, y) in pairs {
+                let kernel = runtime::binary(op, &Tensor::scalar_i64(x), &Tensor::scalar_i64(y)).unwrap();
+                let short = int_scalar_arith(op, Some(&int(x)), Some(&int(y))).unwrap();
+                assert_eq!(
+                    short.as_tensor().unwrap().as_scalar_i64(),
+                    kernel.as_scalar_i64(),
+                    "{op:?} {x} {y}"
+                );
+            }
+        }
+        assert!(int_scalar_arith(BinaryOp::Div, Some(&int(6)), Some(&int(0))).is_none());
+        let float = Val::Tensor(Tensor::scalar_float(1.0, runtime::DType::F64));
+        assert!(int_scalar_arith(BinaryOp::Add, Some(&int(1)), Some(&float)).is_none());
+        let row = Val::Tensor(runtime::arange(3).unwrap());
+        assert!(int_scalar_arith(BinaryOp::Add, Some(&int(1)), Some(&row)).is_none());
+        assert!(int_scalar_arith(BinaryOp::Add, Some(&int(1)), None).is_none());
     }
 }

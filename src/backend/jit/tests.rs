@@ -695,10 +695,26 @@ fn compiled_groups_give_the_interpreted_bits() {
             // The small-group path reads the inputs in place.
             let held = tensors();
             let refs: Vec<&Tensor> = held.iter().collect();
-            assert!(plain.run_small(&refs).is_none(), "no native loop, no small path");
+            assert!(
+                plain.run_small(&refs, Vec::new()).is_none(),
+                "no native loop, no small path"
+            );
             let small = compiled
-                .run_small(&refs)
+                .run_small(&refs, Vec::new())
                 .expect("14 elements take the small path");
+            // Again, writing over the first run's outputs (no one else holds
+            // them), but not over a spare of another size.
+            let spare_ptrs: Vec<*const u8> = small.iter().map(data_ptr).collect();
+            let mut spare: Vec<Option<Tensor>> = small.iter().map(|t| Some(t.clone())).collect();
+            drop(small);
+            spare[1] = Some(Tensor::from_f64s(dtype, vec![20], vec![1.5; 20]).unwrap());
+            let small = compiled.run_small(&refs, spare).expect("the small path again");
+            assert_eq!(
+                data_ptr(&small[0]),
+                spare_ptrs[0],
+                "a spare buffer is written over"
+            );
+            assert_eq!(small[1].numel(), a.len(), "a spare of another size is not");
             // A loop compiled to read input 2 element by element never runs
             // on a scalar there: the interpreter's kernels do.
             let misdeclared = plain.clone().with_native(super::fused::compile_group(
@@ -708,7 +724,7 @@ fn compiled_groups_give_the_interpreted_bits() {
                 &steps,
                 &outputs,
             ));
-            assert!(misdeclared.run_small(&refs).is_none());
+            assert!(misdeclared.run_small(&refs, Vec::new()).is_none());
             let fallback = misdeclared.run(tensors()).unwrap();
             assert_eq!(small.len(), want.len());
             for (((w, g), m), f) in want.iter().zip(&got).zip(&small).zip(&fallback) {
@@ -748,7 +764,10 @@ fn compiled_groups_give_the_interpreted_bits() {
             // Long inputs and repeated rows are left to the general path.
             let held = tensors();
             let refs: Vec<&Tensor> = held.iter().collect();
-            assert!(compiled.run_small(&refs).is_none(), "{label}: not a small group");
+            assert!(
+                compiled.run_small(&refs, Vec::new()).is_none(),
+                "{label}: not a small group"
+            );
         }
     };
     // Long inputs: the vector loop, then the scalar one for the rest; over
@@ -849,5 +868,15 @@ fn compiled_groups_call_the_kernels_functions_bit_for_bit() {
                 assert_eq!(bits(w), bits(g), "{dtype:?}, output {j} of {chunk:?}");
             }
         }
+    }
+}
+
+/// Where a float tensor's elements live.
+fn data_ptr(t: &Tensor) -> *const u8 {
+    match t.data() {
+        crate::runtime::Data::F32(v) => v.as_ptr().cast(),
+        crate::runtime::Data::F64(v) => v.as_ptr().cast(),
+        crate::runtime::Data::I64(v) => v.as_ptr().cast(),
+        crate::runtime::Data::Bool(v) => v.as_ptr().cast(),
     }
 }

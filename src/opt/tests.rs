@@ -355,3 +355,44 @@ fn a_row_at_an_index_that_may_be_negative_keeps_its_slice() {
     );
     assert!(kinds.contains(&&InstKind::Prim(Prim::Index(vec![crate::ir::IndexItem::At]))));
 }
+
+#[test]
+fn a_nested_loop_accumulates_into_the_outer_loops_adjoint() {
+    // w's adjoint: one zeros before the reverse sweep, carried by the outer
+    // reverse loop into the inner one and back (no zeros and no sum per
+    // outer iteration).
+    let p = compile(
+        "fn f(w) { let mut s = 0.0; for t in 0..3 { for l in 0..2 { s = s + w[l] * float(t + 1); } } s }\n\
+         print(grad(f)([0.5, -1.0]));",
+    );
+    let f = func(&p, "f'vjp");
+    let fulls = blocks(f)
+        .iter()
+        .flat_map(|b| &b.insts)
+        .filter(|i| matches!(i.kind, InstKind::Prim(Prim::Full(_))))
+        .count();
+    assert_eq!(fulls, 1);
+    let outer = f
+        .body
+        .insts
+        .iter()
+        .filter_map(|i| match &i.kind {
+            InstKind::For { body } => Some((i, body)),
+            _ => None,
+        })
+        .last()
+        .unwrap();
+    let (_, body) = outer;
+    let acc = *body.params.last().unwrap();
+    let inner = body
+        .insts
+        .iter()
+        .find(|i| matches!(i.kind, InstKind::For { .. }))
+        .unwrap();
+    assert_eq!(
+        inner.args.last(),
+        Some(&acc),
+        "the inner loop starts from the outer accumulator"
+    );
+    assert_eq!(body.yields.last(), inner.results.last(), "and its total goes on");
+}

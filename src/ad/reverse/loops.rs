@@ -26,6 +26,7 @@ use crate::ad::emit::AdResult;
 use crate::diag::Diagnostic;
 use crate::ir::op::BinaryOp;
 use crate::ir::types::{DType, Ty};
+use crate::ir::verify::same_ty;
 use crate::ir::{Block, Inst, InstKind, Prim, Shape, TensorTy, UnaryOp, Value};
 use std::collections::HashSet;
 
@@ -314,7 +315,11 @@ impl<'s> Rev<'_, 's> {
         let init_args: Vec<Value> = inst.args.iter().skip(2 * lead).copied().collect();
         let carried_params: Vec<Value> = body.params.iter().skip(lead).copied().collect();
         let free = self.free_active(&[body]);
-        // Initial adjoints: of the loop's results, and zeros for the free values.
+        // Initial adjoints: of the loop's results, and for each free value
+        // the adjoint it has gathered so far, else zeros. A loop nested in
+        // another's reverse body so accumulates straight into the outer
+        // loop's accumulator (no zeros per outer iteration, no sum after);
+        // the loop's total then replaces the adjoint it took.
         let mut init = Vec::new();
         for &r in &inst.results {
             init.push(self.adjoint_or_zero(r)?);
@@ -322,7 +327,19 @@ impl<'s> Rev<'_, 's> {
         for &f in &free {
             let ty = self.src_ty(f);
             let like = self.map.get(&f).copied();
-            init.push(self.e.zeros_like(&ty, like)?);
+            let zeros = self.e.zeros_like(&ty, like)?;
+            let gathered = self
+                .adj
+                .get(&f)
+                .copied()
+                .filter(|&d| same_ty(&self.e.ty(d), &self.e.ty(zeros)));
+            init.push(match gathered {
+                Some(d) => {
+                    self.adj.remove(&f);
+                    d
+                }
+                None => zeros,
+            });
         }
         let n = match tape.start {
             Some(s) => self.e.sub(tape.end, s)?,
@@ -403,15 +420,30 @@ impl<'s> Rev<'_, 's> {
         for (&y, &d) in body.yields.iter().zip(params.iter()) {
             self.add_adj(y, d)?;
         }
+        // The free values' accumulators are their adjoints from the start:
+        // contributions add (or scatter) into them in place.
+        let accs: Vec<Value> = (0..free.len())
+            .map(|q| params.get(carried_params.len() + q).copied().unwrap_or(Value(0)))
+            .collect();
+        for (&f, &acc) in free.iter().zip(&accs) {
+            if self.active.contains(&f) {
+                self.adj.insert(f, acc);
+            }
+        }
         self.reverse_block(body)?;
         let mut ys = Vec::new();
         for &p in &carried_params {
             ys.push(self.adjoint_or_zero(p)?);
         }
-        for (q, &f) in free.iter().enumerate() {
-            let acc = params.get(carried_params.len() + q).copied().unwrap_or(Value(0));
+        for (&f, &acc) in free.iter().zip(&accs) {
             let total = match self.adj.get(&f) {
-                Some(&d) => self.e.add_any(acc, d)?,
+                Some(&d) if same_ty(&self.e.ty(d), &self.e.ty(acc)) => d,
+                Some(_) => {
+                    return Err(Diagnostic::internal(
+                        span,
+                        "a loop's accumulated adjoint changed type",
+                    ));
+                }
                 None => acc,
             };
             ys.push(total);

@@ -730,8 +730,9 @@ pub(super) mod tests {
 
     #[test]
     fn an_index_adjoint_accumulated_in_a_loop_is_added_in_place() {
-        // The two adjoints of `x[i] * x[i]` (one `index_grad`, read twice by
-        // their sum) stay deferred and are added into the accumulator.
+        // The two adjoints of `x[i] * x[i]` (one `index_grad`, read twice)
+        // stay deferred and are each added into the accumulator, which is
+        // x's adjoint from the start of the reverse body (`ad::reverse::loops`).
         let p = compile(
             "fn f(x) { let mut s = 0.0; for i in 0..len(x) { s = s + x[i] * x[i]; } s }\n\
              print(grad(f)(ones([4])));",
@@ -749,8 +750,8 @@ pub(super) mod tests {
             kinds,
             vec![
                 Fused::IndexGradAdd { deferred: 1 },
-                Fused::IndexGradDeferred,
-                Fused::IndexGradSum
+                Fused::IndexGradAdd { deferred: 1 },
+                Fused::IndexGradDeferred
             ]
         );
     }

@@ -372,17 +372,16 @@ fn a_nested_loop_accumulates_into_the_outer_loops_adjoint() {
         .filter(|i| matches!(i.kind, InstKind::Prim(Prim::Full(_))))
         .count();
     assert_eq!(fulls, 1);
-    let outer = f
+    let body = f
         .body
         .insts
         .iter()
-        .filter_map(|i| match &i.kind {
-            InstKind::For { body } => Some((i, body)),
+        .rev()
+        .find_map(|i| match &i.kind {
+            InstKind::For { body } => Some(body),
             _ => None,
         })
-        .last()
         .unwrap();
-    let (_, body) = outer;
     let acc = *body.params.last().unwrap();
     let inner = body
         .insts

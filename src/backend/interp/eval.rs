@@ -1,6 +1,6 @@
 //! Executing functions, blocks and instructions.
 
-use super::plan::{Fused, Plan};
+use super::plan::{Fused, InstPlan, Plan};
 use super::prims::Failure;
 use super::progress::Bars;
 use super::value::Val;
@@ -191,15 +191,18 @@ impl<'p> Interp<'p> {
         frame: &mut Frame,
         block: &Block,
     ) -> Result<Vec<Val>, RunError> {
-        for inst in &block.insts {
-            match plan.inst(inst).fused {
+        let Some(bp) = plan.block(block) else {
+            return Err(Diagnostic::internal(Span::default(), "a block without a plan"));
+        };
+        for (inst, &ip) in block.insts.iter().zip(&bp.insts) {
+            match ip.fused {
                 Fused::Grouped | Fused::Unpacked => {}
                 Fused::GroupEnd => self.exec_group(func, plan, frame, block, inst)?,
                 Fused::Unpack => exec_unpack(plan, frame, inst)?,
-                _ => self.exec_inst(func, plan, frame, inst, false)?,
+                _ => self.exec_inst(func, plan, frame, inst, ip)?,
             }
         }
-        let moves = plan.yields(block);
+        let moves = bp.yields;
         Ok(block
             .yields
             .iter()
@@ -259,7 +262,11 @@ impl<'p> Interp<'p> {
         }
         if !accepted {
             for inst in group.members.iter().filter_map(|&p| block.insts.get(p)) {
-                self.exec_inst(func, plan, frame, inst, true)?;
+                let ip = InstPlan {
+                    fused: Fused::None,
+                    ..plan.inst(inst)
+                };
+                self.exec_inst(func, plan, frame, inst, ip)?;
             }
             return Ok(());
         }
@@ -284,21 +291,17 @@ impl<'p> Interp<'p> {
         Ok(())
     }
 
-    /// Runs one instruction; `unfused` runs a member of a fused group as
-    /// itself.
+    /// Runs one instruction, as its plan `ip` says (a member of a fused
+    /// group runs as itself with `Fused::None`).
     fn exec_inst(
         &mut self,
         func: &Func,
         plan: &Plan,
         frame: &mut Frame,
         inst: &Inst,
-        unfused: bool,
+        ip: InstPlan,
     ) -> Result<(), RunError> {
         let span = inst.span;
-        let mut ip = plan.inst(inst);
-        if unfused {
-            ip.fused = Fused::None;
-        }
         if ip.take_field
             && let (InstKind::TupleGet(i) | InstKind::RecordGet(i), [a], [r]) =
                 (&inst.kind, inst.args.as_slice(), inst.results.as_slice())

@@ -118,10 +118,20 @@ impl Hasher for AddrHasher {
 
 type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
 
+/// The plan of one block: each instruction's, in order (read once per run
+/// of the block rather than looked up per instruction), and which yields
+/// are their values' last use.
+#[derive(Default)]
+pub struct BlockPlan {
+    pub insts: Vec<InstPlan>,
+    pub yields: u64,
+}
+
 /// The plan of one function.
 #[derive(Default)]
 pub struct Plan {
     insts: AddrMap<InstPlan>,
+    blocks: AddrMap<BlockPlan>,
     yields: AddrMap<u64>,
     /// The index of each [`Fused::IndexGradAdd`], by the add's address.
     index_items: AddrMap<Vec<IndexItem>>,
@@ -160,7 +170,27 @@ impl Plan {
             plan.add_group(found);
         }
         plan.find_unpacks(&f.body);
+        plan.tabulate(&f.body);
         plan
+    }
+
+    /// Gathers the plans of `b`'s instructions (and of the blocks in it)
+    /// into its [`BlockPlan`].
+    fn tabulate(&mut self, b: &Block) {
+        let insts = b.insts.iter().map(|i| self.inst(i)).collect();
+        let yields = self.yields(b);
+        self.blocks
+            .insert(b as *const Block as usize, BlockPlan { insts, yields });
+        for i in &b.insts {
+            for nb in i.blocks() {
+                self.tabulate(nb);
+            }
+        }
+    }
+
+    /// The plan of block `b`.
+    pub fn block(&self, b: &Block) -> Option<&BlockPlan> {
+        self.blocks.get(&(b as *const Block as usize))
     }
 
     /// Marks each run of two or more consecutive projections of one

@@ -376,8 +376,11 @@ pub fn unary_derivative(
             Some(e.mul(g, f)?)
         }
         UnaryOp::Relu => {
-            let z = e.float(0.0, e.dtype(a));
-            let pos = e.binary(BinaryOp::Gt, a, z)?;
+            // `relu(a) > 0` exactly where `a > 0` (both false for NaN and
+            // ±0): reading the result lets the input die after the forward
+            // pass (a fused layer then writes only its activations).
+            let z = e.float(0.0, e.dtype(out));
+            let pos = e.binary(BinaryOp::Gt, out, z)?;
             Some(e.mask(pos, g)?)
         }
         UnaryOp::Abs => {

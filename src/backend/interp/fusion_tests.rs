@@ -7,6 +7,8 @@
 use super::super::Interp;
 use super::super::plan::tests::compile;
 use super::super::plan::{Fused, Plan};
+use crate::ir::op::BinaryOp;
+use crate::ir::{InstKind, Prim};
 use crate::syntax::Span;
 
 /// The output, or the error's message, of running `src` with or without fusion.
@@ -141,4 +143,43 @@ fn an_optimizer_step_is_one_group_per_parameter() {
         assert_eq!(group.outputs.len(), 3);
     }
     assert_eq!(run(src, true), run(src, false));
+}
+
+/// ReLU's adjoint reads the activations, not the pre-activations: a layer's
+/// bias and ReLU write only the activations.
+#[test]
+fn a_dense_layers_forward_group_writes_only_its_activations() {
+    let src = "fn loss(w, b, x) { sum(relu(x @ w + b) * 2.0) }\n\
+               let x = reshape(linspace(-2.0, 2.0, 24), [4, 6]); let w = reshape(linspace(-1.0, 1.0, 18), [6, 3]);\n\
+               print(grad(loss)(w, [0.1, -0.2, 0.3], x));";
+    let (program, _) = compile(src);
+    let vjp = program
+        .funcs
+        .iter()
+        .find(|f| f.name.as_str() == "loss'vjp")
+        .unwrap();
+    let plan = Plan::new(vjp, true, None);
+    let first = vjp
+        .body
+        .insts
+        .iter()
+        .find(|i| plan.inst(i).fused == Fused::GroupEnd)
+        .map(|i| plan.group(i).unwrap())
+        .unwrap();
+    // `+ b`, `relu` and `* 2.0`; out go relu's result (for the adjoint) and
+    // the product (for the sum), not the sum `+ b`.
+    let op = |p: usize| &vjp.body.insts[p].kind;
+    assert_eq!(first.members.len(), 3);
+    let pre = first
+        .members
+        .iter()
+        .find(|&&p| *op(p) == InstKind::Prim(Prim::Binary(BinaryOp::Add)))
+        .map(|&p| vjp.body.insts[p].results[0])
+        .unwrap();
+    assert_eq!(first.outputs.len(), 2);
+    assert!(!first.outputs.contains(&pre));
+    assert_eq!(run(src, true), run(src, false));
+    // x = 0 and x < 0 get no gradient, x > 0 all of it.
+    let at = "fn r(x) { sum(relu(x)) }\nprint(grad(r)([-1.0, 0.0, -0.0, 2.0]));";
+    assert_eq!(run(at, true), "[0.0, 0.0, 0.0, 1.0]\n");
 }

@@ -7,9 +7,12 @@
 use super::super::Interp;
 use super::super::plan::tests::compile;
 use super::super::plan::{Fused, Plan};
+use super::Group;
+use crate::ir::Program;
 use crate::ir::op::BinaryOp;
 use crate::ir::{InstKind, Prim};
 use crate::syntax::Span;
+use std::rc::Rc;
 
 /// The output, or the error's message, of running `src` with or without fusion.
 fn run(src: &str, fuse: bool) -> String {
@@ -30,30 +33,38 @@ fn run(src: &str, fuse: bool) -> String {
 const SEED: &str = "fn f(x) { let s = exp(x) + exp(x * x); exp(s) + sin(s) }\n\
                     fn g(t, x) { sum(f(t * x)) }\n";
 
-#[test]
-fn the_seed_functions_forward_and_adjoint_are_one_group_each() {
-    let src = format!("{SEED}let x = linspace(-1.0, 1.0, 9); print(value_and_grad(g)(0.5, x));");
-    let (program, _) = compile(&src);
-    // `f` is inlined into g's derivative (`opt::inline`).
-    let vjp = program.funcs.iter().find(|f| f.name.as_str() == "g'vjp").unwrap();
-    let plan = Plan::new(vjp, true, None);
-    let marks: Vec<Fused> = vjp.body.insts.iter().map(|i| plan.inst(i).fused).collect();
-    let ends: Vec<_> = vjp
+/// The compiled program of `src`, and the fused groups of the top-level
+/// block of its function `name`, in order.
+fn groups_of(src: &str, name: &str) -> (Program, Vec<Rc<Group>>) {
+    let (program, _) = compile(src);
+    let f = program.funcs.iter().find(|f| f.name.as_str() == name).unwrap();
+    let plan = Plan::new(f, true, None);
+    let groups = f
         .body
         .insts
         .iter()
         .filter(|i| plan.inst(i).fused == Fused::GroupEnd)
+        .map(|i| plan.group(i).unwrap().clone())
         .collect();
-    assert_eq!(ends.len(), 2, "{marks:?}");
-    let (forward, adjoint) = (plan.group(ends[0]).unwrap(), plan.group(ends[1]).unwrap());
+    (program, groups)
+}
+
+#[test]
+fn the_seed_functions_forward_and_adjoint_are_one_group_each() {
+    let src = format!("{SEED}let x = linspace(-1.0, 1.0, 9); print(value_and_grad(g)(0.5, x));");
+    // `f` is inlined into g's derivative (`opt::inline`).
+    let (_, groups) = groups_of(&src, "g'vjp");
+    let [forward, adjoint] = groups.as_slice() else {
+        panic!("{} groups", groups.len());
+    };
     // `t * x`, f's seven elementwise ops and the `cos` its adjoint needs
     // (the sum reads f's value, so the group closes there).
-    assert_eq!(forward.members.len(), 9, "{marks:?}");
+    assert_eq!(forward.members.len(), 9);
     assert_eq!(forward.inputs.len(), 2);
     // The adjoint, from the broadcast of dy: the product and chain rules,
     // with the comparisons and `where`s of the products' adjoints, 13 ops;
     // one output, the terms of t's adjoint, which a sum then adds up.
-    assert_eq!(adjoint.members.len(), 13, "{marks:?}");
+    assert_eq!(adjoint.members.len(), 13);
     assert_eq!(adjoint.outputs.len(), 1);
 }
 
@@ -122,20 +133,7 @@ fn an_optimizer_step_is_one_group_per_parameter() {
                let p = P { w: reshape(linspace(-1.0, 1.0, 6), [2, 3]), b: [0.1, 0.2, 0.3] };\n\
                let g = P { w: reshape(linspace(0.5, -0.5, 6), [2, 3]), b: [0.3, -0.1, 0.2] };\n\
                print(optim.adam(p, g, optim.adam_init(p)));";
-    let (program, _) = compile(src);
-    let adam = program
-        .funcs
-        .iter()
-        .find(|f| f.name.as_str() == "optim.adam")
-        .unwrap();
-    let plan = Plan::new(adam, true, None);
-    let groups: Vec<_> = adam
-        .body
-        .insts
-        .iter()
-        .filter(|i| plan.inst(i).fused == Fused::GroupEnd)
-        .map(|i| plan.group(i).unwrap())
-        .collect();
+    let (_, groups) = groups_of(src, "optim.adam");
     assert_eq!(groups.len(), 2);
     for group in groups {
         // m: 3 ops, v: 4, the step: 7; out go the new parameter, m and v.
@@ -152,20 +150,13 @@ fn a_dense_layers_forward_group_writes_only_its_activations() {
     let src = "fn loss(w, b, x) { sum(relu(x @ w + b) * 2.0) }\n\
                let x = reshape(linspace(-2.0, 2.0, 24), [4, 6]); let w = reshape(linspace(-1.0, 1.0, 18), [6, 3]);\n\
                print(grad(loss)(w, [0.1, -0.2, 0.3], x));";
-    let (program, _) = compile(src);
+    let (program, groups) = groups_of(src, "loss'vjp");
     let vjp = program
         .funcs
         .iter()
         .find(|f| f.name.as_str() == "loss'vjp")
         .unwrap();
-    let plan = Plan::new(vjp, true, None);
-    let first = vjp
-        .body
-        .insts
-        .iter()
-        .find(|i| plan.inst(i).fused == Fused::GroupEnd)
-        .map(|i| plan.group(i).unwrap())
-        .unwrap();
+    let first = groups.first().unwrap();
     // `+ b`, `relu` and `* 2.0`; out go relu's result (for the adjoint) and
     // the product (for the sum), not the sum `+ b`.
     let op = |p: usize| &vjp.body.insts[p].kind;

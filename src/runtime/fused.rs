@@ -308,14 +308,11 @@ impl FusedKernel {
     ) -> Option<Vec<Tensor>> {
         let like = *inputs.iter().max_by_key(|t| t.shape().len())?;
         let n = like.numel();
-        if n == 0 || n > NATIVE_MAX {
+        if n == 0 || n > NATIVE_MAX || inputs.len() != native.scalars.len() {
             return None;
         }
         // Scalars first, so that their addresses stay put once taken.
         let mut scalars: Few<[T; SCALAR_COPIES]> = SmallVec::new();
-        if inputs.len() != native.scalars.len() {
-            return None;
-        }
         for (t, &scalar) in inputs.iter().zip(&native.scalars) {
             let v = T::view(t.data())?;
             if t.shape().is_empty() != scalar {

@@ -21,6 +21,9 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 use std::sync::Arc;
 
+mod indexed;
+pub use indexed::{Indexed, RowInto, Source};
+
 /// Per-operand numbers and pointers of one run, inline for most groups.
 type Few<T> = SmallVec<[T; 16]>;
 
@@ -172,6 +175,97 @@ impl<T: Copy> Operand<'_, T> {
     }
 }
 
+/// One operand of a native loop's run.
+#[derive(Clone, Copy)]
+enum Arg<T> {
+    /// Elements `0..n` from here on.
+    Elements(*const T),
+    Scalar(T),
+}
+
+/// Runs `native` over `n` elements of `args`, writing `n` elements of each
+/// output at `outs`.
+///
+/// # Safety
+/// `native` must be compiled for `T`, with one input per arg (a scalar
+/// exactly where [`NativeLoop::scalars`] says) and one output per pointer.
+/// Each [`Arg::Elements`] must point at `n` readable elements and each
+/// output at room for `n` elements. An output may share an input's
+/// elements only at the same positions (the code reads a chunk's inputs
+/// before it writes the chunk's outputs).
+unsafe fn call_native<T: Real>(native: &NativeLoop, n: usize, args: &[Arg<T>], outs: &[*mut u8]) {
+    let copies: Few<[T; SCALAR_COPIES]> = args
+        .iter()
+        .map(|a| match *a {
+            Arg::Scalar(x) => [x; SCALAR_COPIES],
+            Arg::Elements(_) => [T::ZERO; SCALAR_COPIES],
+        })
+        .collect();
+    let size = std::mem::size_of::<T>() as i64;
+    let ins: Few<*const u8> = args
+        .iter()
+        .zip(&copies)
+        .map(|(a, c)| match *a {
+            Arg::Scalar(_) => c.as_ptr().cast(),
+            Arg::Elements(p) => p.cast(),
+        })
+        .collect();
+    let strides: Few<i64> = args
+        .iter()
+        .map(|a| match a {
+            Arg::Scalar(_) => 0,
+            Arg::Elements(_) => size,
+        })
+        .collect();
+    // SAFETY: as the caller guarantees; `copies` outlives the call.
+    unsafe { (native.code)(n as i64, ins.as_ptr(), strides.as_ptr(), outs.as_ptr()) };
+}
+
+/// The buffer a native loop writes one output into: the output's spare
+/// buffer (its value from the loop's last iteration, `Some`), when that
+/// holds `n` floats that no one else holds, or a fresh one.
+struct OutBuf<T>(Option<Data>, Vec<T>);
+
+impl<T: Real> OutBuf<T> {
+    fn new(spare: Option<Tensor>, is_bool: bool, n: usize) -> OutBuf<T> {
+        let reused = spare
+            .filter(|t| !is_bool && t.numel() == n)
+            .map(|t| t.into_parts().1)
+            .and_then(|mut d| T::buffer_mut(&mut d).is_some().then_some(d));
+        match reused {
+            Some(d) => OutBuf(Some(d), Vec::new()),
+            None => OutBuf(None, Vec::with_capacity(n)),
+        }
+    }
+
+    /// Where the loop writes: room for `n` elements.
+    fn ptr(&mut self) -> *mut u8 {
+        match self.0.as_mut().and_then(T::buffer_mut) {
+            Some(v) => v.as_mut_ptr().cast(),
+            None => self.1.as_mut_ptr().cast(),
+        }
+    }
+
+    /// The written elements as a tensor's data (bools from 1 and 0).
+    ///
+    /// # Safety
+    /// Elements `0..n` at [`OutBuf::ptr`] must have been written.
+    unsafe fn finish(self, n: usize, is_bool: bool) -> Data {
+        match self {
+            OutBuf(Some(d), _) => d,
+            OutBuf(None, mut v) => {
+                // SAFETY: the capacity is `n` and the caller wrote `0..n`.
+                unsafe { v.set_len(n) };
+                if is_bool {
+                    Data::Bool(Arc::new(v.iter().map(|&x| x != T::ZERO).collect()))
+                } else {
+                    T::wrap(v)
+                }
+            }
+        }
+    }
+}
+
 impl FusedKernel {
     /// Compiles `steps` over `inputs` (true: a bool input) for float type
     /// `dtype`, with `outputs` the SSA numbers of the values it writes out.
@@ -311,84 +405,36 @@ impl FusedKernel {
         if n == 0 || n > NATIVE_MAX || inputs.len() != native.scalars.len() {
             return None;
         }
-        // Scalars first, so that their addresses stay put once taken.
-        let mut scalars: Few<[T; SCALAR_COPIES]> = SmallVec::new();
+        let mut args: Few<Arg<T>> = SmallVec::new();
         for (t, &scalar) in inputs.iter().zip(&native.scalars) {
             let v = T::view(t.data())?;
             if t.shape().is_empty() != scalar {
                 return None;
             } else if scalar {
-                scalars.push([*v.first()?; SCALAR_COPIES]);
+                args.push(Arg::Scalar(*v.first()?));
             } else if !same_shape(t.shape(), like.shape()) || v.len() != n {
                 return None;
-            }
-        }
-        let size = std::mem::size_of::<T>() as i64;
-        let mut scalar = scalars.iter();
-        let mut ins: Few<*const u8> = SmallVec::new();
-        let mut strides: Few<i64> = SmallVec::new();
-        for t in inputs {
-            let v = T::view(t.data())?;
-            if t.shape().is_empty() {
-                ins.push(scalar.next()?.as_ptr().cast());
-                strides.push(0);
             } else {
-                ins.push(v.as_ptr().cast());
-                strides.push(size);
+                args.push(Arg::Elements(v.as_ptr()));
             }
         }
-        // Each output's buffer: a spare one (its data, `Some`), or a fresh one.
-        let mut outs: Few<(Option<Data>, Vec<T>)> = self
+        let mut outs: Few<OutBuf<T>> = self
             .outputs
             .iter()
             .enumerate()
-            .map(|(j, &(_, is_bool))| {
-                let reused = spare
-                    .get_mut(j)
-                    .and_then(Option::take)
-                    .filter(|t| !is_bool && t.numel() == n)
-                    .map(|t| t.into_parts().1)
-                    .and_then(|mut d| T::buffer_mut(&mut d).is_some().then_some(d));
-                match reused {
-                    Some(d) => (Some(d), Vec::new()),
-                    None => (None, Vec::with_capacity(n)),
-                }
-            })
+            .map(|(j, &(_, is_bool))| OutBuf::new(spare.get_mut(j).and_then(Option::take), is_bool, n))
             .collect();
-        let out_ptrs: Few<*mut u8> = outs
-            .iter_mut()
-            .map(|(d, fresh)| match d.as_mut().and_then(T::buffer_mut) {
-                Some(v) => v.as_mut_ptr().cast(),
-                None => fresh.as_mut_ptr().cast(),
-            })
-            .collect();
-        // SAFETY: the code was compiled for this group's inputs, steps and
-        // outputs in `T` (`backend::jit::fused`). Every input pointer is to
-        // `n` elements read at stride 1, or to a scalar's `SCALAR_COPIES`
-        // copies read at stride 0 (`scalars` is not touched again while the
-        // code runs). Every output has room for `n` elements: a fresh
-        // buffer's capacity, or a spare buffer of `n` elements that only
-        // `outs` holds (so no input shares it). The code writes elements
-        // `0..n` of each, so a fresh one may then hold `n`.
-        unsafe {
-            (native.code)(n as i64, ins.as_ptr(), strides.as_ptr(), out_ptrs.as_ptr());
-            for (d, fresh) in outs.iter_mut() {
-                if d.is_none() {
-                    fresh.set_len(n);
-                }
-            }
-        }
+        let out_ptrs: Few<*mut u8> = outs.iter_mut().map(OutBuf::ptr).collect();
+        // SAFETY: every element pointer is to `n` elements of a live input;
+        // every output has room for `n` elements ([`OutBuf`]), and no input
+        // shares a spare output buffer, which only `outs` holds; the
+        // scalars are where the code reads them as scalars (checked above).
+        unsafe { call_native(native, n, &args, &out_ptrs) };
         Some(
             outs.into_iter()
                 .zip(&self.outputs)
-                .map(|((reused, v), &(_, is_bool))| {
-                    let data = match reused {
-                        Some(d) => d,
-                        None if is_bool => Data::Bool(Arc::new(v.iter().map(|&x| x != T::ZERO).collect())),
-                        None => T::wrap(v),
-                    };
-                    Tensor::with_shape_of(like, data)
-                })
+                // SAFETY: the code wrote elements `0..n` of every output.
+                .map(|(buf, &(_, is_bool))| Tensor::with_shape_of(like, unsafe { buf.finish(n, is_bool) }))
                 .collect(),
         )
     }

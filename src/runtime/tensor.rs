@@ -122,6 +122,13 @@ impl Tensor {
         }
     }
 
+    /// A tensor of `shape` holding `data`, which the caller guarantees has
+    /// as many elements as `shape` says (a kernel's output of a checked shape).
+    pub(crate) fn with_shape(shape: Shape, data: Data) -> Tensor {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Tensor { shape, data }
+    }
+
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }

@@ -24,10 +24,11 @@
 use super::{Rev, key};
 use crate::ad::emit::AdResult;
 use crate::diag::Diagnostic;
-use crate::ir::op::BinaryOp;
+use crate::ir::op::{BinaryOp, IndexItem};
 use crate::ir::types::{DType, Ty};
 use crate::ir::verify::same_ty;
 use crate::ir::{Block, Inst, InstKind, Prim, Shape, TensorTy, UnaryOp, Value};
+use crate::runtime::fused::NATIVE_MAX;
 use std::collections::HashSet;
 
 /// Where the reverse sweep finds a loop's entries: `list[start..end]`
@@ -61,8 +62,19 @@ fn rng_state_ty() -> Ty {
 
 /// Whether recomputing `inst` in the reverse sweep costs less than keeping
 /// its results: scalar arithmetic and element reads, which compile to a few
-/// instructions (and which CSE can merge, where kept copies could not be).
+/// instructions (and which CSE can merge, where kept copies could not be),
+/// and reads of small rows (`w[l]` of at most `NATIVE_MAX` elements), which
+/// the JIT's fused groups read where they lie rather than copy.
 fn cheap(inst: &Inst, results: &[Ty]) -> bool {
+    if let InstKind::Prim(Prim::Index(items)) = &inst.kind
+        && items.iter().all(|&i| i == IndexItem::At)
+        && let [Ty::Tensor(t)] = results
+        && t.shape
+            .concrete()
+            .is_some_and(|d| d.iter().product::<usize>() <= NATIVE_MAX)
+    {
+        return true;
+    }
     let scalar = results
         .iter()
         .all(|t| t.as_tensor().is_some_and(|t| t.shape.rank() == 0));

@@ -1,5 +1,6 @@
 //! Executing functions, blocks and instructions.
 
+use super::fusion::Group;
 use super::plan::{Fused, InstPlan, Plan};
 use super::prims::Failure;
 use super::progress::Bars;
@@ -10,6 +11,7 @@ use crate::diag::Diagnostic;
 use crate::ir::RandomOp;
 use crate::ir::types::{DType, Ty};
 use crate::ir::{Block, Const, Func, FuncId, Inst, InstKind, Prim, Program, Value};
+use crate::runtime::fused::Indexed;
 use crate::runtime::{self, KernelError, Rng, Tensor};
 use crate::syntax::Span;
 use smallvec::SmallVec;
@@ -224,6 +226,12 @@ impl<'p> Interp<'p> {
         let Some(group) = plan.group(end) else {
             return Err(Diagnostic::internal(end.span, "fused group without a plan"));
         };
+        if let Some(ix) = &group.indexed {
+            if !run_indexed_group(frame, group, ix) {
+                self.exec_members(func, plan, frame, block, group)?;
+            }
+            return Ok(());
+        }
         // The outputs' values from the loop's last iteration, whose buffers
         // a small group may write over.
         let spare: Vec<Option<Tensor>> = group
@@ -261,14 +269,7 @@ impl<'p> Interp<'p> {
             return Ok(());
         }
         if !accepted {
-            for inst in group.members.iter().filter_map(|&p| block.insts.get(p)) {
-                let ip = InstPlan {
-                    fused: Fused::None,
-                    ..plan.inst(inst)
-                };
-                self.exec_inst(func, plan, frame, inst, ip)?;
-            }
-            return Ok(());
+            return self.exec_members(func, plan, frame, block, group);
         }
         // Inputs read last here are taken, so their buffers can be reused.
         let inputs: Vec<Tensor> = group
@@ -287,6 +288,25 @@ impl<'p> Interp<'p> {
             .map_err(|e| Failure::from(e).into_diagnostic(end.span))?;
         for (&v, t) in group.outputs.iter().zip(outputs) {
             set(frame, v, Val::Tensor(t));
+        }
+        Ok(())
+    }
+
+    /// Runs a group's members one by one, each as itself.
+    fn exec_members(
+        &mut self,
+        func: &Func,
+        plan: &Plan,
+        frame: &mut Frame,
+        block: &Block,
+        group: &Group,
+    ) -> Result<(), RunError> {
+        for inst in group.members.iter().filter_map(|&p| block.insts.get(p)) {
+            let ip = InstPlan {
+                fused: Fused::None,
+                ..plan.inst(inst)
+            };
+            self.exec_inst(func, plan, frame, inst, ip)?;
         }
         Ok(())
     }
@@ -617,6 +637,70 @@ impl Interp<'_> {
 
 /// Reads operand `i` (value `v`): moved out of the frame when bit `i` of
 /// `moves` says this is its last use, copied otherwise.
+/// Runs a group that reads rows and adds into accumulators
+/// ([`runtime::fused::Indexed`]) through its native loop. False when its
+/// operands do not fit: nothing ran, and the frame is as it was but for the
+/// outputs' values from the loop's last iteration.
+fn run_indexed_group(frame: &mut Frame, group: &Group, ix: &Indexed) -> bool {
+    let mut spare: SmallVec<[Option<Tensor>; 8]> = SmallVec::new();
+    for (&v, sink) in group.outputs.iter().zip(&ix.sinks) {
+        spare.push(match (take(frame, v), sink) {
+            (Val::Tensor(t), None) => Some(t),
+            _ => None,
+        });
+    }
+    // The accumulators leave the frame (a copy stays when another use
+    // follows), so that no one else holds their buffers.
+    let restore = |frame: &mut Frame, accs: Vec<Tensor>| {
+        for (into, t) in ix.accs.iter().zip(accs) {
+            if let Some(&(v, true)) = group.inputs.get(into.acc) {
+                set(frame, v, Val::Tensor(t));
+            }
+        }
+    };
+    let mut accs = Vec::with_capacity(ix.accs.len());
+    for into in &ix.accs {
+        let Some(&(v, taken)) = group.inputs.get(into.acc) else {
+            restore(frame, accs);
+            return false;
+        };
+        match if taken { take(frame, v) } else { get(frame, v) } {
+            Val::Tensor(t) => accs.push(t),
+            other => {
+                if taken {
+                    set(frame, v, other);
+                }
+                restore(frame, accs);
+                return false;
+            }
+        }
+    }
+    let result = {
+        let mut refs: SmallVec<[Option<&Tensor>; 16]> = SmallVec::new();
+        for &(v, _) in &group.inputs {
+            refs.push(frame.get(v.0 as usize).and_then(Val::as_tensor));
+        }
+        group.kernel.run_indexed(ix, &refs, accs, &mut spare)
+    };
+    match result {
+        Ok(outputs) => {
+            for &(v, taken) in &group.inputs {
+                if taken {
+                    drop(take(frame, v));
+                }
+            }
+            for (&v, t) in group.outputs.iter().zip(outputs) {
+                set(frame, v, Val::Tensor(t));
+            }
+            true
+        }
+        Err(accs) => {
+            restore(frame, accs);
+            false
+        }
+    }
+}
+
 fn read(frame: &mut Frame, v: Value, moves: u64, i: usize) -> Val {
     if i < 64 && moves & (1 << i) != 0 {
         take(frame, v)

@@ -15,10 +15,11 @@
 //! when the program was specialized), the members run one by one.
 
 use crate::backend::Native;
+use crate::ir::op::IndexItem;
 use crate::ir::op::{BinaryOp, UnaryOp};
 use crate::ir::types::{DType, Shape, Ty};
 use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
-use crate::runtime::fused::{FusedKernel, FusedOp, FusedStep};
+use crate::runtime::fused::{FusedKernel, FusedOp, FusedStep, Indexed, NATIVE_MAX, RowInto, Source};
 use std::collections::{HashMap, HashSet};
 
 /// One fused group.
@@ -32,6 +33,10 @@ pub struct Group {
     pub outputs: Vec<Value>,
     /// The members' positions in their block, in order.
     pub members: Vec<usize>,
+    /// For a group with rows and accumulators among its members, where
+    /// its kernel's operands and outputs are; `None` when every operand is
+    /// an input and every output fresh.
+    pub indexed: Option<Indexed>,
 }
 
 /// A group and the block its members are in.
@@ -66,10 +71,37 @@ fn reads_of(inst: &Inst, out: &mut Vec<Value>) {
     }
 }
 
-/// An instruction that may join a group: its op, the float type it needs
-/// (`None` for bool-only ops), and its result's shape.
+/// What a member computes.
+#[derive(Clone)]
+enum Member {
+    Step(FusedOp),
+    /// `tensor[at…]`: a row of the group's shape, read where it lies.
+    Row {
+        tensor: Value,
+        at: Vec<Value>,
+    },
+    /// `index_add acc, addend, like, at…`: the addend added into a row of
+    /// the accumulator, in place.
+    AddInto {
+        acc: Value,
+        addend: Value,
+        like: Value,
+        at: Vec<Value>,
+    },
+}
+
+impl Member {
+    /// Whether running it can fail (an index out of range), so that it must
+    /// not move past an effect.
+    fn fallible(&self) -> bool {
+        !matches!(self, Member::Step(_))
+    }
+}
+
+/// An instruction that may join a group: what it computes, the float type
+/// it needs (`None` for bool-only ops), and its result's shape.
 struct Candidate {
-    op: FusedOp,
+    member: Member,
     dtype: Option<DType>,
     shape: Shape,
 }
@@ -85,7 +117,71 @@ fn is_float(d: DType) -> bool {
     matches!(d, DType::F32 | DType::F64)
 }
 
-fn candidate(f: &Func, inst: &Inst) -> Option<Candidate> {
+/// A float type and known shape of at most [`NATIVE_MAX`] elements, rank 1
+/// or more: the rows an indexed group takes.
+fn small_rows(f: &Func, v: Value) -> Option<(DType, Shape)> {
+    let (d, shape) = tensor_ty(f, v)?;
+    let dims = shape.concrete()?;
+    let n: usize = dims.iter().product();
+    (is_float(d) && !dims.is_empty() && n > 0 && n <= NATIVE_MAX).then(|| (d, shape.clone()))
+}
+
+fn int_scalars(f: &Func, vs: &[Value]) -> bool {
+    vs.iter()
+        .all(|&v| tensor_ty(f, v).is_some_and(|(d, s)| d == DType::I64 && s.rank() == 0))
+}
+
+fn all_at(items: &[IndexItem], operands: &[Value]) -> bool {
+    !items.is_empty() && items.len() == operands.len() && items.iter().all(|&i| i == IndexItem::At)
+}
+
+/// `tensor[i, …]` of a small row, as a member of an indexed group.
+fn row_candidate(f: &Func, inst: &Inst, items: &[IndexItem]) -> Option<Candidate> {
+    let ([tensor, at @ ..], [r]) = (inst.args.as_slice(), inst.results.as_slice()) else {
+        return None;
+    };
+    let (d, shape) = small_rows(f, *r)?;
+    let (td, _) = tensor_ty(f, *tensor)?;
+    (td == d && all_at(items, at) && int_scalars(f, at)).then(|| Candidate {
+        member: Member::Row {
+            tensor: *tensor,
+            at: at.to_vec(),
+        },
+        dtype: Some(d),
+        shape,
+    })
+}
+
+/// `index_add acc, g, like, i, …` of a small row into an accumulator of
+/// `like`'s type, as a member of an indexed group.
+fn add_candidate(f: &Func, inst: &Inst, items: &[IndexItem]) -> Option<Candidate> {
+    let ([acc, addend, like, at @ ..], [r]) = (inst.args.as_slice(), inst.results.as_slice()) else {
+        return None;
+    };
+    let (d, shape) = small_rows(f, *addend)?;
+    let acc_ty = tensor_ty(f, *acc)?;
+    let row_axes = acc_ty.1.0.get(items.len()..)?;
+    let fits = acc_ty.0 == d
+        && row_axes == shape.0.as_slice()
+        && tensor_ty(f, *like) == Some(acc_ty)
+        && tensor_ty(f, *r) == Some(acc_ty)
+        && acc != like
+        && !at.contains(acc);
+    (fits && all_at(items, at) && int_scalars(f, at)).then(|| Candidate {
+        member: Member::AddInto {
+            acc: *acc,
+            addend: *addend,
+            like: *like,
+            at: at.to_vec(),
+        },
+        dtype: Some(d),
+        shape,
+    })
+}
+
+/// `indexed`: rows and accumulators may join (the group will have a native
+/// loop).
+fn candidate(f: &Func, inst: &Inst, indexed: bool) -> Option<Candidate> {
     let InstKind::Prim(p) = &inst.kind else {
         return None;
     };
@@ -93,6 +189,8 @@ fn candidate(f: &Func, inst: &Inst) -> Option<Candidate> {
         Prim::Unary(op) => FusedOp::Unary(*op),
         Prim::Binary(op) => FusedOp::Binary(*op),
         Prim::Where => FusedOp::Where,
+        Prim::Index(items) if indexed => return row_candidate(f, inst, items),
+        Prim::IndexAdd(items) if indexed => return add_candidate(f, inst, items),
         _ => return None,
     };
     let [r] = inst.results.as_slice() else { return None };
@@ -123,7 +221,7 @@ fn candidate(f: &Func, inst: &Inst) -> Option<Candidate> {
         }
     }
     Some(Candidate {
-        op,
+        member: Member::Step(op),
         dtype,
         shape: shape.clone(),
     })
@@ -136,8 +234,48 @@ struct Open {
     dtype: Option<DType>,
     shape: Shape,
     members: Vec<usize>,
-    steps: Vec<(FusedOp, Vec<Value>, Value)>,
+    /// Each member's computation, operands and result.
+    steps: Vec<(Member, Vec<Value>, Value)>,
     defined: HashSet<Value>,
+    /// Every value a member reads.
+    read: HashSet<Value>,
+    /// The accumulators that members add into.
+    accs: HashSet<Value>,
+    /// Whether a member can fail.
+    fallible: bool,
+}
+
+impl Open {
+    /// Whether `c`, reading `args`, may join: no member reads an
+    /// accumulator that another adds into, and none reads a row of a value
+    /// the group computes.
+    fn admits(&self, c: &Candidate, args: &[Value]) -> bool {
+        if args.iter().any(|a| self.accs.contains(a)) {
+            return false;
+        }
+        match &c.member {
+            Member::Step(_) => true,
+            Member::Row { tensor, .. } => !self.defined.contains(tensor),
+            Member::AddInto { acc, .. } => !self.defined.contains(acc) && !self.read.contains(acc),
+        }
+    }
+}
+
+/// Whether a fallible member may not move past `inst`: an effect, a call,
+/// or control flow.
+fn is_barrier(inst: &Inst) -> bool {
+    match &inst.kind {
+        InstKind::Prim(p) => crate::opt::purity::is_effect(p),
+        InstKind::Const(_)
+        | InstKind::Tuple
+        | InstKind::TupleGet(_)
+        | InstKind::Record(_)
+        | InstKind::RecordGet(_)
+        | InstKind::ListNew
+        | InstKind::ListPush
+        | InstKind::ListLen => false,
+        _ => true,
+    }
 }
 
 struct Finder<'f, 't> {
@@ -159,19 +297,24 @@ impl<'f> Finder<'f, '_> {
             let cand = if self.taken.contains(&(inst as *const Inst as usize)) {
                 None
             } else {
-                candidate(self.f, inst)
+                candidate(self.f, inst, self.native.is_some())
             };
             let joins = cand.as_ref().and_then(|c| {
                 open.iter()
                     .find(|g| {
-                        g.shape == c.shape && (g.dtype.is_none() || c.dtype.is_none() || g.dtype == c.dtype)
+                        g.shape == c.shape
+                            && (g.dtype.is_none() || c.dtype.is_none() || g.dtype == c.dtype)
+                            && g.admits(c, &inst.args)
                     })
                     .map(|g| g.id)
             });
-            // Every other group this instruction reads from closes first.
-            let (closing, staying): (Vec<Open>, Vec<Open>) = open
-                .into_iter()
-                .partition(|g| Some(g.id) != joins && inst_reads.iter().any(|v| g.defined.contains(v)));
+            let barrier = cand.is_none() && is_barrier(inst);
+            // Every other group this instruction reads from closes first, and
+            // every group that may fail closes before an effect.
+            let (closing, staying): (Vec<Open>, Vec<Open>) = open.into_iter().partition(|g| {
+                Some(g.id) != joins
+                    && (inst_reads.iter().any(|v| g.defined.contains(v)) || (barrier && g.fallible))
+            });
             open = staying;
             for g in closing {
                 self.close(b, g);
@@ -212,6 +355,9 @@ impl<'f> Finder<'f, '_> {
                 members: Vec::new(),
                 steps: Vec::new(),
                 defined: HashSet::new(),
+                read: HashSet::new(),
+                accs: HashSet::new(),
+                fallible: false,
             });
             joins = Some(pos);
         }
@@ -220,36 +366,99 @@ impl<'f> Finder<'f, '_> {
         };
         g.dtype = g.dtype.or(c.dtype);
         g.members.push(pos);
-        g.steps.push((c.op, args, r));
+        g.read.extend(args.iter().copied());
+        if let Member::AddInto { acc, .. } = &c.member {
+            g.accs.insert(*acc);
+        }
+        g.fallible |= c.member.fallible();
+        g.steps.push((c.member, args, r));
         g.defined.insert(r);
     }
 
     fn close(&mut self, b: &'f Block, g: Open) {
         let Some(dtype) = g.dtype else { return };
-        if g.members.len() < 2 {
+        let computes = g.steps.iter().any(|(m, _, _)| !matches!(m, Member::Row { .. }));
+        if g.members.len() < 2 || !computes {
             return;
         }
-        let mut ssa: HashMap<Value, usize> = HashMap::new();
+        let is_indexed = g.steps.iter().any(|(m, _, _)| m.fallible());
         let mut inputs: Vec<(Value, bool)> = Vec::new();
-        let mut input_bools = Vec::new();
+        let mut input_of = |v: Value| match inputs.iter().position(|(w, _)| *w == v) {
+            Some(k) => k,
+            None => {
+                inputs.push((v, false));
+                inputs.len() - 1
+            }
+        };
+        // The kernel's operands: inputs of the group's shape or rank 0, and
+        // rows (a row of an accumulator for each `index_add`).
+        let mut sources: Vec<Source> = Vec::new();
+        let mut ssa: HashMap<Value, usize> = HashMap::new();
         let mut in_group_reads: HashMap<Value, usize> = HashMap::new();
-        for (_, args, _) in &g.steps {
+        let mut acc_rows: Vec<usize> = Vec::new();
+        let mut accs: Vec<RowInto> = Vec::new();
+        let mut acc_of: HashMap<Value, usize> = HashMap::new();
+        for (m, args, r) in &g.steps {
             for a in args {
                 *in_group_reads.entry(*a).or_default() += 1;
-                if !g.defined.contains(a) && !inputs.iter().any(|(v, _)| v == a) {
-                    inputs.push((*a, false));
-                    input_bools.push(tensor_ty(self.f, *a).is_some_and(|(d, _)| d == DType::Bool));
+            }
+            let mut operand =
+                |a: Value, sources: &mut Vec<Source>, input_of: &mut dyn FnMut(Value) -> usize| {
+                    if !g.defined.contains(&a) && !ssa.contains_key(&a) {
+                        ssa.insert(a, sources.len());
+                        sources.push(Source::Input(input_of(a)));
+                    }
+                };
+            match m {
+                Member::Step(_) => {
+                    for &a in args {
+                        operand(a, &mut sources, &mut input_of);
+                    }
+                }
+                Member::Row { tensor, at } => {
+                    let row = Source::Row {
+                        tensor: input_of(*tensor),
+                        at: at.iter().map(|&v| input_of(v)).collect(),
+                    };
+                    ssa.insert(*r, sources.len());
+                    sources.push(row);
+                }
+                Member::AddInto {
+                    acc,
+                    addend,
+                    like,
+                    at,
+                } => {
+                    let into = RowInto {
+                        acc: input_of(*acc),
+                        like: input_of(*like),
+                        at: at.iter().map(|&v| input_of(v)).collect(),
+                    };
+                    acc_rows.push(sources.len());
+                    acc_of.insert(*r, accs.len());
+                    sources.push(Source::Acc(accs.len()));
+                    accs.push(into);
+                    operand(*addend, &mut sources, &mut input_of);
                 }
             }
         }
-        for (i, (v, _)) in inputs.iter().enumerate() {
-            ssa.insert(*v, i);
-        }
+        let operands = sources.len();
         let mut steps = Vec::with_capacity(g.steps.len());
-        for (k, (op, args, r)) in g.steps.iter().enumerate() {
-            let args = args.iter().map(|a| ssa.get(a).copied().unwrap_or(0)).collect();
-            steps.push(FusedStep { op: *op, args });
-            ssa.insert(*r, inputs.len() + k);
+        let mut acc_row = acc_rows.into_iter();
+        for (m, args, r) in &g.steps {
+            let step = match m {
+                Member::Row { .. } => continue,
+                Member::Step(op) => FusedStep {
+                    op: *op,
+                    args: args.iter().map(|a| ssa.get(a).copied().unwrap_or(0)).collect(),
+                },
+                Member::AddInto { addend, .. } => FusedStep {
+                    op: FusedOp::Binary(BinaryOp::Add),
+                    args: vec![acc_row.next().unwrap_or(0), ssa.get(addend).copied().unwrap_or(0)],
+                },
+            };
+            steps.push(step);
+            ssa.insert(*r, operands + steps.len() - 1);
         }
         let outputs: Vec<Value> = g
             .steps
@@ -258,15 +467,33 @@ impl<'f> Finder<'f, '_> {
             .filter(|r| self.reads.get(r).copied().unwrap_or(0) > in_group_reads.get(r).copied().unwrap_or(0))
             .collect();
         let out_ssa: Vec<usize> = outputs.iter().map(|o| ssa.get(o).copied().unwrap_or(0)).collect();
-        // Every group the JIT takes gets a native loop; the kernel decides
-        // per run whether it pays (`NATIVE_MAX`).
-        let input_scalars: Vec<bool> = inputs
+        let operand_ty = |s: &Source| match s {
+            Source::Input(k) => inputs.get(*k).and_then(|(v, _)| tensor_ty(self.f, *v)),
+            Source::Row { .. } | Source::Acc(_) => None,
+        };
+        let input_bools: Vec<bool> = sources
             .iter()
-            .map(|(v, _)| tensor_ty(self.f, *v).is_some_and(|(_, s)| s.rank() == 0))
+            .map(|s| operand_ty(s).is_some_and(|(d, _)| d == DType::Bool))
             .collect();
+        let input_scalars: Vec<bool> = sources
+            .iter()
+            .map(|s| operand_ty(s).is_some_and(|(_, sh)| sh.rank() == 0))
+            .collect();
+        // Every group the JIT takes gets a native loop; the kernel decides
+        // per run whether it pays (`NATIVE_MAX`). An indexed group runs only
+        // through its native loop.
         let native = self
             .native
             .and_then(|n| n.compile_fused(dtype, &input_bools, &input_scalars, &steps, &out_ssa));
+        if is_indexed && native.is_none() {
+            return;
+        }
+        let indexed = is_indexed.then(|| Indexed {
+            shape: g.shape.concrete().unwrap_or_default().into(),
+            sources,
+            accs,
+            sinks: outputs.iter().map(|o| acc_of.get(o).copied()).collect(),
+        });
         let kernel = FusedKernel::new(dtype, input_bools, &steps, &out_ssa).with_native(native);
         self.found.push(Found {
             block: b,
@@ -275,6 +502,7 @@ impl<'f> Finder<'f, '_> {
                 inputs,
                 outputs,
                 members: g.members,
+                indexed,
             },
         });
     }

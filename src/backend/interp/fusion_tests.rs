@@ -174,3 +174,119 @@ fn a_dense_layers_forward_group_writes_only_its_activations() {
     let at = "fn r(x) { sum(relu(x)) }\nprint(grad(r)([-1.0, 0.0, -0.0, 2.0]));";
     assert_eq!(run(at, true), "[0.0, 0.0, 0.0, 1.0]\n");
 }
+
+/// A recurrent loop over rows of weights, whose gradient adds into rows of
+/// the weights' adjoints.
+const RNN: &str = "fn rnn(w, b, h0, xs) {
+    let mut h = h0;
+    let mut total = 0.0 * h0[0];
+    for t in 0..len(xs) {
+        for l in 0..len(w) {
+            h = tanh(h * w[l] + b[l] + xs[t]);
+        }
+        total += sum(h * h);
+    }
+    total
+}
+let w = reshape(linspace(-0.9, 0.8, 12), [3, 4]);
+let b = reshape(linspace(0.3, -0.2, 12), [3, 4]);
+let h0 = linspace(-0.5, 0.5, 4);
+let xs = reshape(linspace(-1.0, 1.0, 20), [5, 4]);
+";
+
+/// Every fused group in `f`'s body and the blocks nested in it.
+fn all_groups(plan: &Plan, b: &crate::ir::Block, out: &mut Vec<Rc<Group>>) {
+    for inst in &b.insts {
+        if plan.inst(inst).fused == Fused::GroupEnd {
+            out.push(plan.group(inst).unwrap().clone());
+        }
+        for nb in inst.blocks() {
+            all_groups(plan, nb, out);
+        }
+    }
+}
+
+#[test]
+fn rows_and_accumulators_join_groups_only_under_the_jit() {
+    use crate::runtime::fused::Source;
+    let src = format!("{RNN}print(value_and_grad(rnn, wrt: (0, 1))(w, b, h0, xs));");
+    let (program, _) = compile(&src);
+    let jit = crate::backend::jit::Jit::compile(&program).unwrap();
+    let f = program
+        .funcs
+        .iter()
+        .find(|f| f.name.as_str() == "rnn'vjp")
+        .unwrap();
+    let mut groups = Vec::new();
+    all_groups(&Plan::new(f, true, Some(&jit)), &f.body, &mut groups);
+    let sources: Vec<&Source> = groups
+        .iter()
+        .filter_map(|g| g.indexed.as_ref())
+        .flat_map(|ix| &ix.sources)
+        .collect();
+    // The forward body reads `w[l]` and `b[l]` in place; the reverse body
+    // reads them again (recomputed rather than taped) and adds into rows of
+    // their adjoints.
+    assert!(
+        sources.iter().filter(|s| matches!(s, Source::Row { .. })).count() >= 4,
+        "{sources:?}"
+    );
+    assert!(
+        sources.iter().filter(|s| matches!(s, Source::Acc(_))).count() >= 2,
+        "{sources:?}"
+    );
+    // Without native loops, rows and accumulators run as instructions.
+    let mut plain = Vec::new();
+    all_groups(&Plan::new(f, true, None), &f.body, &mut plain);
+    assert!(!plain.is_empty() && plain.iter().all(|g| g.indexed.is_none()));
+}
+
+/// The output, or the error's message, of running `src` with the JIT's
+/// native loops.
+fn run_native(src: &str) -> String {
+    let (program, f) = compile(src);
+    let jit = crate::backend::jit::Jit::compile(&program).unwrap();
+    let mut out = Vec::new();
+    let mut interp = Interp::new(&program, &mut out).with_native(&jit);
+    let r = interp.call(f, Vec::new(), Span::default());
+    drop(interp);
+    let text = String::from_utf8(out).unwrap();
+    match r {
+        Ok(_) => text,
+        Err(d) => format!("{text}error at {:?}: {}", d.span, d.message),
+    }
+}
+
+#[test]
+fn rows_and_accumulators_give_the_interpreted_bits() {
+    // Printed floats round-trip, so equal text is equal bits.
+    for dtype in ["f32", "f64"] {
+        let src = format!(
+            "{RNN}let (w, b, h0, xs) = ({dtype}(w), {dtype}(b), {dtype}(h0), {dtype}(xs));
+print(value_and_grad(rnn, wrt: (0, 1, 2))(w, b, h0, xs));
+print(rnn(w, b, h0, xs));"
+        );
+        let want = run(&src, false);
+        assert!(!want.contains("error"), "{want}");
+        assert_eq!(run_native(&src), want, "{dtype}");
+        assert_eq!(run(&src, true), want, "{dtype}");
+    }
+}
+
+#[test]
+fn an_index_out_of_range_in_a_fused_row_is_the_interpreters_error() {
+    // The last layer reads past the end of `w` (negative positions count
+    // from the end, and work).
+    let src = "fn step(w, h, n) {
+    let mut h = h;
+    for l in -1..n { h = tanh(h * w[l] + 1.0) * 0.5; }
+    h
+}
+let w = reshape(linspace(-0.9, 0.8, 12), [3, 4]);
+print(step(w, linspace(-0.5, 0.5, 4), 2));
+print(step(w, linspace(-0.5, 0.5, 4), 4));
+";
+    let want = run(src, false);
+    assert!(want.contains("error") && want.contains("out of range"), "{want}");
+    assert_eq!(run_native(src), want);
+}

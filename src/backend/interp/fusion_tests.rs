@@ -21,11 +21,16 @@ fn run(src: &str, fuse: bool) -> String {
     let interp = Interp::new(&program, &mut out);
     let interp = if fuse { interp } else { interp.without_fusion() };
     let mut interp = interp;
-    let r = interp.call(f, Vec::new(), Span::default());
+    let r = interp.call(f, Vec::new(), Span::default()).map(|_| ());
     drop(interp);
+    outcome(out, r)
+}
+
+/// The printed text, then the error's span and message if the run failed.
+fn outcome(out: Vec<u8>, r: Result<(), crate::diag::Diagnostic>) -> String {
     let text = String::from_utf8(out).unwrap();
     match r {
-        Ok(_) => text,
+        Ok(()) => text,
         Err(d) => format!("{text}error at {:?}: {}", d.span, d.message),
     }
 }
@@ -248,13 +253,9 @@ fn run_native(src: &str) -> String {
     let jit = crate::backend::jit::Jit::compile(&program).unwrap();
     let mut out = Vec::new();
     let mut interp = Interp::new(&program, &mut out).with_native(&jit);
-    let r = interp.call(f, Vec::new(), Span::default());
+    let r = interp.call(f, Vec::new(), Span::default()).map(|_| ());
     drop(interp);
-    let text = String::from_utf8(out).unwrap();
-    match r {
-        Ok(_) => text,
-        Err(d) => format!("{text}error at {:?}: {}", d.span, d.message),
-    }
+    outcome(out, r)
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 pub mod cse;
 pub mod dce;
+pub mod hoist;
 pub mod index_adds;
 pub mod inline;
 pub mod purity;
@@ -25,6 +26,7 @@ pub fn optimize(p: &mut Program) {
     let removable = purity::removable_functions(p, &pure);
     for f in &mut p.funcs {
         simplify::run(f);
+        hoist::run(f);
         cse::run(f, &pure);
         transposes::run(f);
         dce::run(f, &removable);

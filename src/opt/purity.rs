@@ -107,6 +107,20 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
     if matches!(p, Prim::Full(_)) {
         return result_known();
     }
+    // A shape is known at run time whatever its dimensions; a length needs
+    // a first axis, and the rank is always known statically.
+    match p {
+        Prim::Shape => return true,
+        Prim::Len => {
+            return inst
+                .args
+                .first()
+                .and_then(|&a| f.ty(a))
+                .and_then(Ty::as_tensor)
+                .is_some_and(|t| t.shape.rank() >= 1);
+        }
+        _ => {}
+    }
     // Slices clamp their bounds (as Python's do), so only `at` items can
     // fail; the number of items was checked against the rank statically.
     if let Prim::Index(items) = p

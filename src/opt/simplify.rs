@@ -9,7 +9,10 @@
 //!   the end). The adjoint of `concat([h, reshape(x, [1, n])])` takes its
 //!   last operand's part this way; one instruction instead of two.
 //!
-//! Both give the same values bit for bit.
+//! - `shape(a)[0]` is `len(a)`: the adjoint of `concat` splits its gradient
+//!   at its first operand's length; one instruction instead of two.
+//!
+//! All give the same values bit for bit.
 
 use crate::ir::types::Ty;
 use crate::ir::{BinaryOp, Block, Const, Func, IndexItem, Inst, InstKind, Prim, Value};
@@ -157,9 +160,22 @@ fn rewrite(b: &mut Block, resolve: &impl Fn(Value) -> Value, defs: &HashMap<Valu
             rewrite(inner, resolve, defs, f);
         }
         take_row(inst, resolve, defs, f);
+        first_axis(inst, resolve, defs);
     }
     for y in &mut b.yields {
         *y = resolve(*y);
+    }
+}
+
+/// `shape(a)[0]` becomes `len(a)` (the shape has a first axis, or the
+/// projection would not type).
+fn first_axis(inst: &mut Inst, resolve: &impl Fn(Value) -> Value, defs: &HashMap<Value, Def>) {
+    if let (InstKind::TupleGet(0), [s]) = (&inst.kind, inst.args.as_slice())
+        && let Some(Def::Inst(InstKind::Prim(Prim::Shape), shaped)) = defs.get(s)
+        && let [a] = shaped.as_slice()
+    {
+        inst.kind = InstKind::Prim(Prim::Len);
+        inst.args = vec![resolve(*a)];
     }
 }
 

@@ -395,3 +395,78 @@ fn a_nested_loop_accumulates_into_the_outer_loops_adjoint() {
     );
     assert_eq!(body.yields.last(), inner.results.last(), "and its total goes on");
 }
+
+/// Whether an instruction of `f` at the top level of a loop body matches.
+fn in_loop_body(f: &Func, matches: impl Fn(&crate::ir::Inst) -> bool) -> bool {
+    blocks(f)
+        .iter()
+        .flat_map(|b| &b.insts)
+        .filter(|i| matches!(i.kind, InstKind::For { .. } | InstKind::While { .. }))
+        .flat_map(|i| i.blocks())
+        .flat_map(|b| &b.insts)
+        .any(matches)
+}
+
+#[test]
+fn constants_and_scalar_arithmetic_of_outer_values_leave_loops() {
+    let src = "fn f(x, n) {\n\
+               let mut s = x;\n\
+               for i in 0..n { s = s * 0.5 + float(n - 1) + float(i); }\n\
+               s\n\
+               }\n\
+               for k in 0..1 { print(f(3.0, k + 4)); }";
+    let p = compile(src);
+    let f = func(&p, "f");
+    assert!(!in_loop_body(f, |i| matches!(i.kind, InstKind::Const(_))));
+    assert!(!in_loop_body(f, |i| matches!(
+        i.kind,
+        InstKind::Prim(Prim::Binary(crate::ir::BinaryOp::Sub))
+    )));
+    // The loop's own values stay in it: `s * 0.5` and the cast of `i`.
+    assert!(in_loop_body(f, |i| matches!(
+        i.kind,
+        InstKind::Prim(Prim::Binary(crate::ir::BinaryOp::Mul))
+    )));
+    // By hand: s = 3, then s * 0.5 + 3 + i for i = 0 … 3.
+    let mut s = 3.0f32;
+    for i in 0..4u8 {
+        s = s * 0.5 + 3.0 + f32::from(i);
+    }
+    assert_eq!(printed(src), format!("{s}\n"));
+}
+
+#[test]
+fn the_first_axis_of_a_shape_is_a_length() {
+    // `a[0:k]` has a first axis known only at run time.
+    let src = "fn f(a, k) { let b = a[0:k]; let (n, m) = shape(b); float(n) * b[0, 0] }\n\
+               for k in 0..1 { print(f(reshape(linspace(1.0, 6.0, 6), [3, 2]), k + 2)); }";
+    let p = compile(src);
+    let f = func(&p, "f");
+    let insts: Vec<&crate::ir::Inst> = blocks(f).iter().flat_map(|b| &b.insts).collect();
+    assert!(insts.iter().any(|i| matches!(i.kind, InstKind::Prim(Prim::Len))));
+    // The shape tuple is dead once its projection is a length, and goes.
+    assert!(
+        !insts
+            .iter()
+            .any(|i| matches!(i.kind, InstKind::Prim(Prim::Shape)))
+    );
+    assert_eq!(printed(src), "2.0\n");
+}
+
+/// What the main body of `src` prints, run on the interpreter.
+fn printed(src: &str) -> String {
+    let mut sources = crate::syntax::SourceMap::new();
+    let main = sources.add("t.dl", None, src);
+    let (program, diags) = crate::pipeline::front_end(&mut sources, main);
+    assert!(diags.is_empty(), "{diags:?}");
+    let entry = program.main.unwrap();
+    let spec = crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default());
+    let f = spec.entries[0].clone().unwrap();
+    let mut out = Vec::new();
+    let mut interp = crate::backend::interp::Interp::new(&spec.program, &mut out);
+    interp
+        .call(f, Vec::new(), crate::syntax::Span::default())
+        .unwrap();
+    drop(interp);
+    String::from_utf8(out).unwrap()
+}

@@ -24,8 +24,9 @@ use std::sync::Arc;
 mod indexed;
 pub use indexed::{Indexed, RowInto, Source};
 
-/// Per-operand numbers and pointers of one run, inline for most groups.
-type Few<T> = SmallVec<[T; 16]>;
+/// Per-operand numbers and pointers of one run, inline for most groups (an
+/// LSTM step's adjoint group has 25 operands).
+type Few<T> = SmallVec<[T; 32]>;
 
 /// Elements per block: a register of f64 is 2 KiB, so a dozen live ones
 /// fit in the first-level cache.
@@ -194,29 +195,25 @@ enum Arg<T> {
 /// elements only at the same positions (the code reads a chunk's inputs
 /// before it writes the chunk's outputs).
 unsafe fn call_native<T: Real>(native: &NativeLoop, n: usize, args: &[Arg<T>], outs: &[*mut u8]) {
-    let copies: Few<[T; SCALAR_COPIES]> = args
-        .iter()
-        .map(|a| match *a {
-            Arg::Scalar(x) => [x; SCALAR_COPIES],
-            Arg::Elements(_) => [T::ZERO; SCALAR_COPIES],
-        })
-        .collect();
+    // The scalars' copies first: their addresses stay put once taken.
+    let mut copies: SmallVec<[[T; SCALAR_COPIES]; 4]> = SmallVec::new();
+    for a in args {
+        if let Arg::Scalar(x) = *a {
+            copies.push([x; SCALAR_COPIES]);
+        }
+    }
     let size = std::mem::size_of::<T>() as i64;
-    let ins: Few<*const u8> = args
-        .iter()
-        .zip(&copies)
-        .map(|(a, c)| match *a {
-            Arg::Scalar(_) => c.as_ptr().cast(),
-            Arg::Elements(p) => p.cast(),
-        })
-        .collect();
-    let strides: Few<i64> = args
-        .iter()
-        .map(|a| match a {
-            Arg::Scalar(_) => 0,
-            Arg::Elements(_) => size,
-        })
-        .collect();
+    let mut copy = copies.iter();
+    let mut ins: Few<*const u8> = SmallVec::with_capacity(args.len());
+    let mut strides: Few<i64> = SmallVec::with_capacity(args.len());
+    for a in args {
+        let (p, stride) = match *a {
+            Arg::Scalar(_) => (copy.next().map_or(std::ptr::null(), |c| c.as_ptr().cast()), 0),
+            Arg::Elements(p) => (p.cast(), size),
+        };
+        ins.push(p);
+        strides.push(stride);
+    }
     // SAFETY: as the caller guarantees; `copies` outlives the call.
     unsafe { (native.code)(n as i64, ins.as_ptr(), strides.as_ptr(), outs.as_ptr()) };
 }

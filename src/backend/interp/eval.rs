@@ -642,7 +642,7 @@ impl Interp<'_> {
 /// operands do not fit: nothing ran, and the frame is as it was but for the
 /// outputs' values from the loop's last iteration.
 fn run_indexed_group(frame: &mut Frame, group: &Group, ix: &Indexed) -> bool {
-    let mut spare: SmallVec<[Option<Tensor>; 8]> = SmallVec::new();
+    let mut spare: SmallVec<[Option<Tensor>; 16]> = SmallVec::new();
     for (&v, sink) in group.outputs.iter().zip(&ix.sinks) {
         spare.push(match (take(frame, v), sink) {
             (Val::Tensor(t), None) => Some(t),
@@ -676,7 +676,7 @@ fn run_indexed_group(frame: &mut Frame, group: &Group, ix: &Indexed) -> bool {
         }
     }
     let result = {
-        let mut refs: SmallVec<[Option<&Tensor>; 16]> = SmallVec::new();
+        let mut refs: SmallVec<[Option<&Tensor>; 32]> = SmallVec::new();
         for &(v, _) in &group.inputs {
             refs.push(frame.get(v.0 as usize).and_then(Val::as_tensor));
         }

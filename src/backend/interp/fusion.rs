@@ -398,6 +398,14 @@ impl<'f> Finder<'f, '_> {
         let mut acc_rows: Vec<usize> = Vec::new();
         let mut accs: Vec<RowInto> = Vec::new();
         let mut acc_of: HashMap<Value, usize> = HashMap::new();
+        let mut positions: Vec<usize> = Vec::new();
+        let mut slot = |k: usize| match positions.iter().position(|&p| p == k) {
+            Some(s) => s,
+            None => {
+                positions.push(k);
+                positions.len() - 1
+            }
+        };
         for (m, args, r) in &g.steps {
             for a in args {
                 *in_group_reads.entry(*a).or_default() += 1;
@@ -418,7 +426,7 @@ impl<'f> Finder<'f, '_> {
                 Member::Row { tensor, at } => {
                     let row = Source::Row {
                         tensor: input_of(*tensor),
-                        at: at.iter().map(|&v| input_of(v)).collect(),
+                        at: at.iter().map(|&v| slot(input_of(v))).collect(),
                     };
                     ssa.insert(*r, sources.len());
                     sources.push(row);
@@ -432,7 +440,7 @@ impl<'f> Finder<'f, '_> {
                     let into = RowInto {
                         acc: input_of(*acc),
                         like: input_of(*like),
-                        at: at.iter().map(|&v| input_of(v)).collect(),
+                        at: at.iter().map(|&v| slot(input_of(v))).collect(),
                     };
                     acc_rows.push(sources.len());
                     acc_of.insert(*r, accs.len());
@@ -490,6 +498,7 @@ impl<'f> Finder<'f, '_> {
         }
         let indexed = is_indexed.then(|| Indexed {
             shape: g.shape.concrete().unwrap_or_default().into(),
+            positions,
             sources,
             accs,
             sinks: outputs.iter().map(|o| acc_of.get(o).copied()).collect(),

@@ -23,15 +23,16 @@ use smallvec::SmallVec;
 pub enum Source {
     /// Group input `k`, of the group's shape or rank 0.
     Input(usize),
-    /// The row `tensor[i, j, …]` of group input `tensor`, at the int scalar
-    /// group inputs `at` (negative positions count from the end).
+    /// The row `tensor[i, j, …]` of group input `tensor`, at the positions
+    /// `at` (indices into [`Indexed::positions`]; negative positions count
+    /// from the end).
     Row { tensor: usize, at: Vec<usize> },
     /// The row of accumulator `j` that its `index_add` writes.
     Acc(usize),
 }
 
 /// An `index_add` into a row of an accumulator: group input `acc`, whose
-/// row at `at` the kernel replaces by that row plus an addend; its value is
+/// row at positions `at` (as for [`Source::Row`]) the kernel replaces by that row plus an addend; its value is
 /// the whole accumulator. `like` is the `index_add`'s tensor of the
 /// accumulator's shape.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,6 +47,8 @@ pub struct RowInto {
 pub struct Indexed {
     /// The group's shape (known when the program was specialized).
     pub shape: Shape,
+    /// The int scalar group inputs that rows are at, each read once a run.
+    pub positions: Vec<usize>,
     /// One per kernel operand.
     pub sources: Vec<Source>,
     /// The accumulators, each with its row.
@@ -94,23 +97,29 @@ impl FusedKernel {
         if n == 0 || n > NATIVE_MAX {
             return Err(accs);
         }
-        let int = |k: usize| inputs.get(k).copied().flatten().and_then(Tensor::as_scalar_i64);
+        let mut pos: SmallVec<[i64; 4]> = SmallVec::new();
+        for &k in &ix.positions {
+            match inputs.get(k).copied().flatten().and_then(Tensor::as_scalar_i64) {
+                Some(i) => pos.push(i),
+                None => return Err(accs),
+            }
+        }
         // Where each accumulator's row starts, checked before anything is written.
-        let mut starts: SmallVec<[usize; 8]> = SmallVec::new();
+        let mut starts: SmallVec<[usize; 16]> = SmallVec::new();
         for (into, acc) in ix.accs.iter().zip(&accs) {
             let like = inputs.get(into.like).copied().flatten();
             let start = like
                 .filter(|l| same_shape(l.shape(), acc.shape()) && T::view(acc.data()).is_some())
-                .and_then(|_| row_start(acc.shape(), &into.at, &ix.shape, int));
+                .and_then(|_| row_start(acc.shape(), &into.at, &pos, &ix.shape));
             match start {
                 Some(s) => starts.push(s),
                 None => return Err(accs),
             }
         }
         // Each accumulator's buffer, unshared, and its row's address.
-        let mut rows: SmallVec<[*mut T; 8]> = SmallVec::new();
+        let mut rows: SmallVec<[*mut T; 16]> = SmallVec::new();
         for (acc, &start) in accs.iter_mut().zip(&starts) {
-            if T::buffer_mut(acc.data_mut()).is_none() {
+            if !acc.is_unique() {
                 let copy = T::view(acc.data()).map(<[T]>::to_vec).unwrap_or_default();
                 *acc = Tensor::with_shape_of(acc, T::wrap(copy));
             }
@@ -138,7 +147,7 @@ impl FusedKernel {
                     .copied()
                     .flatten()
                     .filter(|_| !scalar)
-                    .and_then(|t| Some((row_start(t.shape(), at, &ix.shape, int)?, T::view(t.data())?)))
+                    .and_then(|t| Some((row_start(t.shape(), at, &pos, &ix.shape)?, T::view(t.data())?)))
                     .map(|(start, v)| Arg::Elements(v.as_ptr().wrapping_add(start))),
                 Source::Acc(j) => rows
                     .get(j)
@@ -150,7 +159,7 @@ impl FusedKernel {
                 None => return Err(accs),
             }
         }
-        let mut fresh: SmallVec<[OutBuf<T>; 4]> = SmallVec::new();
+        let mut fresh: SmallVec<[OutBuf<T>; 8]> = SmallVec::new();
         let mut out_ptrs: Few<*mut u8> = SmallVec::new();
         for (j, (sink, &(_, is_bool))) in ix.sinks.iter().zip(&self.outputs).enumerate() {
             match sink {
@@ -174,11 +183,12 @@ impl FusedKernel {
         // Fresh outputs have room for `n` elements.
         unsafe { super::call_native(native, n, &args, &out_ptrs) };
         let mut fresh = fresh.into_iter();
-        let mut accs: SmallVec<[Option<Tensor>; 8]> = accs.into_iter().map(Some).collect();
+        // Outputs and accumulators are both in member order.
+        let mut accs = accs.into_iter().enumerate();
         let mut results = Vec::with_capacity(ix.sinks.len());
         for (sink, &(_, is_bool)) in ix.sinks.iter().zip(&self.outputs) {
             let t = match sink {
-                Some(a) => accs.get_mut(*a).and_then(Option::take),
+                Some(a) => accs.find(|(j, _)| j == a).map(|(_, t)| t),
                 // SAFETY: the code wrote elements `0..n` of every output.
                 None => fresh
                     .next()
@@ -194,22 +204,18 @@ fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
-/// The first element of the row `t[p…]` of a tensor of `shape`, at the
-/// positions that `int` reads from inputs `at`, when the position is in
-/// range and the row has shape `row`.
-fn row_start(
-    shape: &[usize],
-    at: &[usize],
-    row: &[usize],
-    int: impl Fn(usize) -> Option<i64>,
-) -> Option<usize> {
-    let (outer, inner) = (shape.get(..at.len())?, shape.get(at.len()..)?);
-    if inner != row {
+/// The first element of the row of a tensor of `shape` at the positions
+/// `pos[k]` for each `k` in `at`, when they are in range and the row has
+/// shape `row`.
+#[inline]
+fn row_start(shape: &[usize], at: &[usize], pos: &[i64], row: &[usize]) -> Option<usize> {
+    let (outer, inner) = shape.split_at_checked(at.len())?;
+    if inner.len() != row.len() || inner.iter().zip(row).any(|(a, b)| a != b) {
         return None;
     }
     let mut index = 0usize;
     for (&len, &k) in outer.iter().zip(at) {
-        let i = int(k)?;
+        let i = *pos.get(k)?;
         let n = i64::try_from(len).ok()?;
         let p = if i < 0 { i + n } else { i };
         if p < 0 || p >= n {

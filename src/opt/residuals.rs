@@ -2,6 +2,11 @@
 //! tape values (`cos x` for the derivative of `sin x`) move to the forward
 //! sweep and onto the tape, and the reverse sweep reads them back.
 //!
+//! So do lengths of tape tensors: the adjoint of `concat` needs only its
+//! first operand's length, and keeping the int instead of the tensor (which
+//! tape pruning then drops) keeps the tape small and leaves the forward
+//! sweep's tensor unshared, free to grow in place.
+//!
 //! A loop's forward sweep is usually a chain of dependent operations (each
 //! step needs the last), and the processor's units wait on it; a function of
 //! the step's values that nothing in the chain reads runs in those idle
@@ -36,7 +41,7 @@ pub fn run(f: &mut Func) {
         return;
     }
     // Each pushed tuple of a growing family gets the functions of its parts.
-    let mut computed: HashMap<Value, Vec<(Value, UnaryOp, u32)>> = HashMap::new();
+    let mut computed: HashMap<Value, Vec<(Value, Promoted, u32)>> = HashMap::new();
     for (item, list) in facts.pushes.clone() {
         let fam = facts.find(list.0 as usize);
         let Some(added) = plan.added.get(&fam) else {
@@ -80,6 +85,23 @@ fn extend(ty: &mut Ty, extra: &[Ty]) {
     }
 }
 
+/// A function of a tape value that the forward sweep computes instead.
+#[derive(Clone, Copy, PartialEq)]
+enum Promoted {
+    Unary(UnaryOp),
+    /// `len`: the first axis of a tensor.
+    Len,
+}
+
+impl Promoted {
+    fn prim(self) -> Prim {
+        match self {
+            Promoted::Unary(op) => Prim::Unary(op),
+            Promoted::Len => Prim::Len,
+        }
+    }
+}
+
 /// Whether `op` costs enough to be worth a tape slot.
 fn costly(op: UnaryOp) -> bool {
     use UnaryOp::*;
@@ -90,7 +112,7 @@ fn costly(op: UnaryOp) -> bool {
 struct Plan {
     /// Per family, the functions added to its entries: op, the part it is
     /// applied to, and the result's type, in the order of the new parts.
-    added: HashMap<usize, Vec<(UnaryOp, u32, Ty)>>,
+    added: HashMap<usize, Vec<(Promoted, u32, Ty)>>,
     /// Reverse-side results to read from the tape: entry and new part.
     replace: HashMap<Value, (Value, u32)>,
     /// Projections of entries: result to (entry, part).
@@ -111,7 +133,12 @@ impl Plan {
                 (InstKind::TupleGet(i), Some(entry), Some(r)) if entry_family.contains_key(&entry) => {
                     self.parts.insert(r, (entry, *i));
                 }
-                (InstKind::Prim(Prim::Unary(op)), Some(a), Some(r)) if costly(*op) && scalar_float(f, r) => {
+                (InstKind::Prim(p), Some(a), Some(r)) => {
+                    let op = match p {
+                        Prim::Unary(op) if costly(*op) && scalar_float(f, r) => Promoted::Unary(*op),
+                        Prim::Len if ranked(f, a) => Promoted::Len,
+                        _ => continue,
+                    };
                     let Some(&(entry, part)) = self.parts.get(&a) else {
                         continue;
                     };
@@ -123,10 +150,10 @@ impl Plan {
                         continue;
                     };
                     let added = self.added.entry(fam).or_default();
-                    let at = match added.iter().position(|(o, p, _)| o == op && *p == part) {
+                    let at = match added.iter().position(|(o, p, _)| *o == op && *p == part) {
                         Some(at) => at,
                         None => {
-                            added.push((*op, part, ty));
+                            added.push((op, part, ty));
                             added.len() - 1
                         }
                     };
@@ -141,43 +168,80 @@ impl Plan {
     }
 }
 
+/// A tensor with a first axis (so `len` cannot fail, wherever it runs).
+fn ranked(f: &Func, v: Value) -> bool {
+    f.ty(v)
+        .and_then(Ty::as_tensor)
+        .is_some_and(|t| t.shape.rank() >= 1)
+}
+
 fn scalar_float(f: &Func, v: Value) -> bool {
     f.ty(v)
         .and_then(Ty::as_tensor)
         .is_some_and(|t| t.shape.rank() == 0 && t.dtype.is_float())
 }
 
-/// Reads the promoted results from the tape and computes them before each
-/// push.
+/// Reads the promoted results from the tape and computes them for each
+/// push: as soon as the operand is defined in the pushing block (a `len`
+/// computed there leaves the operand free to be taken by a later `concat`),
+/// else before the tuple.
 fn rewrite(
     b: &mut Block,
     replace: &HashMap<Value, (Value, u32)>,
-    computed: &HashMap<Value, Vec<(Value, UnaryOp, u32)>>,
+    computed: &HashMap<Value, Vec<(Value, Promoted, u32)>>,
 ) {
+    // The promoted instructions of this block's pushes, by the value they read.
+    let mut early: HashMap<Value, Vec<Inst>> = HashMap::new();
+    let defined_here: Vec<Value> = b
+        .params
+        .iter()
+        .copied()
+        .chain(b.insts.iter().flat_map(|i| i.results.iter().copied()))
+        .collect();
     let insts = std::mem::take(&mut b.insts);
-    for mut inst in insts {
+    let mut late: Vec<(usize, Inst)> = Vec::new();
+    for (at, inst) in insts.iter().enumerate() {
+        let result = inst.results.first().copied();
+        if let (InstKind::Tuple, Some(new)) = (&inst.kind, result.and_then(|r| computed.get(&r))) {
+            for &(v, op, part) in new {
+                let Some(&operand) = inst.args.get(part as usize) else {
+                    continue;
+                };
+                let promoted = Inst {
+                    kind: InstKind::Prim(op.prim()),
+                    args: vec![operand],
+                    results: vec![v],
+                    span: inst.span,
+                };
+                if defined_here.contains(&operand) {
+                    early.entry(operand).or_default().push(promoted);
+                } else {
+                    late.push((at, promoted));
+                }
+            }
+        }
+    }
+    for p in &b.params {
+        b.insts.extend(early.remove(p).unwrap_or_default());
+    }
+    for (at, mut inst) in insts.into_iter().enumerate() {
         let result = inst.results.first().copied();
         if let Some(&(entry, part)) = result.and_then(|r| replace.get(&r)) {
             inst.kind = InstKind::TupleGet(part);
             inst.args = vec![entry];
         }
         if let (InstKind::Tuple, Some(new)) = (&inst.kind, result.and_then(|r| computed.get(&r))) {
-            for &(v, op, part) in new {
-                let Some(&operand) = inst.args.get(part as usize) else {
-                    continue;
-                };
-                b.insts.push(Inst {
-                    kind: InstKind::Prim(Prim::Unary(op)),
-                    args: vec![operand],
-                    results: vec![v],
-                    span: inst.span,
-                });
-            }
             inst.args.extend(new.iter().map(|&(v, _, _)| v));
         }
+        b.insts
+            .extend(late.iter().filter(|(k, _)| *k == at).map(|(_, i)| i.clone()));
         for inner in inst.blocks_mut() {
             rewrite(inner, replace, computed);
         }
+        let results = inst.results.clone();
         b.insts.push(inst);
+        for r in results {
+            b.insts.extend(early.remove(&r).unwrap_or_default());
+        }
     }
 }

@@ -470,3 +470,47 @@ fn printed(src: &str) -> String {
     drop(interp);
     String::from_utf8(out).unwrap()
 }
+
+#[test]
+fn a_grown_tensor_is_kept_on_the_tape_as_its_length() {
+    // The adjoint of `concat([acc, row])` splits at `len(acc)`: the tape
+    // keeps that int, computed before the concat takes `acc`, not `acc`.
+    let src = "fn f(x) { let mut acc = zeros([0, 2]); for l in 0..3 { acc = concat([acc, reshape(x * float(l), [1, 2])], axis: 0); } sum(acc * acc) }\n\
+               print(grad(f)([1.0, 2.0]));";
+    let p = compile(src);
+    let f = func(&p, "f'vjp");
+    let lists: Vec<&Ty> = f
+        .values
+        .iter()
+        .filter_map(|v| match &v.ty {
+            Some(Ty::List(elem)) => Some(&**elem),
+            _ => None,
+        })
+        .collect();
+    assert!(!lists.is_empty());
+    for elem in lists {
+        let Ty::Tuple(parts) = elem else {
+            panic!("{elem:?}")
+        };
+        assert!(
+            parts
+                .iter()
+                .all(|t| t.as_tensor().is_some_and(|t| t.shape.rank() == 0)),
+            "only scalars are kept: {parts:?}"
+        );
+    }
+    let body = blocks(f)
+        .into_iter()
+        .find(|b| {
+            b.insts
+                .iter()
+                .any(|i| matches!(i.kind, InstKind::Prim(Prim::Concat(_))))
+        })
+        .unwrap();
+    let at = |k: fn(&InstKind) -> bool| body.insts.iter().position(|i| k(&i.kind)).unwrap();
+    assert!(
+        at(|k| matches!(k, InstKind::Prim(Prim::Len))) < at(|k| matches!(k, InstKind::Prim(Prim::Concat(_))))
+    );
+    // d/dx sum over l of (x l)^2 = 2 x (0 + 1 + 4).
+    assert_eq!(printed(src), "[10.0, 20.0]\n");
+}

@@ -76,6 +76,16 @@ fn scalar_shape() -> Shape {
     EMPTY.clone()
 }
 
+/// The ints that [`Tensor::scalar_i64`] shares rather than allocates.
+pub const SMALL_INTS: std::ops::Range<i64> = -16..1024;
+
+fn fresh_scalar_i64(v: i64) -> Tensor {
+    Tensor {
+        shape: scalar_shape(),
+        data: Data::I64(Arc::new(vec![v])),
+    }
+}
+
 /// The number of elements of `shape`, or an error if it overflows `usize`.
 pub fn checked_numel(shape: &[usize]) -> KResult<usize> {
     shape
@@ -186,11 +196,16 @@ impl Tensor {
         (self.shape, self.data)
     }
 
+    /// A rank-0 int. Those in [`SMALL_INTS`] are shared, allocated once:
+    /// loop counters and tape positions are made on every iteration.
     pub fn scalar_i64(v: i64) -> Tensor {
-        Tensor {
-            shape: scalar_shape(),
-            data: Data::I64(Arc::new(vec![v])),
-        }
+        static TABLE: std::sync::LazyLock<Vec<Tensor>> =
+            std::sync::LazyLock::new(|| SMALL_INTS.map(fresh_scalar_i64).collect());
+        usize::try_from(v - SMALL_INTS.start)
+            .ok()
+            .and_then(|k| TABLE.get(k))
+            .cloned()
+            .unwrap_or_else(|| fresh_scalar_i64(v))
     }
 
     pub fn scalar_bool(v: bool) -> Tensor {

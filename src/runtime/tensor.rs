@@ -201,8 +201,8 @@ impl Tensor {
     pub fn scalar_i64(v: i64) -> Tensor {
         static TABLE: std::sync::LazyLock<Vec<Tensor>> =
             std::sync::LazyLock::new(|| SMALL_INTS.map(fresh_scalar_i64).collect());
-        usize::try_from(v - SMALL_INTS.start)
-            .ok()
+        v.checked_sub(SMALL_INTS.start)
+            .and_then(|k| usize::try_from(k).ok())
             .and_then(|k| TABLE.get(k))
             .cloned()
             .unwrap_or_else(|| fresh_scalar_i64(v))

@@ -1,14 +1,17 @@
 //! Sinking: moves tensor instructions that are not elementwise (indexing,
 //! reductions, scatters, shape ops) and the building of tuples and records
-//! down past the elementwise instructions after them that do not read them,
-//! to just before their first reader.
+//! down past the instructions after them that do not read them, to just
+//! before their first reader (a reader takes along only what it reads,
+//! directly or through other waiting instructions).
 //! Runs of elementwise instructions then sit together in the block, where
 //! the interpreter fuses them into one kernel (`backend::interp::fusion`
 //! closes a group at the first other instruction that reads it). Derivative
 //! code needs this most: the reverse of an elementwise chain interleaves it
 //! with the scatters of the adjoints it accumulates, and an optimizer's
 //! update builds each parameter's new moments into records before the step
-//! that reads them.
+//! that reads them. A slice that only a loop's next iteration reads moves
+//! past the fused group that reads rows of the tensor it cuts, so that it
+//! reads that tensor last and may cut its buffer in place.
 //!
 //! Only instructions without effects move, and never past an effect, a
 //! call or control flow, so output and file effects keep their order. Of two
@@ -61,25 +64,49 @@ fn role(inst: &Inst) -> Role {
 fn block(b: &mut Block) {
     let mut out: Vec<Inst> = Vec::with_capacity(b.insts.len());
     let mut waiting: Vec<Inst> = Vec::new();
-    let mut waiting_results: HashSet<Value> = HashSet::new();
     for mut inst in std::mem::take(&mut b.insts) {
         for inner in inst.blocks_mut() {
             block(inner);
         }
-        let reads_waiting = inst.args.iter().any(|a| waiting_results.contains(a));
         match role(&inst) {
-            Role::Sinks => {
-                waiting_results.extend(inst.results.iter().copied());
-                waiting.push(inst);
+            Role::Sinks => waiting.push(inst),
+            Role::Stays => {
+                out.extend(needed_by(&mut waiting, &inst.args));
+                out.push(inst);
             }
-            Role::Stays if !reads_waiting => out.push(inst),
-            Role::Stays | Role::Barrier => {
+            Role::Barrier => {
                 out.append(&mut waiting);
-                waiting_results.clear();
                 out.push(inst);
             }
         }
     }
     out.append(&mut waiting);
     b.insts = out;
+}
+
+/// Takes out of `waiting`, in order, the instructions that `args` read,
+/// directly or through other waiting ones; the rest wait on.
+fn needed_by(waiting: &mut Vec<Inst>, args: &[Value]) -> Vec<Inst> {
+    let mut wanted: HashSet<Value> = args.iter().copied().collect();
+    let mut needed = vec![false; waiting.len()];
+    for (need, inst) in needed.iter_mut().zip(waiting.iter()).rev() {
+        if inst.results.iter().any(|r| wanted.contains(r)) {
+            *need = true;
+            wanted.extend(inst.args.iter().copied());
+        }
+    }
+    if !needed.contains(&true) {
+        return Vec::new();
+    }
+    let mut taken = Vec::new();
+    let mut kept = Vec::with_capacity(waiting.len());
+    for (inst, need) in std::mem::take(waiting).into_iter().zip(needed) {
+        if need {
+            taken.push(inst);
+        } else {
+            kept.push(inst);
+        }
+    }
+    *waiting = kept;
+    taken
 }

@@ -514,3 +514,40 @@ fn a_grown_tensor_is_kept_on_the_tape_as_its_length() {
     // d/dx sum over l of (x l)^2 = 2 x (0 + 1 + 4).
     assert_eq!(printed(src), "[10.0, 20.0]\n");
 }
+
+#[test]
+fn a_reader_takes_along_only_what_it_reads() {
+    // In the reverse body of a grown tensor's loop, the slice that drops
+    // the last row of the accumulated adjoint is read only by the next
+    // iteration: it sinks below the elementwise code that reads that row,
+    // to the end of the body.
+    let src = "fn f(x) { let mut acc = zeros([0, 2]); for l in 0..3 { acc = concat([acc, reshape(x * float(l), [1, 2])], axis: 0); } sum(acc * acc) }\n\
+               print(grad(f)([1.0, 2.0]));";
+    let p = compile(src);
+    let f = func(&p, "f'vjp");
+    let slice = |i: &crate::ir::Inst| {
+        matches!(&i.kind, InstKind::Prim(Prim::Index(items))
+            if items.iter().all(|it| matches!(it, crate::ir::IndexItem::Slice { .. })))
+    };
+    let body = blocks(f)
+        .into_iter()
+        .find(|b| {
+            b.insts.iter().any(slice)
+                && b.insts
+                    .iter()
+                    .any(|i| matches!(i.kind, InstKind::Prim(Prim::Binary(_))))
+        })
+        .unwrap();
+    let last_slice = body.insts.iter().rposition(slice).unwrap();
+    let last_elementwise = body
+        .insts
+        .iter()
+        .rposition(|i| matches!(i.kind, InstKind::Prim(Prim::Binary(_))))
+        .unwrap();
+    assert!(
+        last_slice > last_elementwise,
+        "{:?}",
+        body.insts.iter().map(|i| &i.kind).collect::<Vec<_>>()
+    );
+    assert_eq!(printed(src), "[10.0, 20.0]\n");
+}

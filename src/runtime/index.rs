@@ -9,9 +9,10 @@
 //! result is a new contiguous tensor.
 
 use super::error::{KResult, KernelError};
-use super::tensor::{Tensor, checked_numel, map_data};
+use super::tensor::{Data, Tensor, checked_numel, map_data};
 use crate::ir::op::IndexItem;
 use smallvec::SmallVec;
+use std::sync::Arc;
 
 /// Per-axis numbers (starts, lengths, strides) of the small ranks tensors
 /// have, inline: indexing a row of a small tensor is cheaper than the
@@ -31,6 +32,50 @@ pub fn index(x: &Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tenso
     let (starts, lens, out_shape) = index_box(shape, items, operands)?;
     let data = map_data!(x.data(), v => copy_box(v, shape, &starts, &lens)?);
     Tensor::new(out_shape.into_vec(), data)
+}
+
+/// [`index`] of a tensor the caller gives up: a slice of the first axis
+/// alone (`t[lo:hi]`), of a buffer no one else holds, keeps that buffer,
+/// cut to the rows it selects, rather than copying them. A loop that drops
+/// the last row of an accumulator on every step copies nothing.
+pub fn index_owned(mut x: Tensor, items: &[IndexItem], operands: &[i64]) -> KResult<Tensor> {
+    let (&[IndexItem::Slice { lo, hi }], Some(&rows)) = (items, x.shape().first()) else {
+        return index(&x, items, operands);
+    };
+    if !x.is_unique() || operands.len() != usize::from(lo) + usize::from(hi) {
+        return index(&x, items, operands);
+    }
+    let mut ops = operands.iter().copied();
+    let lo = if lo { ops.next() } else { None };
+    let hi = if hi { ops.next() } else { None };
+    let (start, count) = slice_bounds(lo, hi, rows);
+    let row: usize = x.shape().iter().skip(1).product();
+    let (from, to) = (start * row, (start + count) * row);
+    fn cut<T>(v: &mut Arc<Vec<T>>, from: usize, to: usize) -> bool {
+        match Arc::get_mut(v) {
+            Some(v) if to <= v.len() => {
+                v.truncate(to);
+                v.drain(..from);
+                true
+            }
+            _ => false,
+        }
+    }
+    let done = match x.data_mut() {
+        Data::Bool(v) => cut(v, from, to),
+        Data::I64(v) => cut(v, from, to),
+        Data::F32(v) => cut(v, from, to),
+        Data::F64(v) => cut(v, from, to),
+    };
+    if !done {
+        return index(&x, items, operands);
+    }
+    let mut shape = x.shape().to_vec();
+    if let Some(first) = shape.first_mut() {
+        *first = count;
+    }
+    let (_, data) = x.into_parts();
+    Tensor::new(shape, data)
 }
 
 /// The elements that `items` select from a row-major tensor of `shape` when
@@ -197,6 +242,37 @@ mod tests {
 
     const S: IndexItem = IndexItem::Slice { lo: true, hi: true };
     const ALL: IndexItem = IndexItem::Slice { lo: false, hi: false };
+
+    #[test]
+    fn an_owned_first_axis_slice_cuts_its_buffer_in_place() {
+        let rows = || Tensor::from_i64s(vec![4, 2], (0..8).collect()).unwrap();
+        // Bounds as `index` takes them: present, absent, negative, clamped.
+        let cases: [(&[IndexItem], &[i64]); 5] = [
+            (&[S], &[1, 3]),
+            (&[S], &[0, -1]),
+            (&[S], &[-3, 10]),
+            (&[IndexItem::Slice { lo: false, hi: true }], &[2]),
+            (&[IndexItem::Slice { lo: true, hi: false }], &[3]),
+        ];
+        for (items, ops) in cases {
+            let want = index(&rows(), items, ops).unwrap();
+            let x = rows();
+            let addr = x.buffer_addr();
+            let got = index_owned(x, items, ops).unwrap();
+            assert_eq!((got.shape(), got.to_i64_vec()), (want.shape(), want.to_i64_vec()));
+            assert_eq!(got.buffer_addr(), addr, "{ops:?}: the buffer is kept");
+        }
+        // A shared buffer is copied, and the other holder sees no change.
+        let x = rows();
+        let held = x.clone();
+        let got = index_owned(x, &[S], &[1, 3]).unwrap();
+        assert_eq!(got.to_i64_vec(), vec![2, 3, 4, 5]);
+        assert_eq!(held.to_i64_vec(), (0..8).collect::<Vec<i64>>());
+        assert_ne!(got.buffer_addr(), held.buffer_addr());
+        // Other indexes copy as `index` does.
+        let got = index_owned(rows(), &[ALL, IndexItem::At], &[1]).unwrap();
+        assert_eq!(got.to_i64_vec(), vec![1, 3, 5, 7]);
+    }
 
     #[test]
     fn at_and_negative() {

@@ -61,7 +61,7 @@ pub use elementwise::{binary, binary_owned, cast, clip, unary, unary_owned, wher
 pub(crate) use elementwise::{int_pow, sigmoid, unary_element_fn};
 pub use error::{KResult, KernelError};
 pub use format::format_f64;
-pub use index::index;
+pub use index::{index, index_owned};
 pub use linalg::{cholesky, det, solve};
 pub use matmul::{matmul, matmul_transposed};
 pub use pool::{avg_pool2d, max_pool2d, max_pool2d_mask, pool2d_spread};

@@ -199,7 +199,7 @@ pub fn exec(p: &Prim, args: &mut [Val], program: &Program) -> R {
         Prim::Index(items) => {
             let operands: SmallVec<[i64; 4]> =
                 (1..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
-            t(runtime::index(tensor(args, 0)?, items, &operands)?)
+            t(runtime::index_owned(owned(args, 0)?, items, &operands)?)
         }
         Prim::Shape => {
             let dims = tensor(args, 0)?

@@ -80,6 +80,12 @@ enum Member {
         tensor: Value,
         at: Vec<Value>,
     },
+    /// `broadcast_like(scalar, like)` to the group's shape: the scalar,
+    /// read once.
+    Splat {
+        scalar: Value,
+        like: Value,
+    },
     /// `index_add acc, addend, like, at…`: the addend added into a row of
     /// the accumulator, in place.
     AddInto {
@@ -94,7 +100,7 @@ impl Member {
     /// Whether running it can fail (an index out of range), so that it must
     /// not move past an effect.
     fn fallible(&self) -> bool {
-        !matches!(self, Member::Step(_))
+        matches!(self, Member::Row { .. } | Member::AddInto { .. })
     }
 }
 
@@ -179,7 +185,26 @@ fn add_candidate(f: &Func, inst: &Inst, items: &[IndexItem]) -> Option<Candidate
     })
 }
 
-/// `indexed`: rows and accumulators may join (the group will have a native
+/// `broadcast_like(s, like)` of a rank-0 `s` to `like`'s small static
+/// shape, as a member of an indexed group.
+fn splat_candidate(f: &Func, inst: &Inst) -> Option<Candidate> {
+    let ([scalar, like], [r]) = (inst.args.as_slice(), inst.results.as_slice()) else {
+        return None;
+    };
+    let (d, shape) = small_rows(f, *r)?;
+    let fits = tensor_ty(f, *scalar).is_some_and(|(sd, s)| sd == d && s.rank() == 0)
+        && tensor_ty(f, *like).is_some_and(|(_, s)| *s == shape);
+    fits.then_some(Candidate {
+        member: Member::Splat {
+            scalar: *scalar,
+            like: *like,
+        },
+        dtype: Some(d),
+        shape,
+    })
+}
+
+/// `indexed`: rows, accumulators and splats may join (the group will have a native
 /// loop).
 fn candidate(f: &Func, inst: &Inst, indexed: bool) -> Option<Candidate> {
     let InstKind::Prim(p) = &inst.kind else {
@@ -191,6 +216,7 @@ fn candidate(f: &Func, inst: &Inst, indexed: bool) -> Option<Candidate> {
         Prim::Where => FusedOp::Where,
         Prim::Index(items) if indexed => return row_candidate(f, inst, items),
         Prim::IndexAdd(items) if indexed => return add_candidate(f, inst, items),
+        Prim::BroadcastLike if indexed => return splat_candidate(f, inst),
         _ => return None,
     };
     let [r] = inst.results.as_slice() else { return None };
@@ -256,6 +282,7 @@ impl Open {
         match &c.member {
             Member::Step(_) => true,
             Member::Row { tensor, .. } => !self.defined.contains(tensor),
+            Member::Splat { .. } => true,
             Member::AddInto { acc, .. } => !self.defined.contains(acc) && !self.read.contains(acc),
         }
     }
@@ -377,11 +404,15 @@ impl<'f> Finder<'f, '_> {
 
     fn close(&mut self, b: &'f Block, g: Open) {
         let Some(dtype) = g.dtype else { return };
-        let computes = g.steps.iter().any(|(m, _, _)| !matches!(m, Member::Row { .. }));
+        let computes = g
+            .steps
+            .iter()
+            .any(|(m, _, _)| matches!(m, Member::Step(_) | Member::AddInto { .. }));
         if g.members.len() < 2 || !computes {
             return;
         }
-        let is_indexed = g.steps.iter().any(|(m, _, _)| m.fallible());
+        // Rows, accumulators and splats need the group's static shape.
+        let is_indexed = g.steps.iter().any(|(m, _, _)| !matches!(m, Member::Step(_)));
         let mut inputs: Vec<(Value, bool)> = Vec::new();
         let mut input_of = |v: Value| match inputs.iter().position(|(w, _)| *w == v) {
             Some(k) => k,
@@ -431,6 +462,13 @@ impl<'f> Finder<'f, '_> {
                     ssa.insert(*r, sources.len());
                     sources.push(row);
                 }
+                Member::Splat { scalar, like } => {
+                    input_of(*like);
+                    operand(*scalar, &mut sources, &mut input_of);
+                    if let Some(&k) = ssa.get(scalar) {
+                        ssa.insert(*r, k);
+                    }
+                }
                 Member::AddInto {
                     acc,
                     addend,
@@ -455,7 +493,7 @@ impl<'f> Finder<'f, '_> {
         let mut acc_row = acc_rows.into_iter();
         for (m, args, r) in &g.steps {
             let step = match m {
-                Member::Row { .. } => continue,
+                Member::Row { .. } | Member::Splat { .. } => continue,
                 Member::Step(op) => FusedStep {
                     op: *op,
                     args: args.iter().map(|a| ssa.get(a).copied().unwrap_or(0)).collect(),

@@ -199,6 +199,16 @@ let h0 = linspace(-0.5, 0.5, 4);
 let xs = reshape(linspace(-1.0, 1.0, 20), [5, 4]);
 ";
 
+/// Calls `visit` on every instruction of `b` and the blocks nested in it.
+fn all_insts(b: &crate::ir::Block, visit: &mut dyn FnMut(&crate::ir::Inst)) {
+    for inst in &b.insts {
+        visit(inst);
+        for nb in inst.blocks() {
+            all_insts(nb, visit);
+        }
+    }
+}
+
 /// Every fused group in `f`'s body and the blocks nested in it.
 fn all_groups(plan: &Plan, b: &crate::ir::Block, out: &mut Vec<Rc<Group>>) {
     for inst in &b.insts {
@@ -239,6 +249,21 @@ fn rows_and_accumulators_join_groups_only_under_the_jit() {
     assert!(
         sources.iter().filter(|s| matches!(s, Source::Acc(_))).count() >= 2,
         "{sources:?}"
+    );
+    // The adjoint of `sum(h * h)` broadcasts a scalar: a splat inside a group.
+    let jit_plan = Plan::new(f, true, Some(&jit));
+    let mut broadcasts = Vec::new();
+    all_insts(&f.body, &mut |i| {
+        if matches!(i.kind, InstKind::Prim(Prim::BroadcastLike)) {
+            broadcasts.push(jit_plan.inst(i).fused);
+        }
+    });
+    assert!(!broadcasts.is_empty());
+    assert!(
+        broadcasts
+            .iter()
+            .all(|&k| matches!(k, Fused::Grouped | Fused::GroupEnd)),
+        "{broadcasts:?}"
     );
     // Without native loops, rows and accumulators run as instructions.
     let mut plain = Vec::new();

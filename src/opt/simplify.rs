@@ -9,6 +9,8 @@
 //!   the end). The adjoint of `concat([h, reshape(x, [1, n])])` takes its
 //!   last operand's part this way; one instruction instead of two.
 //!
+//! - The length of a list just made (`list_len(list_new)`) is 0: the
+//!   reverse sweep subtracts a tape's start from every position.
 //! - `shape(a)[0]` is `len(a)`: the adjoint of `concat` splits its gradient
 //!   at its first operand's length; one instruction instead of two.
 //!
@@ -67,10 +69,17 @@ fn collect(b: &Block, defs: &mut HashMap<Value, Def>) {
         if let [r] = inst.results.as_slice()
             && matches!(
                 inst.kind,
-                InstKind::Const(_) | InstKind::Prim(_) | InstKind::TupleGet(_)
+                InstKind::Const(_) | InstKind::Prim(_) | InstKind::TupleGet(_) | InstKind::ListNew
             )
         {
             defs.insert(*r, Def::Inst(inst.kind.clone(), inst.args.clone()));
+        }
+        // The length of a new list is 0 (a list value never changes; a
+        // push makes another).
+        if let (InstKind::ListLen, [list], [r]) = (&inst.kind, inst.args.as_slice(), inst.results.as_slice())
+            && matches!(defs.get(list), Some(Def::Inst(InstKind::ListNew, _)))
+        {
+            defs.insert(*r, Def::Inst(InstKind::Const(Const::Int(0)), Vec::new()));
         }
     }
 }
@@ -161,6 +170,12 @@ fn rewrite(b: &mut Block, resolve: &impl Fn(Value) -> Value, defs: &HashMap<Valu
         }
         take_row(inst, resolve, defs, f);
         first_axis(inst, resolve, defs);
+        if let (InstKind::ListLen, [r]) = (&inst.kind, inst.results.as_slice())
+            && let Some(Def::Inst(k @ InstKind::Const(_), _)) = defs.get(r)
+        {
+            inst.kind = k.clone();
+            inst.args.clear();
+        }
     }
     for y in &mut b.yields {
         *y = resolve(*y);

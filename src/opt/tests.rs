@@ -551,3 +551,24 @@ fn a_reader_takes_along_only_what_it_reads() {
     );
     assert_eq!(printed(src), "[10.0, 20.0]\n");
 }
+
+#[test]
+fn a_new_lists_length_is_zero() {
+    // The reverse sweep subtracts its tape's start, the length of the list
+    // before the loop pushed to it: 0 when the list was just made.
+    let p = compile(LOOP);
+    let f = func(&p, "f'vjp");
+    let insts: Vec<&crate::ir::Inst> = blocks(f).into_iter().flat_map(|b| &b.insts).collect();
+    let new_lists: HashSet<Value> = insts
+        .iter()
+        .filter(|i| matches!(i.kind, InstKind::ListNew))
+        .flat_map(|i| i.results.iter().copied())
+        .collect();
+    assert!(!new_lists.is_empty());
+    assert!(
+        !insts
+            .iter()
+            .any(|i| matches!(i.kind, InstKind::ListLen) && i.args.iter().any(|a| new_lists.contains(a))),
+        "a length of a new list is left"
+    );
+}

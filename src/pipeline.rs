@@ -56,6 +56,22 @@ pub struct Specialized {
 }
 
 /// Specializes each entry point (main, test bodies: functions of no arguments).
+/// The specialized, optimized program of source text `src` (default
+/// options) and its main body's function: what tests of the later stages
+/// start from. Panics on any diagnostic.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+pub(crate) fn specialize_source(src: &str) -> (Program, FuncId) {
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.dl", None, src);
+    let (program, diags) = front_end(&mut sources, main);
+    assert!(diags.is_empty(), "{diags:?}");
+    let entry = program.main.unwrap();
+    let spec = specialize(&program, &[entry], Options::default());
+    let f = spec.entries.into_iter().next().unwrap().unwrap();
+    (spec.program, f)
+}
+
 pub fn specialize(untyped: &Program, entries: &[FuncId], opts: Options) -> Specialized {
     let mut s = Specializer::new(
         untyped,

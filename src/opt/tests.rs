@@ -10,12 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 /// The specialized, optimized program of `src`.
 fn compile(src: &str) -> Program {
-    let mut sources = crate::syntax::SourceMap::new();
-    let main = sources.add("t.dl", None, src);
-    let (program, diags) = crate::pipeline::front_end(&mut sources, main);
-    assert!(diags.is_empty(), "{diags:?}");
-    let entry = program.main.unwrap();
-    crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default()).program
+    crate::pipeline::specialize_source(src).0
 }
 
 fn func<'p>(p: &'p Program, name: &str) -> &'p Func {
@@ -455,15 +450,9 @@ fn the_first_axis_of_a_shape_is_a_length() {
 
 /// What the main body of `src` prints, run on the interpreter.
 fn printed(src: &str) -> String {
-    let mut sources = crate::syntax::SourceMap::new();
-    let main = sources.add("t.dl", None, src);
-    let (program, diags) = crate::pipeline::front_end(&mut sources, main);
-    assert!(diags.is_empty(), "{diags:?}");
-    let entry = program.main.unwrap();
-    let spec = crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default());
-    let f = spec.entries[0].clone().unwrap();
+    let (program, f) = crate::pipeline::specialize_source(src);
     let mut out = Vec::new();
-    let mut interp = crate::backend::interp::Interp::new(&spec.program, &mut out);
+    let mut interp = crate::backend::interp::Interp::new(&program, &mut out);
     interp
         .call(f, Vec::new(), crate::syntax::Span::default())
         .unwrap();

@@ -637,14 +637,7 @@ pub(super) mod tests {
 
     /// A program's specialized IR and its main body's function.
     pub(in crate::backend::interp) fn compile(src: &str) -> (crate::ir::Program, crate::ir::FuncId) {
-        let mut sources = crate::syntax::SourceMap::new();
-        let main = sources.add("t.dl", None, src);
-        let (program, diags) = crate::pipeline::front_end(&mut sources, main);
-        assert!(diags.is_empty(), "{diags:?}");
-        let entry = program.main.unwrap();
-        let spec = crate::pipeline::specialize(&program, &[entry], crate::pipeline::Options::default());
-        let f = spec.entries.into_iter().next().unwrap().unwrap();
-        (spec.program, f)
+        crate::pipeline::specialize_source(src)
     }
 
     fn main_func(p: &(crate::ir::Program, crate::ir::FuncId)) -> &Func {

@@ -17,20 +17,13 @@ use crate::backend::Native;
 use crate::backend::interp::{Interp, MAX_DEPTH, RunError, Val};
 use crate::ir::types::{DType, Ty};
 use crate::ir::{FuncId, Program};
-use crate::pipeline::{self, Options};
+use crate::pipeline;
 use crate::runtime::Tensor;
-use crate::syntax::{SourceMap, Span};
+use crate::syntax::Span;
 
 /// Specializes `src`'s main body (default float f32).
 fn specialize(src: &str) -> (Program, FuncId) {
-    let mut sources = SourceMap::new();
-    let file = sources.add("test.dl", None, src);
-    let (program, diags) = pipeline::front_end(&mut sources, file);
-    assert!(diags.is_empty(), "{diags:?}");
-    let main = program.main.expect("a main body");
-    let spec = pipeline::specialize(&program, &[main], Options::default());
-    let f = spec.entries.into_iter().next().unwrap().expect("specializes");
-    (spec.program, f)
+    pipeline::specialize_source(src)
 }
 
 /// Runs `f` on a thread with a stack large enough for 10,000 interpreted calls.

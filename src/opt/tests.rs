@@ -287,12 +287,15 @@ fn derivatives_inline_their_callees_once() {
     );
 }
 
+/// A loop that grows a tensor by a row per step, and its gradient.
+const GROWN: &str = "fn f(x) { let mut acc = zeros([0, 2]); for l in 0..3 { acc = concat([acc, reshape(x * float(l), [1, 2])], axis: 0); } sum(acc * acc) }\n\
+                     print(grad(f)([1.0, 2.0]));";
+
 #[test]
 fn rows_taken_back_from_a_concat_are_indexed() {
     // The adjoint of appending a row takes the row back as a one-row slice
     // reshaped to the row: `simplify` makes it `a[i]`, and `0 + i` is `i`.
-    let src = "fn f(x) { let mut acc = zeros([0, 2]); for l in 0..3 { acc = concat([acc, reshape(x * float(l), [1, 2])], axis: 0); } sum(acc * acc) }\n\
-               print(grad(f)([1.0, 2.0]));";
+    let src = GROWN;
     let p = compile(src);
     let f = func(&p, "f'vjp");
     let insts: Vec<&crate::ir::Inst> = blocks(f).into_iter().flat_map(|b| &b.insts).collect();
@@ -464,8 +467,7 @@ fn printed(src: &str) -> String {
 fn a_grown_tensor_is_kept_on_the_tape_as_its_length() {
     // The adjoint of `concat([acc, row])` splits at `len(acc)`: the tape
     // keeps that int, computed before the concat takes `acc`, not `acc`.
-    let src = "fn f(x) { let mut acc = zeros([0, 2]); for l in 0..3 { acc = concat([acc, reshape(x * float(l), [1, 2])], axis: 0); } sum(acc * acc) }\n\
-               print(grad(f)([1.0, 2.0]));";
+    let src = GROWN;
     let p = compile(src);
     let f = func(&p, "f'vjp");
     let lists: Vec<&Ty> = f
@@ -510,8 +512,7 @@ fn a_reader_takes_along_only_what_it_reads() {
     // the last row of the accumulated adjoint is read only by the next
     // iteration: it sinks below the elementwise code that reads that row,
     // to the end of the body.
-    let src = "fn f(x) { let mut acc = zeros([0, 2]); for l in 0..3 { acc = concat([acc, reshape(x * float(l), [1, 2])], axis: 0); } sum(acc * acc) }\n\
-               print(grad(f)([1.0, 2.0]));";
+    let src = GROWN;
     let p = compile(src);
     let f = func(&p, "f'vjp");
     let slice = |i: &crate::ir::Inst| {

@@ -196,9 +196,11 @@ impl<'p> Interp<'p> {
         let Some(bp) = plan.block(block) else {
             return Err(Diagnostic::internal(Span::default(), "a block without a plan"));
         };
-        for (inst, &ip) in block.insts.iter().zip(&bp.insts) {
+        for &(k, ip) in &bp.steps {
+            let Some(inst) = block.insts.get(k as usize) else {
+                return Err(Diagnostic::internal(Span::default(), "a plan past its block"));
+            };
             match ip.fused {
-                Fused::Grouped | Fused::Unpacked => {}
                 Fused::GroupEnd => self.exec_group(func, plan, frame, block, inst)?,
                 Fused::Unpack => exec_unpack(plan, frame, inst)?,
                 _ => self.exec_inst(func, plan, frame, inst, ip)?,

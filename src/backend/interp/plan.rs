@@ -118,12 +118,14 @@ impl Hasher for AddrHasher {
 
 type AddrMap<V> = HashMap<usize, V, BuildHasherDefault<AddrHasher>>;
 
-/// The plan of one block: each instruction's, in order (read once per run
-/// of the block rather than looked up per instruction), and which yields
-/// are their values' last use.
+/// The plan of one block: the instructions that run, each with its plan, in
+/// order (read once per run of the block rather than looked up per
+/// instruction; members of fused groups and unpackings that another
+/// instruction runs are left out), and which yields are their values' last
+/// use.
 #[derive(Default)]
 pub struct BlockPlan {
-    pub insts: Vec<InstPlan>,
+    pub steps: Vec<(u32, InstPlan)>,
     pub yields: u64,
 }
 
@@ -177,10 +179,14 @@ impl Plan {
     /// Gathers the plans of `b`'s instructions (and of the blocks in it)
     /// into its [`BlockPlan`].
     fn tabulate(&mut self, b: &Block) {
-        let insts = b.insts.iter().map(|i| self.inst(i)).collect();
+        let steps = (0u32..)
+            .zip(&b.insts)
+            .map(|(k, i)| (k, self.inst(i)))
+            .filter(|(_, ip)| !matches!(ip.fused, Fused::Grouped | Fused::Unpacked))
+            .collect();
         let yields = self.yields(b);
         self.blocks
-            .insert(b as *const Block as usize, BlockPlan { insts, yields });
+            .insert(b as *const Block as usize, BlockPlan { steps, yields });
         for i in &b.insts {
             for nb in i.blocks() {
                 self.tabulate(nb);

@@ -188,6 +188,30 @@ fn the_reverse_sweep_reads_cos_from_the_tape() {
     let f = func(&p, "f'vjp");
     assert_eq!(trig(f, Sin), vec![0]);
     assert_eq!(trig(f, Cos), vec![0], "cos runs in the forward sweep only");
+    // The residual runs after the step's own `sin`, just before the push.
+    let forward = f
+        .body
+        .insts
+        .iter()
+        .find(|i| matches!(i.kind, InstKind::For { .. }))
+        .and_then(|l| l.blocks().first().copied())
+        .unwrap();
+    let at = |op: crate::ir::UnaryOp| {
+        forward
+            .insts
+            .iter()
+            .position(|i| i.kind == InstKind::Prim(Prim::Unary(op)))
+            .unwrap()
+    };
+    let push = forward
+        .insts
+        .iter()
+        .position(|i| i.kind == InstKind::ListPush)
+        .unwrap();
+    assert!(
+        at(Sin) < at(Cos) && at(Cos) < push,
+        "cos after sin, before the push"
+    );
     let g = func(&p, "g'vjp");
     assert_eq!(trig(g, Cos), vec![1], "a tensor's cos stays in the reverse sweep");
 }

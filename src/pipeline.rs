@@ -55,7 +55,6 @@ pub struct Specialized {
     pub entries: Vec<Result<FuncId, Diagnostic>>,
 }
 
-/// Specializes each entry point (main, test bodies: functions of no arguments).
 /// The specialized, optimized program of source text `src` (default
 /// options) and its main body's function: what tests of the later stages
 /// start from. Panics on any diagnostic.
@@ -72,6 +71,7 @@ pub(crate) fn specialize_source(src: &str) -> (Program, FuncId) {
     (spec.program, f)
 }
 
+/// Specializes each entry point (main, test bodies: functions of no arguments).
 pub fn specialize(untyped: &Program, entries: &[FuncId], opts: Options) -> Specialized {
     let mut s = Specializer::new(
         untyped,

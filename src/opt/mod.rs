@@ -34,6 +34,8 @@ pub fn optimize(p: &mut Program) {
         dce::run(f, &removable);
         tapes::run(f);
         index_adds::run(f);
+        // Again: `index_adds` makes accumulations that may fold away.
+        simplify::run(f);
         dce::run(f, &removable);
         sink::run(f);
         f.compact();

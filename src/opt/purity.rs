@@ -107,6 +107,13 @@ fn prim_cannot_fail(p: &Prim, inst: &Inst, f: &Func) -> bool {
     if matches!(p, Prim::Full(_)) {
         return result_known();
     }
+    // A scalar spreads to any shape.
+    if matches!(p, Prim::BroadcastLike)
+        && let Some(Ty::Tensor(t)) = inst.args.first().and_then(|&a| f.ty(a))
+        && t.shape.0.is_empty()
+    {
+        return true;
+    }
     // A shape is known at run time whatever its dimensions; a length needs
     // a first axis, and the rank is always known statically.
     match p {

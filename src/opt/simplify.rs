@@ -13,6 +13,10 @@
 //!   reverse sweep subtracts a tape's start from every position.
 //! - `shape(a)[0]` is `len(a)`: the adjoint of `concat` splits its gradient
 //!   at its first operand's length; one instruction instead of two.
+//! - `full(shape(a), x)` is `broadcast_like(x, a)`: the zeros of an adjoint
+//!   whose shape is known only at run time; one instruction instead of two.
+//! - An `index_add` into an empty slice (`acc[i:i]`) is its accumulator:
+//!   the adjoint of `h[0:0]`, the empty start of rows a loop concatenates.
 //!
 //! All give the same values bit for bit.
 
@@ -33,6 +37,14 @@ pub fn run(f: &mut Func) {
             && is_int(f.ty(r))
         {
             rename.insert(r, x);
+        }
+        if let Def::Inst(InstKind::Prim(Prim::IndexAdd(items)), args) = def
+            && let Some((acc, like)) = empty_region_add(items, args, &defs)
+            && f.ty(acc).is_some()
+            && f.ty(acc) == f.ty(r)
+            && f.ty(like) == f.ty(r)
+        {
+            rename.insert(r, acc);
         }
     }
     let resolve = |mut v: Value| {
@@ -109,6 +121,24 @@ fn identity_operand(op: BinaryOp, args: &[Value], defs: &HashMap<Value, Def>) ->
     }
 }
 
+/// The accumulator and `like` operand of an `index_add` into an empty
+/// slice `acc[i:i]` (`i` the same value or equal constants), which returns
+/// its accumulator unchanged when that has `like`'s shape (an adjoint
+/// accumulator always has its primal's). The adjoint of `h[0:0]`, the empty
+/// start that a loop concatenates rows onto.
+fn empty_region_add(
+    items: &[IndexItem],
+    args: &[Value],
+    defs: &HashMap<Value, Def>,
+) -> Option<(Value, Value)> {
+    let ([IndexItem::Slice { lo: true, hi: true }], [acc, _, like, lo, hi]) = (items, args) else {
+        return None;
+    };
+    let same =
+        lo == hi || matches!((int_const(*lo, defs), int_const(*hi, defs)), (Some(a), Some(b)) if a == b);
+    same.then_some((*acc, *like))
+}
+
 /// Whether the int `v` is known to be at least 0: a constant, a dimension
 /// from `shape`, a loop index counting from such a value, or a sum or
 /// product of such values.
@@ -161,6 +191,12 @@ fn rows_of(f: &Func, a: Value, row: Value) -> bool {
 }
 
 fn rewrite(b: &mut Block, resolve: &impl Fn(Value) -> Value, defs: &HashMap<Value, Def>, f: &Func) {
+    // An accumulation into an empty region is gone (its readers read its
+    // accumulator; `dce` keeps an `index_add`, which may fail in general).
+    b.insts.retain(|inst| {
+        !(matches!(inst.kind, InstKind::Prim(Prim::IndexAdd(_)))
+            && inst.results.iter().any(|&r| resolve(r) != r))
+    });
     for inst in &mut b.insts {
         for a in &mut inst.args {
             *a = resolve(*a);
@@ -169,6 +205,7 @@ fn rewrite(b: &mut Block, resolve: &impl Fn(Value) -> Value, defs: &HashMap<Valu
             rewrite(inner, resolve, defs, f);
         }
         take_row(inst, resolve, defs, f);
+        full_like(inst, resolve, defs, f);
         first_axis(inst, resolve, defs);
         if let (InstKind::ListLen, [r]) = (&inst.kind, inst.results.as_slice())
             && let Some(Def::Inst(k @ InstKind::Const(_), _)) = defs.get(r)
@@ -191,6 +228,25 @@ fn first_axis(inst: &mut Inst, resolve: &impl Fn(Value) -> Value, defs: &HashMap
     {
         inst.kind = InstKind::Prim(Prim::Len);
         inst.args = vec![resolve(*a)];
+    }
+}
+
+/// `full(shape(a), x)` becomes `broadcast_like(x, a)` when `x` is a scalar
+/// of the result's dtype: the zeros of an adjoint of a shape known only at
+/// run time, one instruction instead of two.
+fn full_like(inst: &mut Inst, resolve: &impl Fn(Value) -> Value, defs: &HashMap<Value, Def>, f: &Func) {
+    let (InstKind::Prim(Prim::Full(d)), [s, x]) = (&inst.kind, inst.args.as_slice()) else {
+        return;
+    };
+    let Some(Def::Inst(InstKind::Prim(Prim::Shape), shaped)) = defs.get(s) else {
+        return;
+    };
+    let ([a], Some(Ty::Tensor(t))) = (shaped.as_slice(), f.ty(*x)) else {
+        return;
+    };
+    if t.dtype == *d && t.shape.0.is_empty() {
+        inst.kind = InstKind::Prim(Prim::BroadcastLike);
+        inst.args = vec![*x, resolve(*a)];
     }
 }
 

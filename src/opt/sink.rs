@@ -10,8 +10,9 @@
 //! with the scatters of the adjoints it accumulates, and an optimizer's
 //! update builds each parameter's new moments into records before the step
 //! that reads them. A slice that only a loop's next iteration reads moves
-//! past the fused group that reads rows of the tensor it cuts, so that it
-//! reads that tensor last and may cut its buffer in place.
+//! to the end of the loop's body, past the fused group that reads rows of
+//! the tensor it cuts, so that it reads that tensor last and may cut its
+//! buffer in place.
 //!
 //! Only instructions without effects move, and never past an effect, a
 //! call or control flow, so output and file effects keep their order. Of two
@@ -80,8 +81,24 @@ fn block(b: &mut Block) {
             }
         }
     }
-    out.append(&mut waiting);
+    out.extend(slices_last(waiting));
     b.insts = out;
+}
+
+/// The instructions still waiting at the end of a block, in order, except
+/// that slices no other waiting instruction reads (cuts of a carried
+/// tensor for the loop's next iteration) go last: a fused group among the
+/// others that reads rows of the tensor then runs first, and the slice, the
+/// tensor's last reader, may cut its buffer in place.
+fn slices_last(waiting: Vec<Inst>) -> Vec<Inst> {
+    let read: HashSet<Value> = waiting.iter().flat_map(|i| i.args.iter().copied()).collect();
+    let is_cut = |inst: &Inst| {
+        matches!(&inst.kind, InstKind::Prim(Prim::Index(items))
+            if items.iter().any(|it| !matches!(it, crate::ir::IndexItem::At)))
+            && inst.results.iter().all(|r| !read.contains(r))
+    };
+    let (cuts, rest): (Vec<Inst>, Vec<Inst>) = waiting.into_iter().partition(is_cut);
+    rest.into_iter().chain(cuts).collect()
 }
 
 /// Takes out of `waiting`, in order, the instructions that `args` read,

@@ -586,3 +586,34 @@ fn a_new_lists_length_is_zero() {
         "a length of a new list is left"
     );
 }
+
+#[test]
+fn adjoints_of_rows_concatenated_onto_an_empty_start_skip_the_empty_region() {
+    // The LSTM's shape: each step starts `nh` from `h[0:0]` and concatenates
+    // rows onto it. The adjoint of `h[0:0]` adds into an empty region (gone),
+    // and the zeros of the `[?, 3]` adjoints are `broadcast_like`s, not a
+    // `shape` and a `full`.
+    let p = compile(
+        "fn f(w, h0) { let mut h = h0; let mut s = 0.0; for t in 0..2 { let mut nh = h[0:0]; \
+         for l in 0..2 { nh = concat([nh, reshape(tanh(h[l] * w), [1, 3])], axis: 0); } \
+         h = nh; s = s + sum(h); } s }\n\
+         print(grad(f)(0.5, ones([2, 3])));",
+    );
+    let f = func(&p, "f'grad");
+    let insts: Vec<_> = blocks(f).into_iter().flat_map(|b| &b.insts).collect();
+    let empty_adds = insts
+        .iter()
+        .filter(|i| matches!(&i.kind, InstKind::Prim(Prim::IndexAdd(items)) if items.len() == 1 && !matches!(items[0], crate::ir::IndexItem::At)))
+        .count();
+    assert_eq!(empty_adds, 0);
+    assert!(
+        !insts
+            .iter()
+            .any(|i| matches!(i.kind, InstKind::Prim(Prim::Full(_) | Prim::Shape)))
+    );
+    let spreads = insts
+        .iter()
+        .filter(|i| matches!(i.kind, InstKind::Prim(Prim::BroadcastLike)))
+        .count();
+    assert!(spreads >= 2, "{spreads}");
+}

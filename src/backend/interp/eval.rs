@@ -203,6 +203,11 @@ impl<'p> Interp<'p> {
             match ip.fused {
                 Fused::GroupEnd => self.exec_group(func, plan, frame, block, inst)?,
                 Fused::Unpack => exec_unpack(plan, frame, inst)?,
+                Fused::ListUnpack => exec_list_unpack(plan, frame, inst, ip)?,
+                Fused::PushTuple => {
+                    let tuple = (k as usize).checked_sub(1).and_then(|j| block.insts.get(j));
+                    exec_push_tuple(plan, frame, tuple, inst)?
+                }
                 _ => self.exec_inst(func, plan, frame, inst, ip)?,
             }
         }
@@ -421,9 +426,14 @@ impl<'p> Interp<'p> {
                     let (pack, acc) = (arg(usize::from(deferred)), arg(1 - usize::from(deferred)));
                     index_grad_add(acc, pack, plan.index_items(inst)).map_err(|e| e.into_diagnostic(span))?
                 }
-                Fused::None | Fused::Grouped | Fused::GroupEnd | Fused::Unpack | Fused::Unpacked => {
-                    self.exec_prim(p, &mut args, span)?
-                }
+                Fused::None
+                | Fused::Grouped
+                | Fused::GroupEnd
+                | Fused::Unpack
+                | Fused::Unpacked
+                | Fused::ListUnpack
+                | Fused::PushedTuple
+                | Fused::PushTuple => self.exec_prim(p, &mut args, span)?,
             },
             InstKind::Builtin(_) | InstKind::CallValue { .. } | InstKind::Field(_) => {
                 return Err(Diagnostic::internal(
@@ -741,6 +751,74 @@ fn exec_unpack(plan: &Plan, frame: &mut Frame, inst: &Inst) -> Result<(), RunErr
             }
         }
     }
+    Ok(())
+}
+
+/// Binds the fields of a tape entry that a run of projections reads
+/// ([`Fused::ListUnpack`]), copied from the entry where it lies in its list.
+fn exec_list_unpack(plan: &Plan, frame: &mut Frame, inst: &Inst, ip: InstPlan) -> Result<(), RunError> {
+    let span = inst.span;
+    let (Some(run), [list, index]) = (plan.unpack(inst), inst.args.as_slice()) else {
+        return Err(Diagnostic::internal(span, "unpacking without a plan"));
+    };
+    let i = int_of(frame.get(index.0 as usize).unwrap_or(&Val::Undef), span)?;
+    let fields: SmallVec<[Val; 12]> = {
+        let Some(Val::List(xs)) = frame.get(list.0 as usize) else {
+            return Err(Diagnostic::internal(span, "index of a non-list"));
+        };
+        let len = xs.len() as i64;
+        // Negative indices count from the end, as for tensors.
+        let k = if i < 0 { i + len } else { i };
+        let entry = usize::try_from(k)
+            .ok()
+            .and_then(|k| xs.get(k))
+            .ok_or_else(|| list_index_error(span, i, len))?;
+        let (Val::Tuple(ys) | Val::Record(_, ys)) = entry else {
+            return Err(Diagnostic::internal(span, "projection of a non-aggregate"));
+        };
+        run.fields
+            .iter()
+            .map(|&(f, _)| ys.get(f).cloned().unwrap_or(Val::Undef))
+            .collect()
+    };
+    for (&(_, r), v) in run.fields.iter().zip(fields) {
+        set(frame, r, v);
+    }
+    for (j, &a) in inst.args.iter().enumerate() {
+        if ip.moves & (1 << j) != 0 {
+            drop(take(frame, a));
+        }
+    }
+    Ok(())
+}
+
+/// Pushes the tuple that the instruction before (`tuple`, skipped) would
+/// have made ([`Fused::PushTuple`]).
+fn exec_push_tuple(
+    plan: &Plan,
+    frame: &mut Frame,
+    tuple: Option<&Inst>,
+    push: &Inst,
+) -> Result<(), RunError> {
+    let span = push.span;
+    let (Some(tuple), Some(&list), [r]) = (tuple, push.args.first(), push.results.as_slice()) else {
+        return Err(Diagnostic::internal(span, "a tape push without its tuple"));
+    };
+    let moves = plan.inst(tuple).moves;
+    let item = Val::Tuple(
+        tuple
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| read(frame, v, moves, i))
+            .collect(),
+    );
+    // The list is always taken (it is rebound), as for a plain push.
+    let Val::List(mut xs) = take(frame, list) else {
+        return Err(Diagnostic::internal(span, "push to a non-list"));
+    };
+    Rc::make_mut(&mut xs).push(item);
+    set(frame, *r, Val::List(xs));
     Ok(())
 }
 

@@ -79,8 +79,20 @@ pub enum Fused {
     /// The first of a run of projections of one aggregate: binds the
     /// results of the whole run ([`Plan::unpack`]).
     Unpack,
-    /// A projection that an [`Fused::Unpack`] before it binds: skipped.
+    /// A projection that an [`Fused::Unpack`] or [`Fused::ListUnpack`]
+    /// before it binds: skipped.
     Unpacked,
+    /// A `list_get` whose entry nothing reads but a run of projections
+    /// after it (a tape entry read back): binds the run's fields from the
+    /// entry where it lies ([`Plan::unpack`]); the entry itself is never
+    /// bound.
+    ListUnpack,
+    /// A tuple whose one reader is the `list_push` right after it: skipped,
+    /// the push builds it ([`Fused::PushTuple`]).
+    PushedTuple,
+    /// A `list_push` of the tuple made just before it: builds the tuple from
+    /// that instruction's operands and pushes it, one step for two.
+    PushTuple,
 }
 
 /// A run of projections of one aggregate, bound at once.
@@ -171,7 +183,9 @@ impl Plan {
         for found in groups {
             plan.add_group(found);
         }
-        plan.find_unpacks(&f.body);
+        let reads = f.body.read_counts();
+        plan.find_unpacks(&f.body, &reads);
+        plan.find_pushed_tuples(&f.body, &reads);
         plan.tabulate(&f.body);
         plan
     }
@@ -182,7 +196,7 @@ impl Plan {
         let steps = (0u32..)
             .zip(&b.insts)
             .map(|(k, i)| (k, self.inst(i)))
-            .filter(|(_, ip)| !matches!(ip.fused, Fused::Grouped | Fused::Unpacked))
+            .filter(|(_, ip)| !matches!(ip.fused, Fused::Grouped | Fused::Unpacked | Fused::PushedTuple))
             .collect();
         let yields = self.yields(b);
         self.blocks
@@ -201,7 +215,9 @@ impl Plan {
 
     /// Marks each run of two or more consecutive projections of one
     /// aggregate, each of a different field, in `b` and the blocks in it.
-    fn find_unpacks(&mut self, b: &Block) {
+    /// When the aggregate is a `list_get` of the same block that nothing
+    /// else reads, the `list_get` binds the run.
+    fn find_unpacks(&mut self, b: &Block, reads: &HashMap<Value, usize>) {
         let projection = |inst: &Inst| match (&inst.kind, inst.args.as_slice(), inst.results.as_slice()) {
             (InstKind::TupleGet(i) | InstKind::RecordGet(i), [a], [r]) => Some((*a, *i as usize, *r)),
             _ => None,
@@ -209,7 +225,7 @@ impl Plan {
         let mut at = 0;
         while let Some(first) = b.insts.get(at) {
             for nb in first.blocks() {
-                self.find_unpacks(nb);
+                self.find_unpacks(nb, reads);
             }
             let Some((aggregate, field, result)) = projection(first) else {
                 at += 1;
@@ -231,9 +247,23 @@ impl Plan {
                     let ip = self.insts.entry(addr(inst)).or_default();
                     ip.fused = Fused::Unpacked;
                 }
-                self.insts.entry(addr(first)).or_default().fused = Fused::Unpack;
+                let list_get = b.insts.get(..at).unwrap_or_default().iter().find(|i| {
+                    matches!(i.kind, InstKind::ListGet)
+                        && i.results.as_slice() == [aggregate]
+                        && reads.get(&aggregate) == Some(&fields.len())
+                });
+                let binder = match list_get {
+                    Some(get) if self.inst(get).fused == Fused::None => {
+                        self.insts.entry(addr(get)).or_default().fused = Fused::ListUnpack;
+                        get
+                    }
+                    _ => {
+                        self.insts.entry(addr(first)).or_default().fused = Fused::Unpack;
+                        first
+                    }
+                };
                 self.unpacks.insert(
-                    addr(first),
+                    addr(binder),
                     Rc::new(Unpack {
                         aggregate,
                         last,
@@ -242,6 +272,31 @@ impl Plan {
                 );
             }
             at = end;
+        }
+    }
+
+    /// Marks each tuple whose one reader is the `list_push` right after it
+    /// (a loop's tape entry), in `b` and the blocks in it.
+    fn find_pushed_tuples(&mut self, b: &Block, reads: &HashMap<Value, usize>) {
+        for (inst, next) in b.insts.iter().zip(b.insts.iter().skip(1)) {
+            if let (InstKind::Tuple, [t], InstKind::ListPush, [_, item]) = (
+                &inst.kind,
+                inst.results.as_slice(),
+                &next.kind,
+                next.args.as_slice(),
+            ) && item == t
+                && reads.get(t) == Some(&1)
+                && self.inst(inst).fused == Fused::None
+                && self.inst(next).fused == Fused::None
+            {
+                self.insts.entry(addr(inst)).or_default().fused = Fused::PushedTuple;
+                self.insts.entry(addr(next)).or_default().fused = Fused::PushTuple;
+            }
+        }
+        for inst in &b.insts {
+            for nb in inst.blocks() {
+                self.find_pushed_tuples(nb, reads);
+            }
         }
     }
 
@@ -729,6 +784,34 @@ pub(super) mod tests {
             .filter(|i| plan.inst(i).fused == Fused::Unpacked)
             .count();
         assert_eq!(unpacked, 3);
+    }
+
+    #[test]
+    fn tape_entries_are_pushed_and_read_back_in_one_step_each() {
+        // The forward sweep pushes a tuple of three residuals; the reverse
+        // sweep reads the entry back and projects all three fields.
+        let p = compile(
+            "fn f(w) { let mut s = 0.5; for t in 0..3 { s = sin(s * w) * exp(s); } s } print(grad(f)(0.5));",
+        );
+        let f = p.0.funcs.iter().find(|f| f.name.as_str() == "f'grad").unwrap();
+        let plan = Plan::new(f, true, None);
+        fn kinds(b: &Block, plan: &Plan, out: &mut Vec<(Fused, InstKind)>) {
+            for i in &b.insts {
+                out.push((plan.inst(i).fused, i.kind.clone()));
+                for nb in i.blocks() {
+                    kinds(nb, plan, out);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        kinds(&f.body, &plan, &mut all);
+        let count = |k: Fused| all.iter().filter(|(f, _)| *f == k).count();
+        assert!(all.contains(&(Fused::PushedTuple, InstKind::Tuple)));
+        assert!(all.contains(&(Fused::PushTuple, InstKind::ListPush)));
+        assert!(all.contains(&(Fused::ListUnpack, InstKind::ListGet)));
+        // Every projection of the entry is bound by its `list_get`.
+        assert_eq!(count(Fused::Unpacked), 3);
+        assert_eq!(count(Fused::Unpack), 0);
     }
 
     #[test]

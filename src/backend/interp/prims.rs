@@ -154,8 +154,40 @@ pub fn exec_read_only(p: &Prim, args: &[&Val]) -> Option<R> {
                 &positions,
             )?))
         })()),
+        Prim::Len => Some(borrowed(args, 0).and_then(len)),
+        Prim::Shape => Some(borrowed(args, 0).map(shape)),
+        Prim::Reduce { op, axis, keepdims } => Some((|| {
+            t(runtime::reduce(*op, borrowed(args, 0)?, *axis, *keepdims)?)
+        })()),
+        Prim::SumLike => Some((|| {
+            t(runtime::sum_like(borrowed(args, 0)?, borrowed(args, 1)?.shape())?)
+        })()),
+        Prim::BroadcastLike => Some((|| {
+            t(runtime::broadcast_like(
+                borrowed(args, 0)?,
+                borrowed(args, 1)?.shape(),
+            )?)
+        })()),
         _ => None,
     }
+}
+
+/// `len(x)`: the length of the first axis.
+fn len(x: &Tensor) -> R {
+    match x.shape().first() {
+        Some(&n) => t(Tensor::scalar_i64(n as i64)),
+        None => Err(Failure::new("`len` of a scalar").with_help("`len` counts the first axis of a tensor")),
+    }
+}
+
+/// `shape(x)`: a tuple of ints.
+fn shape(x: &Tensor) -> Val {
+    Val::Tuple(
+        x.shape()
+            .iter()
+            .map(|&d| Val::Tensor(Tensor::scalar_i64(d as i64)))
+            .collect(),
+    )
 }
 
 /// `index_add` with its accumulator `acc` by value (added into in place when
@@ -201,24 +233,8 @@ pub fn exec(p: &Prim, args: &mut [Val], program: &Program) -> R {
                 (1..args.len()).map(|i| int(args, i)).collect::<Result<_, _>>()?;
             t(runtime::index_owned(owned(args, 0)?, items, &operands)?)
         }
-        Prim::Shape => {
-            let dims = tensor(args, 0)?
-                .shape()
-                .iter()
-                .map(|&d| Val::Tensor(Tensor::scalar_i64(d as i64)))
-                .collect();
-            Ok(Val::Tuple(dims))
-        }
-        Prim::Len => {
-            let x = tensor(args, 0)?;
-            match x.shape().first() {
-                Some(&n) => t(Tensor::scalar_i64(n as i64)),
-                None => {
-                    Err(Failure::new("`len` of a scalar")
-                        .with_help("`len` counts the first axis of a tensor"))
-                }
-            }
-        }
+        Prim::Shape => Ok(shape(tensor(args, 0)?)),
+        Prim::Len => len(tensor(args, 0)?),
         Prim::Full(d) => {
             let shape = shape_of(args.first().unwrap_or(&Val::Undef))?;
             t(runtime::full(&shape, float(args, 1)?, *d)?)

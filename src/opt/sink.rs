@@ -20,7 +20,7 @@
 //! report its error second.
 
 use super::purity::is_effect;
-use crate::ir::{Block, Func, Inst, InstKind, Prim, Value};
+use crate::ir::{Block, Func, IndexItem, Inst, InstKind, Prim, Value};
 use std::collections::HashSet;
 
 pub fn run(f: &mut Func) {
@@ -94,7 +94,7 @@ fn slices_last(waiting: Vec<Inst>) -> Vec<Inst> {
     let read: HashSet<Value> = waiting.iter().flat_map(|i| i.args.iter().copied()).collect();
     let is_cut = |inst: &Inst| {
         matches!(&inst.kind, InstKind::Prim(Prim::Index(items))
-            if items.iter().any(|it| !matches!(it, crate::ir::IndexItem::At)))
+            if items.iter().any(|it| !matches!(it, IndexItem::At)))
             && inst.results.iter().all(|r| !read.contains(r))
     };
     let (cuts, rest): (Vec<Inst>, Vec<Inst>) = waiting.into_iter().partition(is_cut);

@@ -463,18 +463,7 @@ impl<'p> Interp<'p> {
             }
             InstKind::ListGet => {
                 let i = int_of(&arg(1), span)?;
-                match arg(0) {
-                    // Negative indices count from the end, as for tensors.
-                    Val::List(xs) => {
-                        let len = xs.len() as i64;
-                        let k = if i < 0 { i + len } else { i };
-                        usize::try_from(k)
-                            .ok()
-                            .and_then(|k| xs.get(k).cloned())
-                            .ok_or_else(|| list_index_error(span, i, len))?
-                    }
-                    _ => return Err(Diagnostic::internal(span, "index of a non-list")),
-                }
+                list_entry(&arg(0), i, span)?.clone()
             }
             InstKind::ListLen => match arg(0) {
                 Val::List(xs) => Val::Tensor(Tensor::scalar_i64(xs.len() as i64)),
@@ -763,17 +752,8 @@ fn exec_list_unpack(plan: &Plan, frame: &mut Frame, inst: &Inst, ip: InstPlan) -
     };
     let i = int_of(frame.get(index.0 as usize).unwrap_or(&Val::Undef), span)?;
     let fields: SmallVec<[Val; 12]> = {
-        let Some(Val::List(xs)) = frame.get(list.0 as usize) else {
-            return Err(Diagnostic::internal(span, "index of a non-list"));
-        };
-        let len = xs.len() as i64;
-        // Negative indices count from the end, as for tensors.
-        let k = if i < 0 { i + len } else { i };
-        let entry = usize::try_from(k)
-            .ok()
-            .and_then(|k| xs.get(k))
-            .ok_or_else(|| list_index_error(span, i, len))?;
-        let (Val::Tuple(ys) | Val::Record(_, ys)) = entry else {
+        let list = frame.get(list.0 as usize).unwrap_or(&Val::Undef);
+        let (Val::Tuple(ys) | Val::Record(_, ys)) = list_entry(list, i, span)? else {
             return Err(Diagnostic::internal(span, "projection of a non-aggregate"));
         };
         run.fields
@@ -790,6 +770,19 @@ fn exec_list_unpack(plan: &Plan, frame: &mut Frame, inst: &Inst, ip: InstPlan) -
         }
     }
     Ok(())
+}
+
+/// Entry `i` of `list`; a negative `i` counts from the end, as for tensors.
+fn list_entry(list: &Val, i: i64, span: Span) -> Result<&Val, RunError> {
+    let Val::List(xs) = list else {
+        return Err(Diagnostic::internal(span, "index of a non-list"));
+    };
+    let len = xs.len() as i64;
+    let k = if i < 0 { i + len } else { i };
+    usize::try_from(k)
+        .ok()
+        .and_then(|k| xs.get(k))
+        .ok_or_else(|| list_index_error(span, i, len))
 }
 
 /// Pushes the tuple that the instruction before (`tuple`, skipped) would
